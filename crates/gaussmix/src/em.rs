@@ -1,0 +1,563 @@
+//! The estimator: parameters with scikit-learn's defaults, initialisation, and the EM loop.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::covariance::{CovarianceType, Covariances};
+use crate::error::{GmmError, Result};
+use crate::kmeans;
+use crate::model::{FitInfo, GmmModel};
+use crate::par::{Parallelism, BLOCK_ROWS};
+use crate::stats::SufficientStatistics;
+use crate::validate::{check_finite, check_nonempty, check_weights};
+
+/// How the initial responsibilities (or parameters) are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum InitMethod {
+    /// k-means++ seeding then Lloyd iterations; each row is assigned to its cluster.
+    #[default]
+    KMeans,
+    /// k-means++ seeding only; each seed row alone starts a component.
+    KMeansPlusPlus,
+    /// Uniformly random responsibilities, normalised per row.
+    Random,
+    /// K distinct random rows, each alone starting a component.
+    RandomFromData,
+}
+
+impl std::str::FromStr for InitMethod {
+    type Err = GmmError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "kmeans" | "k-means" => Ok(InitMethod::KMeans),
+            "k-means++" | "kmeans++" => Ok(InitMethod::KMeansPlusPlus),
+            "random" => Ok(InitMethod::Random),
+            "random-from-data" => Ok(InitMethod::RandomFromData),
+            _ => Err(GmmError::InvalidParam {
+                name: "init",
+                value: s.to_string(),
+                reason: "must be one of kmeans, k-means++, random, random-from-data".into(),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for InitMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InitMethod::KMeans => "kmeans",
+            InitMethod::KMeansPlusPlus => "k-means++",
+            InitMethod::Random => "random",
+            InitMethod::RandomFromData => "random-from-data",
+        })
+    }
+}
+
+/// One EM iteration as seen by an observer (for progress bars and verbose output).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IterationEvent {
+    /// Which initialisation (0-based) of `n_init`.
+    pub init: usize,
+    /// Iteration number within this initialisation (1-based).
+    pub iter: usize,
+    /// Mean log-likelihood of the parameters before this iteration's M-step.
+    pub lower_bound: f64,
+    /// Change from the previous iteration's lower bound.
+    pub change: f64,
+}
+
+/// Gaussian mixture estimator: the parameters of a fit, with scikit-learn's defaults.
+///
+/// ```
+/// use gaussmix::{GaussianMixture, CovarianceType};
+/// use ndarray::array;
+/// let x = array![[0.0, 0.1], [0.2, -0.1], [-0.1, 0.0], [5.0, 5.1], [5.2, 4.9], [4.9, 5.0]];
+/// let model = GaussianMixture::new(2).covariance_type(CovarianceType::Diag).seed(0).fit(x.view())?;
+/// let labels = model.predict(x.view())?;
+/// assert_eq!(labels[0], labels[1]);
+/// assert_ne!(labels[0], labels[3]);
+/// # Ok::<(), gaussmix::GmmError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianMixture {
+    n_components: usize,
+    covariance_type: CovarianceType,
+    tol: f64,
+    reg_covar: f64,
+    max_iter: usize,
+    n_init: usize,
+    init: InitMethod,
+    seed: u64,
+    weights_init: Option<Array1<f64>>,
+    means_init: Option<Array2<f64>>,
+    precisions_init: Option<Covariances>,
+    parallelism: Parallelism,
+}
+
+impl GaussianMixture {
+    /// An estimator for `n_components` components with the defaults: full covariance,
+    /// `tol = 1e-3`, `reg_covar = 1e-6`, `max_iter = 100`, `n_init = 1`, k-means
+    /// initialisation, seed 0.
+    pub fn new(n_components: usize) -> Self {
+        GaussianMixture {
+            n_components,
+            covariance_type: CovarianceType::Full,
+            tol: 1e-3,
+            reg_covar: 1e-6,
+            max_iter: 100,
+            n_init: 1,
+            init: InitMethod::KMeans,
+            seed: 0,
+            weights_init: None,
+            means_init: None,
+            precisions_init: None,
+            parallelism: Parallelism::default(),
+        }
+    }
+
+    /// Sets the covariance type.
+    pub fn covariance_type(mut self, t: CovarianceType) -> Self {
+        self.covariance_type = t;
+        self
+    }
+    /// Convergence threshold on the change of the mean log-likelihood per sample.
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+    /// Non-negative value added to the covariance diagonals.
+    pub fn reg_covar(mut self, reg: f64) -> Self {
+        self.reg_covar = reg;
+        self
+    }
+    /// Maximum EM iterations per initialisation (0 keeps the initial parameters).
+    pub fn max_iter(mut self, n: usize) -> Self {
+        self.max_iter = n;
+        self
+    }
+    /// Number of initialisations; the one with the best final lower bound is kept.
+    pub fn n_init(mut self, n: usize) -> Self {
+        self.n_init = n;
+        self
+    }
+    /// Initialisation method.
+    pub fn init(mut self, m: InitMethod) -> Self {
+        self.init = m;
+        self
+    }
+    /// Seed of every random choice; the same seed gives the same model for any thread count.
+    pub fn seed(mut self, s: u64) -> Self {
+        self.seed = s;
+        self
+    }
+    /// Initial mixture weights (K, summing to 1).
+    pub fn weights_init(mut self, w: Array1<f64>) -> Self {
+        self.weights_init = Some(w);
+        self
+    }
+    /// Initial means (K×D).
+    pub fn means_init(mut self, m: Array2<f64>) -> Self {
+        self.means_init = Some(m);
+        self
+    }
+    /// Initial precisions (inverse covariances) in the shape of the covariance type.
+    pub fn precisions_init(mut self, p: Covariances) -> Self {
+        self.precisions_init = Some(p);
+        self
+    }
+    /// How kernels use threads (see [`Parallelism`]).
+    pub fn parallelism(mut self, p: Parallelism) -> Self {
+        self.parallelism = p;
+        self
+    }
+
+    /// The number of components.
+    pub fn n_components_value(&self) -> usize {
+        self.n_components
+    }
+    /// The regularisation added to covariance diagonals.
+    pub fn reg_covar_value(&self) -> f64 {
+        self.reg_covar
+    }
+
+    /// Checks every parameter once.
+    ///
+    /// # Errors
+    /// [`GmmError::InvalidParam`] naming the parameter.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name, value: String, reason: &str| {
+            Err(GmmError::InvalidParam {
+                name,
+                value,
+                reason: reason.into(),
+            })
+        };
+        if self.n_components == 0 {
+            return bad("n_components", "0".into(), "must be at least 1");
+        }
+        if !(self.tol >= 0.0) || !self.tol.is_finite() {
+            return bad("tol", self.tol.to_string(), "must be a finite number ≥ 0");
+        }
+        if !(self.reg_covar >= 0.0) || !self.reg_covar.is_finite() {
+            return bad(
+                "reg_covar",
+                self.reg_covar.to_string(),
+                "must be a finite number ≥ 0",
+            );
+        }
+        if self.n_init == 0 {
+            return bad("n_init", "0".into(), "must be at least 1");
+        }
+        let k = self.n_components;
+        if let Some(w) = &self.weights_init {
+            if w.len() != k {
+                return Err(GmmError::ShapeMismatch {
+                    what: "weights_init".into(),
+                    expected: format!("[{k}]"),
+                    got: format!("[{}]", w.len()),
+                });
+            }
+            if w.iter().any(|v| !(*v >= 0.0) || !v.is_finite()) {
+                return bad(
+                    "weights_init",
+                    format!("{w}"),
+                    "must be finite and non-negative",
+                );
+            }
+            if (w.sum() - 1.0).abs() > 1e-6 {
+                return bad("weights_init", format!("{w}"), "must sum to 1");
+            }
+        }
+        if let Some(m) = &self.means_init {
+            if m.nrows() != k {
+                return Err(GmmError::ShapeMismatch {
+                    what: "means_init".into(),
+                    expected: format!("[{k}, D]"),
+                    got: format!("{:?}", m.shape()),
+                });
+            }
+            if m.iter().any(|v| !v.is_finite()) {
+                return bad("means_init", "…".into(), "must be finite");
+            }
+        }
+        if let Some(p) = &self.precisions_init {
+            if p.covariance_type() != self.covariance_type {
+                return bad(
+                    "precisions_init",
+                    p.covariance_type().to_string(),
+                    &format!(
+                        "must have the shape of covariance type {}",
+                        self.covariance_type
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Fits the mixture to the rows of `x` (N×D).
+    ///
+    /// # Errors
+    /// [`GmmError::InvalidParam`], [`GmmError::EmptyData`], [`GmmError::NonFinite`],
+    /// [`GmmError::TooFewSamples`], [`GmmError::ShapeMismatch`] on bad input;
+    /// [`GmmError::IllDefinedCovariance`] when a component's covariance cannot be
+    /// factorised (raise `reg_covar` or lower K).
+    pub fn fit(&self, x: ArrayView2<f64>) -> Result<GmmModel> {
+        self.fit_observed(x, None, None, &mut |_| {})
+    }
+
+    /// Fits with a non-negative weight per row: every sum over rows is weighted, and
+    /// N becomes `Σ w` (a row of weight 2 counts as two copies of it).
+    ///
+    /// # Errors
+    /// As [`GaussianMixture::fit`], plus [`GmmError::InvalidWeights`].
+    pub fn fit_weighted(&self, x: ArrayView2<f64>, weights: ArrayView1<f64>) -> Result<GmmModel> {
+        self.fit_observed(x, Some(weights), None, &mut |_| {})
+    }
+
+    /// Continues EM from a fitted model (scikit-learn's `warm_start`): no initialisation,
+    /// `n_init` is ignored, and the convergence test starts from the model's lower bound.
+    ///
+    /// # Errors
+    /// As [`GaussianMixture::fit_weighted`], plus [`GmmError::ShapeMismatch`] when the
+    /// model does not match K, D or the covariance type.
+    pub fn fit_warm(
+        &self,
+        model: &GmmModel,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+    ) -> Result<GmmModel> {
+        self.fit_observed(x, weights, Some(model), &mut |_| {})
+    }
+
+    /// The general fit: optional weights, optional warm start, and an observer called
+    /// after every EM iteration.
+    ///
+    /// # Errors
+    /// As [`GaussianMixture::fit_warm`].
+    pub fn fit_observed(
+        &self,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        warm: Option<&GmmModel>,
+        observer: &mut dyn FnMut(&IterationEvent),
+    ) -> Result<GmmModel> {
+        self.validate()?;
+        check_nonempty(x)?;
+        check_finite(x, 0)?;
+        let (n, d) = x.dim();
+        if let Some(w) = weights {
+            check_weights(w, n)?;
+            if !(w.sum() > 0.0) {
+                return Err(GmmError::InvalidWeights {
+                    reason: "all sample weights are zero".into(),
+                });
+            }
+        }
+        let n_pos = weights.map_or(n, |w| w.iter().filter(|v| **v > 0.0).count());
+        if n_pos < self.n_components {
+            return Err(GmmError::TooFewSamples {
+                n_samples: n_pos,
+                n_components: self.n_components,
+            });
+        }
+        if let Some(m) = &self.means_init {
+            if m.ncols() != d {
+                return Err(GmmError::ShapeMismatch {
+                    what: "means_init".into(),
+                    expected: format!("[{}, {d}]", self.n_components),
+                    got: format!("{:?}", m.shape()),
+                });
+            }
+        }
+        if let Some(p) = &self.precisions_init {
+            p.check_shape("precisions_init", self.n_components, d)?;
+        }
+        if let Some(m) = warm {
+            if m.n_components() != self.n_components
+                || m.n_features() != d
+                || m.covariance_type() != self.covariance_type
+            {
+                return Err(GmmError::ShapeMismatch {
+                    what: "warm-start model".into(),
+                    expected: format!("k={}, d={d}, {}", self.n_components, self.covariance_type),
+                    got: format!(
+                        "k={}, d={}, {}",
+                        m.n_components(),
+                        m.n_features(),
+                        m.covariance_type()
+                    ),
+                });
+            }
+            let (mut model, info) =
+                self.em(x, weights, m.clone(), m.info.lower_bound, 0, observer)?;
+            model.feature_names = m.feature_names.clone();
+            model.set_info(info);
+            return Ok(model);
+        }
+        let mut best: Option<(GmmModel, FitInfo)> = None;
+        for init in 0..self.n_init {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+            rng.set_stream(init as u64);
+            let start = self.initial_model(x, weights, &mut rng)?;
+            let (model, info) = self.em(x, weights, start, f64::NEG_INFINITY, init, observer)?;
+            let better = match &best {
+                None => true,
+                Some((_, b)) => info.lower_bound > b.lower_bound,
+            };
+            if better {
+                best = Some((model, info));
+            }
+        }
+        let (mut model, info) = best.expect("n_init ≥ 1");
+        model.set_info(info);
+        Ok(model)
+    }
+
+    /// The EM loop from `model`: E-step statistics with the current parameters (whose mean
+    /// log-likelihood is the lower bound), then the M-step, until the change is below `tol`.
+    fn em(
+        &self,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        mut model: GmmModel,
+        mut lower_bound: f64,
+        init: usize,
+        observer: &mut dyn FnMut(&IterationEvent),
+    ) -> Result<(GmmModel, FitInfo)> {
+        let mut info = FitInfo {
+            converged: false,
+            n_iter: 0,
+            lower_bound,
+            lower_bounds: Vec::new(),
+        };
+        for iter in 1..=self.max_iter {
+            let prev = lower_bound;
+            let stats = SufficientStatistics::e_step(&model, x, weights, self.parallelism);
+            lower_bound = stats.mean_log_likelihood();
+            let names = std::mem::take(&mut model.feature_names);
+            model = stats.finalize(self.reg_covar)?;
+            model.feature_names = names;
+            info.lower_bounds.push(lower_bound);
+            info.n_iter = iter;
+            info.lower_bound = lower_bound;
+            let change = lower_bound - prev;
+            observer(&IterationEvent {
+                init,
+                iter,
+                lower_bound,
+                change,
+            });
+            if change.abs() < self.tol {
+                info.converged = true;
+                break;
+            }
+        }
+        Ok((model, info))
+    }
+
+    /// Initial parameters: from responsibilities chosen by the init method, then
+    /// overridden by any user-given weights, means and precisions.
+    fn initial_model(
+        &self,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<GmmModel> {
+        let k = self.n_components;
+        let d = x.ncols();
+        let all_given = self.weights_init.is_some()
+            && self.means_init.is_some()
+            && self.precisions_init.is_some();
+        let par = self.parallelism;
+        let mut model = if all_given {
+            // placeholder parameters, all overridden below
+            let cov = match self.covariance_type {
+                CovarianceType::Full => {
+                    Covariances::Full(ndarray::Array3::from_shape_fn((k, d, d), |(_, i, j)| {
+                        f64::from(u8::from(i == j))
+                    }))
+                }
+                CovarianceType::Tied => Covariances::Tied(Array2::eye(d)),
+                CovarianceType::Diag => Covariances::Diag(Array2::ones((k, d))),
+                CovarianceType::Spherical => Covariances::Spherical(Array1::ones(k)),
+            };
+            let f = cov.clone();
+            GmmModel::from_parts_unchecked(
+                Array1::from_elem(k, 1.0 / k as f64),
+                Array2::zeros((k, d)),
+                cov,
+                f,
+            )?
+        } else {
+            let fill = self.responsibilities(x, weights, rng);
+            // two passes: the component means first, then moments about them (exact even
+            // for data far from the origin)
+            let zero = Array2::zeros((k, d));
+            let first = SufficientStatistics::from_responsibilities(
+                self.covariance_type,
+                zero,
+                x,
+                weights,
+                par,
+                &*fill,
+            );
+            let mut shift = Array2::zeros((k, d));
+            for c in 0..k {
+                let nk = first.nk[c] + crate::stats::NK_EPS;
+                shift.row_mut(c).assign(&(&first.s1.row(c) / nk));
+            }
+            let stats = SufficientStatistics::from_responsibilities(
+                self.covariance_type,
+                shift,
+                x,
+                weights,
+                par,
+                &*fill,
+            );
+            stats.finalize(self.reg_covar)?
+        };
+        if let Some(w) = &self.weights_init {
+            model.weights = w.clone();
+        }
+        if let Some(m) = &self.means_init {
+            model.means = m.clone();
+        }
+        if let Some(p) = &self.precisions_init {
+            let factor = p.factor_from_precisions()?;
+            model.covariances = factor.covariances_from_factor();
+            model.precisions_cholesky = factor;
+        }
+        Ok(model)
+    }
+
+    /// A block-wise filler of initial responsibilities for the chosen method.
+    #[allow(clippy::type_complexity)]
+    fn responsibilities(
+        &self,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        rng: &mut ChaCha8Rng,
+    ) -> Box<dyn Fn(usize, ArrayViewMut2<f64>) + Sync> {
+        let k = self.n_components;
+        let n = x.nrows();
+        match self.init {
+            InitMethod::KMeans => {
+                let seeds = kmeans::kmeans_plusplus(x, weights, k, rng, self.parallelism);
+                let centers = Array2::from_shape_fn((k, x.ncols()), |(c, j)| x[[seeds[c], j]]);
+                let res = kmeans::lloyd(x, weights, centers, 300, self.parallelism);
+                let labels = res.labels;
+                Box::new(move |s, mut g| {
+                    for (i, mut row) in g.rows_mut().into_iter().enumerate() {
+                        row[labels[s + i]] = 1.0;
+                    }
+                })
+            }
+            InitMethod::KMeansPlusPlus | InitMethod::RandomFromData => {
+                let seeds = if self.init == InitMethod::KMeansPlusPlus {
+                    kmeans::kmeans_plusplus(x, weights, k, rng, self.parallelism)
+                } else {
+                    // k distinct rows among those with positive weight (partial Fisher–Yates)
+                    let mut idx: Vec<usize> = (0..n)
+                        .filter(|&i| weights.is_none_or(|w| w[i] > 0.0))
+                        .collect();
+                    for c in 0..k {
+                        let j = rng.random_range(c..idx.len());
+                        idx.swap(c, j);
+                    }
+                    idx.truncate(k);
+                    idx
+                };
+                let mut owner = std::collections::HashMap::new();
+                for (c, &i) in seeds.iter().enumerate() {
+                    owner.insert(i, c);
+                }
+                Box::new(move |s, mut g| {
+                    for (i, mut row) in g.rows_mut().into_iter().enumerate() {
+                        if let Some(&c) = owner.get(&(s + i)) {
+                            row[c] = 1.0;
+                        }
+                    }
+                })
+            }
+            InitMethod::Random => {
+                let base: u64 = rng.random();
+                Box::new(move |s, mut g| {
+                    // one generator per fixed block: independent of the thread count
+                    let mut r = ChaCha8Rng::seed_from_u64(base);
+                    r.set_stream((s / BLOCK_ROWS) as u64);
+                    for mut row in g.rows_mut() {
+                        let mut sum = 0.0;
+                        for v in row.iter_mut() {
+                            *v = r.random::<f64>();
+                            sum += *v;
+                        }
+                        row /= sum;
+                    }
+                })
+            }
+        }
+    }
+}

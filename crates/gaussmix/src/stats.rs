@@ -1,0 +1,388 @@
+//! The spine of every fit: additive sufficient statistics (DESIGN.md §3).
+//!
+//! One E-step over any chunk of rows yields, per component `k`, `Σγ`, `Σγ(x−s_k)` and
+//! `Σγ(x−s_k)(x−s_k)ᵀ` (or its diagonal), plus `Σ w·ln p(x)` and `Σ w`, where `s_k` is a
+//! shift (the means of the model that produced the responsibilities). [`merge`] is a
+//! plain sum and [`finalize`] turns merged statistics into new parameters (the M-step).
+//! In-memory, multi-threaded, streaming and distributed fits are the same algebra with a
+//! different loop around it.
+//!
+//! [`merge`]: SufficientStatistics::merge
+//! [`finalize`]: SufficientStatistics::finalize
+
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
+
+use crate::covariance::{CovarianceType, Covariances, SecondMoments};
+use crate::error::{GmmError, Result};
+use crate::model::GmmModel;
+use crate::par::{map_fold_blocks, Parallelism};
+
+/// Added to every `N_k` before dividing, as scikit-learn does, so an empty component
+/// does not divide by zero.
+pub(crate) const NK_EPS: f64 = 10.0 * f64::EPSILON;
+
+/// Additive sufficient statistics of a mixture over a set of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SufficientStatistics {
+    pub(crate) covariance_type: CovarianceType,
+    /// K×D shift `s_k` the moments are taken about.
+    pub(crate) shift: Array2<f64>,
+    /// `Σ_n w_n γ_nk`.
+    pub(crate) nk: Array1<f64>,
+    /// `Σ_n w_n γ_nk (x_n − s_k)`, K×D.
+    pub(crate) s1: Array2<f64>,
+    /// Second moments about the shift.
+    pub(crate) s2: SecondMoments,
+    /// `Σ_n w_n ln p(x_n)` under the model that produced the responsibilities.
+    pub(crate) log_likelihood: f64,
+    /// `Σ_n w_n`.
+    pub(crate) weight_sum: f64,
+    /// Number of rows seen.
+    pub(crate) n_samples: u64,
+}
+
+/// Per-component constants of a model, precomputed once per E-step.
+pub(crate) struct Components<'a> {
+    pub(crate) means: ArrayView2<'a, f64>,
+    pub(crate) factor: &'a Covariances,
+    /// `ln π_k + Σ_i ln (P_k)_ii − ½ D ln 2π`.
+    pub(crate) offset: Array1<f64>,
+}
+
+impl<'a> Components<'a> {
+    pub(crate) fn new(model: &'a GmmModel) -> Self {
+        let k = model.n_components();
+        let d = model.n_features();
+        let log_det = model.precisions_cholesky.log_det_factor(k, d);
+        let half_log_2pi = 0.5 * d as f64 * (2.0 * std::f64::consts::PI).ln();
+        let offset =
+            Array1::from_shape_fn(k, |c| model.weights[c].ln() + log_det[c] - half_log_2pi);
+        Components {
+            means: model.means.view(),
+            factor: &model.precisions_cholesky,
+            offset,
+        }
+    }
+
+    /// `out[n, k] = ln π_k + ln N(x_n | μ_k, Σ_k)` for a block of rows.
+    pub(crate) fn weighted_log_prob(&self, x: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
+        self.factor.mahalanobis(x, self.means, out.view_mut());
+        for mut row in out.rows_mut() {
+            for (v, o) in row.iter_mut().zip(self.offset.iter()) {
+                *v = o - 0.5 * *v;
+            }
+        }
+    }
+}
+
+/// Turns weighted log-probabilities into responsibilities in place and returns each
+/// row's `ln p(x_n)` (log-sum-exp with the row maximum subtracted).
+pub(crate) fn normalize_rows(mut lp: ArrayViewMut2<f64>, log_norm: &mut [f64]) {
+    for (mut row, ln) in lp.rows_mut().into_iter().zip(log_norm.iter_mut()) {
+        let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if m == f64::NEG_INFINITY {
+            // every component has zero weight: cannot happen for valid models
+            let len = row.len() as f64;
+            row.fill(1.0 / len);
+            *ln = f64::NEG_INFINITY;
+            continue;
+        }
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - m).exp();
+            sum += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= sum;
+        }
+        *ln = m + sum.ln();
+    }
+}
+
+impl SufficientStatistics {
+    /// Zeroed statistics about `shift` (K×D).
+    pub fn zeros(covariance_type: CovarianceType, shift: Array2<f64>) -> Self {
+        let (k, d) = shift.dim();
+        SufficientStatistics {
+            covariance_type,
+            nk: Array1::zeros(k),
+            s1: Array2::zeros((k, d)),
+            s2: SecondMoments::zeros(covariance_type, k, d),
+            shift,
+            log_likelihood: 0.0,
+            weight_sum: 0.0,
+            n_samples: 0,
+        }
+    }
+
+    /// Runs the E-step of `model` over a chunk of rows (one thread) and returns their
+    /// statistics, taken about the model's means.
+    ///
+    /// # Errors
+    /// [`GmmError::ShapeMismatch`] if `x` has a different number of columns than the model
+    /// or `weights` a different length; [`GmmError::NonFinite`] for NaN/∞ in `x`;
+    /// [`GmmError::InvalidWeights`] for negative or non-finite weights.
+    pub fn from_chunk(
+        model: &GmmModel,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+    ) -> Result<Self> {
+        Self::from_chunk_par(model, x, weights, Parallelism::Sequential)
+    }
+
+    /// [`SufficientStatistics::from_chunk`] over fixed row blocks, possibly in parallel;
+    /// the result is bit-identical for any thread count.
+    ///
+    /// # Errors
+    /// As [`SufficientStatistics::from_chunk`].
+    pub fn from_chunk_par(
+        model: &GmmModel,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        par: Parallelism,
+    ) -> Result<Self> {
+        model.check_data(x)?;
+        crate::validate::check_finite(x, 0)?;
+        if let Some(w) = weights {
+            crate::validate::check_weights(w, x.nrows())?;
+        }
+        Ok(Self::e_step(model, x, weights, par))
+    }
+
+    /// The E-step on validated input.
+    pub(crate) fn e_step(
+        model: &GmmModel,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        par: Parallelism,
+    ) -> Self {
+        let comps = Components::new(model);
+        let ct = model.covariance_type();
+        let k = model.n_components();
+        let mut total = Self::zeros(ct, model.means.clone());
+        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+            x.nrows(),
+            par,
+            |s, e| {
+                let xb = x.slice(s![s..e, ..]);
+                let mut g = Array2::zeros((e - s, k));
+                comps.weighted_log_prob(xb, g.view_mut());
+                let mut ln = vec![0.0; e - s];
+                normalize_rows(g.view_mut(), &mut ln);
+                let mut part = Self::zeros(ct, model.means.clone());
+                let wb = weights.map(|w| w.slice_move(s![s..e]));
+                part.log_likelihood = match wb {
+                    Some(w) => ln
+                        .iter()
+                        .zip(w.iter())
+                        .map(|(l, w)| if *w == 0.0 { 0.0 } else { l * w })
+                        .sum(),
+                    None => ln.iter().sum(),
+                };
+                part.add_responsibilities(xb, g.view_mut(), wb);
+                Ok(part)
+            },
+            |p| {
+                total.merge_unchecked(&p);
+                Ok(())
+            },
+        );
+        total
+    }
+
+    /// Statistics about `shift` for given responsibilities, produced block by block by
+    /// `fill(start_row, out_block)` (used by initialisation).
+    pub(crate) fn from_responsibilities(
+        ct: CovarianceType,
+        shift: Array2<f64>,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        par: Parallelism,
+        fill: &(dyn Fn(usize, ArrayViewMut2<f64>) + Sync),
+    ) -> Self {
+        let k = shift.nrows();
+        let mut total = Self::zeros(ct, shift.clone());
+        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+            x.nrows(),
+            par,
+            |s, e| {
+                let xb = x.slice(s![s..e, ..]);
+                let mut g = Array2::zeros((e - s, k));
+                fill(s, g.view_mut());
+                let mut part = Self::zeros(ct, shift.clone());
+                part.add_responsibilities(
+                    xb,
+                    g.view_mut(),
+                    weights.map(|w| w.slice_move(s![s..e])),
+                );
+                Ok(part)
+            },
+            |p| {
+                total.merge_unchecked(&p);
+                Ok(())
+            },
+        );
+        total
+    }
+
+    /// Adds a block whose responsibilities are `g` (overwritten with `w·γ`).
+    fn add_responsibilities(
+        &mut self,
+        x: ArrayView2<f64>,
+        mut g: ArrayViewMut2<f64>,
+        w: Option<ArrayView1<f64>>,
+    ) {
+        if let Some(w) = w {
+            for (mut row, wn) in g.rows_mut().into_iter().zip(w.iter()) {
+                row *= *wn;
+            }
+            self.weight_sum += w.sum();
+        } else {
+            self.weight_sum += x.nrows() as f64;
+        }
+        self.n_samples += x.nrows() as u64;
+        self.nk += &g.sum_axis(Axis(0));
+        let d = x.ncols();
+        for c in 0..self.nk.len() {
+            let sh = self.shift.row(c);
+            let mut acc = vec![0.0; d];
+            for (row, gn) in x.rows().into_iter().zip(g.column(c).iter()) {
+                if *gn == 0.0 {
+                    continue;
+                }
+                for i in 0..d {
+                    acc[i] += gn * (row[i] - sh[i]);
+                }
+            }
+            for i in 0..d {
+                self.s1[[c, i]] += acc[i];
+            }
+        }
+        self.s2.accumulate(x, g.view(), self.shift.view());
+    }
+
+    fn merge_unchecked(&mut self, other: &Self) {
+        self.nk += &other.nk;
+        self.s1 += &other.s1;
+        for (a, b) in self.s2.as_slice_mut().iter_mut().zip(other.s2.as_slice()) {
+            *a += b;
+        }
+        self.log_likelihood += other.log_likelihood;
+        self.weight_sum += other.weight_sum;
+        self.n_samples += other.n_samples;
+    }
+
+    /// Adds another chunk's statistics (a plain sum).
+    ///
+    /// # Errors
+    /// [`GmmError::ShapeMismatch`] when the two were taken for different covariance
+    /// types, shapes or shifts (i.e. not from the same model).
+    pub fn merge(&mut self, other: &Self) -> Result<()> {
+        if self.covariance_type != other.covariance_type
+            || self.shift.dim() != other.shift.dim()
+            || self.shift != other.shift
+        {
+            return Err(GmmError::ShapeMismatch {
+                what: "merged sufficient statistics".into(),
+                expected: format!(
+                    "{} statistics of shape {:?} about the same shift",
+                    self.covariance_type,
+                    self.shift.dim()
+                ),
+                got: format!(
+                    "{} statistics of shape {:?}{}",
+                    other.covariance_type,
+                    other.shift.dim(),
+                    if self.shift.dim() == other.shift.dim() {
+                        " about a different shift (another model)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        self.merge_unchecked(other);
+        Ok(())
+    }
+
+    /// The M-step: new weights, means and covariances from the merged statistics.
+    /// The returned model has default [`crate::FitInfo`].
+    ///
+    /// # Errors
+    /// [`GmmError::InvalidWeights`] when no weight was seen;
+    /// [`GmmError::IllDefinedCovariance`] naming the component whose statistics are not
+    /// finite or whose covariance is not positive definite.
+    pub fn finalize(&self, reg_covar: f64) -> Result<GmmModel> {
+        if !(self.weight_sum > 0.0) {
+            return Err(GmmError::InvalidWeights {
+                reason: "the total sample weight is zero".into(),
+            });
+        }
+        let nk_eff = self.nk.mapv(|v| v + NK_EPS);
+        let (k, _) = self.shift.dim();
+        for c in 0..k {
+            let bad = !self.nk[c].is_finite() || self.s1.row(c).iter().any(|v| !v.is_finite());
+            if bad {
+                return Err(crate::covariance::ill_defined(
+                    c,
+                    reg_covar,
+                    "its statistics overflowed (values too large)",
+                ));
+            }
+        }
+        if let Some(pos) = self.s2.as_slice().iter().position(|v| !v.is_finite()) {
+            let c = match &self.s2 {
+                SecondMoments::Full(a) => pos / (a.dim().1 * a.dim().2),
+                SecondMoments::Tied(_) => 0,
+                SecondMoments::Diag(a) => pos / a.ncols(),
+            };
+            return Err(crate::covariance::ill_defined(
+                c,
+                reg_covar,
+                "its second moments overflowed (values too large)",
+            ));
+        }
+        let total: f64 = nk_eff.sum();
+        let weights = nk_eff.mapv(|v| v / total);
+        let mut means = self.shift.clone();
+        for c in 0..k {
+            let mut r = means.row_mut(c);
+            r.zip_mut_with(&self.s1.row(c), |m, s| *m += s / nk_eff[c]);
+        }
+        let covariances =
+            self.s2
+                .estimate(self.covariance_type, &self.s1, &self.nk, &nk_eff, reg_covar);
+        let factor = covariances.precision_cholesky(reg_covar)?;
+        GmmModel::from_parts_unchecked(weights, means, covariances, factor)
+    }
+
+    /// `Σ w ln p(x)` over the rows seen, under the model that made these statistics.
+    pub fn log_likelihood(&self) -> f64 {
+        self.log_likelihood
+    }
+
+    /// `Σ w` over the rows seen.
+    pub fn weight_sum(&self) -> f64 {
+        self.weight_sum
+    }
+
+    /// Number of rows seen.
+    pub fn n_samples(&self) -> u64 {
+        self.n_samples
+    }
+
+    /// Mean log-likelihood per (weighted) sample: scikit-learn's lower bound.
+    pub fn mean_log_likelihood(&self) -> f64 {
+        self.log_likelihood / self.weight_sum
+    }
+
+    /// `Σ_n w_n γ_nk` per component.
+    pub fn nk(&self) -> ArrayView1<'_, f64> {
+        self.nk.view()
+    }
+
+    /// The covariance type these statistics were taken for.
+    pub fn covariance_type(&self) -> CovarianceType {
+        self.covariance_type
+    }
+}
