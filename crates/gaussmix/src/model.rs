@@ -516,8 +516,8 @@ pub struct ModelFile {
     pub converged: bool,
     /// EM iterations.
     pub n_iter: usize,
-    /// Final lower bound (mean log-likelihood per sample).
-    pub lower_bound: f64,
+    /// Final lower bound (mean log-likelihood per sample); `null` when no EM iteration ran.
+    pub lower_bound: Option<f64>,
     /// Lower bound per iteration.
     pub lower_bounds: Vec<f64>,
 }
@@ -594,7 +594,7 @@ impl ModelFile {
             factor_nested: Some(nested(&m.precisions_cholesky)),
             converged: m.info.converged,
             n_iter: m.info.n_iter,
-            lower_bound: m.info.lower_bound,
+            lower_bound: Some(m.info.lower_bound).filter(|v| v.is_finite()),
             lower_bounds: m.info.lower_bounds.clone(),
         }
     }
@@ -639,7 +639,7 @@ impl ModelFile {
             info: FitInfo {
                 converged: self.converged,
                 n_iter: self.n_iter,
-                lower_bound: self.lower_bound,
+                lower_bound: self.lower_bound.unwrap_or(f64::NEG_INFINITY),
                 lower_bounds: self.lower_bounds,
             },
         };
