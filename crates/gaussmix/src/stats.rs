@@ -386,3 +386,93 @@ impl SufficientStatistics {
         self.covariance_type
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::covariance::Covariances;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The four covariance types' statistics agree with full covariance on the same
+    /// responsibilities: diag is the diagonal of full, spherical its mean, tied the
+    /// N_k-weighted average.
+    #[test]
+    fn covariance_types_agree_with_full_on_the_same_responsibilities() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (n, d, k) = (2500, 4, 3);
+        let x = Array2::from_shape_fn((n, d), |(i, j)| {
+            rng.random::<f64>() * (1 + j) as f64 + (i % k) as f64 * 3.0
+        });
+        let resp = {
+            let mut r = Array2::from_shape_fn((n, k), |_| rng.random::<f64>());
+            for mut row in r.rows_mut() {
+                let s = row.sum();
+                row /= s;
+            }
+            r
+        };
+        let w = Array1::from_shape_fn(n, |i| 0.5 + (i % 4) as f64);
+        let shift = Array2::from_shape_fn((k, d), |(c, j)| c as f64 + 0.1 * j as f64);
+        let fill = |s: usize, mut g: ArrayViewMut2<f64>| {
+            let m = g.nrows();
+            g.assign(&resp.slice(s![s..s + m, ..]))
+        };
+        let stats = |ct| {
+            SufficientStatistics::from_responsibilities(
+                ct,
+                shift.clone(),
+                x.view(),
+                Some(w.view()),
+                Parallelism::Rayon,
+                &fill,
+            )
+            .finalize(0.0)
+            .unwrap()
+        };
+        let full = stats(CovarianceType::Full);
+        let (tied, diag, sph) = (
+            stats(CovarianceType::Tied),
+            stats(CovarianceType::Diag),
+            stats(CovarianceType::Spherical),
+        );
+        for m in [&tied, &diag, &sph] {
+            for (a, b) in m.means.iter().zip(full.means.iter()) {
+                assert!((a - b).abs() < 1e-12 * b.abs().max(1.0));
+            }
+            assert_eq!(m.weights, full.weights);
+        }
+        let Covariances::Full(fc) = &full.covariances else {
+            panic!()
+        };
+        let Covariances::Diag(dc) = &diag.covariances else {
+            panic!()
+        };
+        let Covariances::Spherical(sc) = &sph.covariances else {
+            panic!()
+        };
+        let Covariances::Tied(tc) = &tied.covariances else {
+            panic!()
+        };
+        for c in 0..k {
+            for i in 0..d {
+                assert!((dc[[c, i]] - fc[[c, i, i]]).abs() < 1e-12);
+            }
+            let mean: f64 = (0..d).map(|i| fc[[c, i, i]]).sum::<f64>() / d as f64;
+            assert!((sc[c] - mean).abs() < 1e-12);
+        }
+        let total: f64 = full.weights.sum();
+        for i in 0..d {
+            for j in 0..d {
+                let pooled: f64 = (0..k)
+                    .map(|c| full.weights[c] / total * fc[[c, i, j]])
+                    .sum();
+                assert!(
+                    (tc[[i, j]] - pooled).abs() < 1e-12,
+                    "{} vs {pooled}",
+                    tc[[i, j]]
+                );
+            }
+        }
+    }
+}
