@@ -197,10 +197,10 @@ impl GaussianMixture {
         if self.n_components == 0 {
             return bad("n_components", "0".into(), "must be at least 1");
         }
-        if !(self.tol >= 0.0) || !self.tol.is_finite() {
+        if !(self.tol >= 0.0 && self.tol.is_finite()) {
             return bad("tol", self.tol.to_string(), "must be a finite number ≥ 0");
         }
-        if !(self.reg_covar >= 0.0) || !self.reg_covar.is_finite() {
+        if !(self.reg_covar >= 0.0 && self.reg_covar.is_finite()) {
             return bad(
                 "reg_covar",
                 self.reg_covar.to_string(),
@@ -219,7 +219,7 @@ impl GaussianMixture {
                     got: format!("[{}]", w.len()),
                 });
             }
-            if w.iter().any(|v| !(*v >= 0.0) || !v.is_finite()) {
+            if w.iter().any(|v| !(*v >= 0.0 && v.is_finite())) {
                 return bad(
                     "weights_init",
                     format!("{w}"),
@@ -310,7 +310,7 @@ impl GaussianMixture {
         let (n, d) = x.dim();
         if let Some(w) = weights {
             check_weights(w, n)?;
-            if !(w.sum() > 0.0) {
+            if w.sum() <= 0.0 {
                 return Err(GmmError::InvalidWeights {
                     reason: "all sample weights are zero".into(),
                 });

@@ -50,6 +50,8 @@
 //! # Ok::<(), gaussmix::GmmError>(())
 //! ```
 #![deny(missing_docs)]
+// Index loops over small dense matrices read like the maths they implement.
+#![allow(clippy::needless_range_loop)]
 
 pub mod covariance;
 mod em;
@@ -66,4 +68,4 @@ pub use em::{GaussianMixture, InitMethod, IterationEvent};
 pub use error::{GmmError, Result};
 pub use model::{FitInfo, GmmModel, ModelFile, MODEL_FORMAT_VERSION};
 pub use par::Parallelism;
-pub use stats::SufficientStatistics;
+pub use stats::{SufficientStatistics, STATS_FORMAT_VERSION};

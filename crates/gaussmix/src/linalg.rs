@@ -13,7 +13,7 @@ pub(crate) fn cholesky_lower(a: &mut [f64], d: usize) -> Result<(), usize> {
         for k in 0..j {
             s -= a[j * d + k] * a[j * d + k];
         }
-        if !(s > 0.0) || !s.is_finite() {
+        if !(s > 0.0 && s.is_finite()) {
             return Err(j);
         }
         let ljj = s.sqrt();

@@ -21,6 +21,20 @@ use crate::par::{map_fold_blocks, Parallelism};
 /// does not divide by zero.
 pub(crate) const NK_EPS: f64 = 10.0 * f64::EPSILON;
 
+const STATS_MAGIC: &[u8; 4] = b"GMSS";
+/// Version of the byte layout written by [`SufficientStatistics::to_bytes`].
+pub const STATS_FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 4 + 4 + 1 + 4 + 4 + 8 + 8 + 8;
+
+fn ct_code(ct: CovarianceType) -> u8 {
+    match ct {
+        CovarianceType::Full => 0,
+        CovarianceType::Tied => 1,
+        CovarianceType::Diag => 2,
+        CovarianceType::Spherical => 3,
+    }
+}
+
 /// Additive sufficient statistics of a mixture over a set of rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SufficientStatistics {
@@ -313,7 +327,7 @@ impl SufficientStatistics {
     /// [`GmmError::IllDefinedCovariance`] naming the component whose statistics are not
     /// finite or whose covariance is not positive definite.
     pub fn finalize(&self, reg_covar: f64) -> Result<GmmModel> {
-        if !(self.weight_sum > 0.0) {
+        if self.weight_sum.is_nan() || self.weight_sum <= 0.0 {
             return Err(GmmError::InvalidWeights {
                 reason: "the total sample weight is zero".into(),
             });
@@ -354,6 +368,126 @@ impl SufficientStatistics {
                 .estimate(self.covariance_type, &self.s1, &self.nk, &nk_eff, reg_covar);
         let factor = covariances.precision_cholesky(reg_covar)?;
         GmmModel::from_parts_unchecked(weights, means, covariances, factor)
+    }
+
+    /// Serialises to versioned little-endian bytes, for shipping between processes or
+    /// machines: magic `GMSS`, format version (u32), covariance type (u8), K and D (u32),
+    /// rows seen (u64), `Σw`, `Σ w ln p`, then shift, `N_k`, first and second moments as f64.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let (k, d) = self.shift.dim();
+        let mut out =
+            Vec::with_capacity(HEADER_LEN + 8 * (2 * k * d + k + self.s2.as_slice().len()));
+        out.extend_from_slice(STATS_MAGIC);
+        out.extend_from_slice(&STATS_FORMAT_VERSION.to_le_bytes());
+        out.push(ct_code(self.covariance_type));
+        out.extend_from_slice(&(k as u32).to_le_bytes());
+        out.extend_from_slice(&(d as u32).to_le_bytes());
+        out.extend_from_slice(&self.n_samples.to_le_bytes());
+        out.extend_from_slice(&self.weight_sum.to_le_bytes());
+        out.extend_from_slice(&self.log_likelihood.to_le_bytes());
+        for v in self
+            .shift
+            .iter()
+            .chain(self.nk.iter())
+            .chain(self.s1.iter())
+            .chain(self.s2.as_slice())
+        {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
+    /// Decodes bytes written by [`SufficientStatistics::to_bytes`].
+    ///
+    /// # Errors
+    /// [`GmmError::Decode`] for a wrong magic, another format version, an unknown
+    /// covariance type, a length that does not match K and D, or non-finite counts.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let err = |reason: String| GmmError::Decode {
+            what: "sufficient statistics",
+            reason,
+        };
+        if bytes.len() < HEADER_LEN {
+            return Err(err(format!(
+                "{} bytes is shorter than the {HEADER_LEN}-byte header",
+                bytes.len()
+            )));
+        }
+        if &bytes[..4] != STATS_MAGIC {
+            return Err(err("not gaussmix statistics (bad magic)".into()));
+        }
+        let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+        let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+        let f64_at = |o: usize| f64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+        let version = u32_at(4);
+        if version != STATS_FORMAT_VERSION {
+            return Err(err(format!(
+                "format version {version}; this gaussmix reads version {STATS_FORMAT_VERSION}"
+            )));
+        }
+        let ct = match bytes[8] {
+            0 => CovarianceType::Full,
+            1 => CovarianceType::Tied,
+            2 => CovarianceType::Diag,
+            3 => CovarianceType::Spherical,
+            c => return Err(err(format!("unknown covariance type code {c}"))),
+        };
+        let (k, d) = (u32_at(9) as usize, u32_at(13) as usize);
+        if k == 0 || d == 0 {
+            return Err(err(format!("k = {k}, d = {d}")));
+        }
+        let s2_len = match ct {
+            CovarianceType::Full => k.checked_mul(d).and_then(|v| v.checked_mul(d)),
+            CovarianceType::Tied => d.checked_mul(d),
+            CovarianceType::Diag | CovarianceType::Spherical => k.checked_mul(d),
+        };
+        let n_vals = s2_len
+            .and_then(|s| {
+                k.checked_mul(d)?
+                    .checked_mul(2)?
+                    .checked_add(k)?
+                    .checked_add(s)
+            })
+            .ok_or_else(|| err(format!("k = {k}, d = {d} is too large")))?;
+        let want = n_vals
+            .checked_mul(8)
+            .and_then(|v| v.checked_add(HEADER_LEN));
+        if want != Some(bytes.len()) {
+            return Err(err(format!(
+                "{} bytes, but {ct} statistics with k = {k}, d = {d} take {} bytes (truncated or corrupt)",
+                bytes.len(),
+                want.map_or("more than addressable".to_string(), |w| w.to_string())
+            )));
+        }
+        let n_samples = u64_at(17);
+        let weight_sum = f64_at(25);
+        let log_likelihood = f64_at(33);
+        if !weight_sum.is_finite() || weight_sum < 0.0 {
+            return Err(err(format!("invalid weight sum {weight_sum}")));
+        }
+        let mut vals = bytes[HEADER_LEN..]
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")));
+        let mut take = |n: usize| -> Vec<f64> { vals.by_ref().take(n).collect() };
+        let shift = Array2::from_shape_vec((k, d), take(k * d)).expect("length checked");
+        let nk = Array1::from(take(k));
+        let s1 = Array2::from_shape_vec((k, d), take(k * d)).expect("length checked");
+        let mut out = Self::zeros(ct, shift);
+        let len = out.s2.as_slice().len();
+        out.s2.as_slice_mut().copy_from_slice(&take(len));
+        out.nk = nk;
+        out.s1 = s1;
+        out.n_samples = n_samples;
+        out.weight_sum = weight_sum;
+        out.log_likelihood = log_likelihood;
+        if out.shift.iter().any(|v| !v.is_finite())
+            || out.nk.iter().any(|v| !v.is_finite() || *v < 0.0)
+        {
+            return Err(err(
+                "non-finite shift or negative/non-finite component counts".into(),
+            ));
+        }
+        Ok(out)
     }
 
     /// `Σ w ln p(x)` over the rows seen, under the model that made these statistics.

@@ -347,3 +347,39 @@ fn max_iter_zero_keeps_the_initial_parameters_and_serialises() {
     let back = GmmModel::from_json(&m.to_json().unwrap()).unwrap();
     assert_eq!(back, m);
 }
+
+#[test]
+fn statistics_bytes_round_trip_and_reject_corruption() {
+    for ct in CovarianceType::ALL {
+        let (x, _) = mixture_data(500, 3, 2, 6, 3.0);
+        let m = GaussianMixture::new(2)
+            .covariance_type(ct)
+            .max_iter(2)
+            .fit(x.view())
+            .unwrap();
+        let st = SufficientStatistics::from_chunk(&m, x.view(), None).unwrap();
+        let bytes = st.to_bytes();
+        let back = SufficientStatistics::from_bytes(&bytes).unwrap();
+        assert_eq!(back, st);
+        let e = SufficientStatistics::from_bytes(&bytes[..bytes.len() - 3])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("truncated or corrupt"), "{e}");
+        let mut v = bytes.clone();
+        v[4] = 9;
+        assert!(SufficientStatistics::from_bytes(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("format version 9"));
+        let mut v = bytes.clone();
+        v[0] = b'X';
+        assert!(SufficientStatistics::from_bytes(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("bad magic"));
+        let mut v = bytes.clone();
+        v[9] = 7; // k = 7: shapes no longer match the length
+        assert!(SufficientStatistics::from_bytes(&v).is_err());
+        assert!(SufficientStatistics::from_bytes(&[]).is_err());
+    }
+}

@@ -8,7 +8,7 @@ use crate::error::Result;
 /// `1/√σ²` per component and feature.
 pub(crate) fn precision_cholesky(cov: &Array2<f64>, reg_covar: f64) -> Result<Array2<f64>> {
     for (c, row) in cov.rows().into_iter().enumerate() {
-        if row.iter().any(|&v| !(v > 0.0) || !v.is_finite()) {
+        if row.iter().any(|&v| !(v > 0.0 && v.is_finite())) {
             return Err(ill_defined(
                 c,
                 reg_covar,
@@ -24,7 +24,7 @@ pub(crate) fn factor_from_precisions(
     prec: &Array2<f64>,
 ) -> std::result::Result<Array2<f64>, usize> {
     for (c, row) in prec.rows().into_iter().enumerate() {
-        if row.iter().any(|&v| !(v > 0.0) || !v.is_finite()) {
+        if row.iter().any(|&v| !(v > 0.0 && v.is_finite())) {
             return Err(c);
         }
     }

@@ -7,7 +7,7 @@ use crate::error::Result;
 
 /// `1/√σ²` per component.
 pub(crate) fn precision_cholesky(cov: &Array1<f64>, reg_covar: f64) -> Result<Array1<f64>> {
-    if let Some(c) = cov.iter().position(|&v| !(v > 0.0) || !v.is_finite()) {
+    if let Some(c) = cov.iter().position(|&v| !(v > 0.0 && v.is_finite())) {
         return Err(ill_defined(
             c,
             reg_covar,
@@ -21,7 +21,7 @@ pub(crate) fn precision_cholesky(cov: &Array1<f64>, reg_covar: f64) -> Result<Ar
 pub(crate) fn factor_from_precisions(
     prec: &Array1<f64>,
 ) -> std::result::Result<Array1<f64>, usize> {
-    if let Some(c) = prec.iter().position(|&v| !(v > 0.0) || !v.is_finite()) {
+    if let Some(c) = prec.iter().position(|&v| !(v > 0.0 && v.is_finite())) {
         return Err(c);
     }
     Ok(prec.mapv(f64::sqrt))
