@@ -56,6 +56,7 @@
 pub mod covariance;
 mod em;
 mod error;
+mod kernels;
 mod kmeans;
 mod linalg;
 mod model;

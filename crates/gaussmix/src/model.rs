@@ -10,7 +10,6 @@ use crate::covariance::{CovarianceType, Covariances};
 use crate::error::{GmmError, Result};
 use crate::linalg;
 use crate::par::{map_fold_blocks, Parallelism};
-use crate::stats::{normalize_rows, Components};
 use crate::validate::{check_finite, check_nonempty};
 
 /// What a fit reports besides the parameters. Non-convergence is information, not an error.
@@ -231,7 +230,7 @@ impl GmmModel {
         Ok(())
     }
 
-    /// Runs the E-step block by block and collects `(responsibilities, ln p)` per block.
+    /// Runs the E-step block by block: responsibilities (when wanted) and `ln p` per row.
     fn blocks(
         &self,
         x: ArrayView2<f64>,
@@ -240,9 +239,10 @@ impl GmmModel {
     ) -> Result<(Array2<f64>, Array1<f64>)> {
         self.check_data(x)?;
         check_finite(x, 0)?;
-        let comps = Components::new(self);
+        let prep = crate::kernels::Prepared::new(self);
         let n = x.nrows();
         let k = self.n_components();
+        let d = self.n_features();
         let mut resp = if want_resp {
             Array2::zeros((n, k))
         } else {
@@ -254,10 +254,14 @@ impl GmmModel {
             n,
             par,
             |s, e| {
-                let mut g = Array2::zeros((e - s, k));
-                comps.weighted_log_prob(x.slice(s![s..e, ..]), g.view_mut());
-                let mut l = vec![0.0; e - s];
-                normalize_rows(g.view_mut(), &mut l);
+                let mut g = Array2::zeros(if want_resp { (e - s, k) } else { (0, k) });
+                let mut l = Array1::zeros(e - s);
+                let mut ws = crate::kernels::Workspace::new(k, d);
+                let sink = crate::kernels::Sink::Rows {
+                    resp: Some(g.view_mut()),
+                    ln: l.view_mut(),
+                };
+                crate::kernels::run(&prep, x.slice(s![s..e, ..]), sink, &mut ws);
                 Ok((g, l))
             },
             |(g, l)| {
@@ -265,7 +269,7 @@ impl GmmModel {
                 if want_resp {
                     resp.slice_mut(s![row..row + m, ..]).assign(&g);
                 }
-                ln.slice_mut(s![row..row + m]).assign(&Array1::from(l));
+                ln.slice_mut(s![row..row + m]).assign(&l);
                 row += m;
                 Ok(())
             },

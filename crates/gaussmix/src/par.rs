@@ -17,11 +17,11 @@ pub enum Parallelism {
 
 /// Rows per block. Fixed, so that partial sums, and hence results, do not depend on
 /// the number of threads.
-pub(crate) const BLOCK_ROWS: usize = 1024;
+pub(crate) const BLOCK_ROWS: usize = 2048;
 
 /// How many blocks are in flight between ordered reductions (bounds memory held by
 /// partial results).
-const BLOCKS_PER_WAVE: usize = 64;
+const BLOCKS_PER_WAVE: usize = 16;
 
 /// Splits `0..n` into fixed blocks, maps each (possibly in parallel) and folds the
 /// results strictly in block order with `fold`.

@@ -55,6 +55,7 @@ pub struct SufficientStatistics {
     pub(crate) n_samples: u64,
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 /// Per-component constants of a model, precomputed once per E-step.
 pub(crate) struct Components<'a> {
     pub(crate) means: ArrayView2<'a, f64>,
@@ -63,6 +64,7 @@ pub(crate) struct Components<'a> {
     pub(crate) offset: Array1<f64>,
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 impl<'a> Components<'a> {
     pub(crate) fn new(model: &'a GmmModel) -> Self {
         let k = model.n_components();
@@ -89,6 +91,7 @@ impl<'a> Components<'a> {
     }
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 /// Turns weighted log-probabilities into responsibilities in place and returns each
 /// row's `ln p(x_n)` (log-sum-exp with the row maximum subtracted).
 pub(crate) fn normalize_rows(mut lp: ArrayViewMut2<f64>, log_norm: &mut [f64]) {
@@ -163,8 +166,52 @@ impl SufficientStatistics {
         Ok(Self::e_step(model, x, weights, par))
     }
 
-    /// The E-step on validated input.
+    /// The E-step on validated input, with the fast kernels.
     pub(crate) fn e_step(
+        model: &GmmModel,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        par: Parallelism,
+    ) -> Self {
+        let prep = crate::kernels::Prepared::new(model);
+        Self::e_step_prepared(model, &prep, x, weights, par)
+    }
+
+    /// The E-step with kernels prepared for a given instruction-set level.
+    pub(crate) fn e_step_prepared(
+        model: &GmmModel,
+        prep: &crate::kernels::Prepared,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        par: Parallelism,
+    ) -> Self {
+        let ct = model.covariance_type();
+        let (k, d) = (model.n_components(), model.n_features());
+        let mut total = Self::zeros(ct, model.means.clone());
+        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+            x.nrows(),
+            par,
+            |s, e| {
+                let mut part = Self::zeros(ct, model.means.clone());
+                let mut ws = crate::kernels::Workspace::new(k, d);
+                let sink = crate::kernels::Sink::Stats {
+                    part: &mut part,
+                    w: weights.map(|w| w.slice_move(s![s..e])),
+                };
+                crate::kernels::run(prep, x.slice(s![s..e, ..]), sink, &mut ws);
+                Ok(part)
+            },
+            |p| {
+                total.merge_unchecked(&p);
+                Ok(())
+            },
+        );
+        total
+    }
+
+    #[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
+    /// The E-step with the plain reference kernels (slow; for tests of the fast ones).
+    pub(crate) fn e_step_reference(
         model: &GmmModel,
         x: ArrayView2<f64>,
         weights: Option<ArrayView1<f64>>,

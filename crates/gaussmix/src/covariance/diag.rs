@@ -31,6 +31,7 @@ pub(crate) fn factor_from_precisions(
     Ok(prec.mapv(f64::sqrt))
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 /// Reference kernel: `out[n, k] = Σ_i ((x_ni − μ_ki) p_ki)²`.
 pub(crate) fn mahalanobis(
     x: ArrayView2<f64>,

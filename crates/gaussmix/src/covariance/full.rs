@@ -73,6 +73,7 @@ pub(crate) fn precisions_from_factor(p: &Array3<f64>) -> Array3<f64> {
     map_matrices(p, linalg::a_at)
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 /// Reference kernel: `out[n, k] = ‖(x_n − μ_k) P_k‖²`.
 pub(crate) fn mahalanobis(
     x: ArrayView2<f64>,
@@ -103,6 +104,7 @@ pub(crate) fn mahalanobis(
 
 /// `‖diff · P‖²` for upper-triangular `P` given as `Pᵀ` row-major.
 #[inline]
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 pub(crate) fn quad_upper(diff: &[f64], pt: &[f64], d: usize) -> f64 {
     let mut q = 0.0;
     for j in 0..d {

@@ -240,6 +240,7 @@ impl Covariances {
         }
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
     /// Reference kernel: `out[n, k] = ‖(x_n − μ_k) P_k‖²` for the rows of `x`.
     pub(crate) fn mahalanobis(
         &self,

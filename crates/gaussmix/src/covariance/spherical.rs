@@ -27,6 +27,7 @@ pub(crate) fn factor_from_precisions(
     Ok(prec.mapv(f64::sqrt))
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 /// Reference kernel: `out[n, k] = p_k² ‖x_n − μ_k‖²`.
 pub(crate) fn mahalanobis(
     x: ArrayView2<f64>,

@@ -55,6 +55,7 @@ pub(crate) fn precision_from_factor(p: &Array2<f64>) -> Array2<f64> {
     from_vec(linalg::a_at(&m, d), d)
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 /// Reference kernel: `out[n, k] = ‖(x_n − μ_k) P‖²`.
 pub(crate) fn mahalanobis(
     x: ArrayView2<f64>,
