@@ -14,6 +14,8 @@
 //! once at run time. The plain reference kernels in [`crate::covariance`] are kept for
 //! tests, which check that these agree with them.
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 pub(crate) mod simd;
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
@@ -253,10 +255,21 @@ fn run_generic<const F: bool>(
 #[inline(always)]
 fn load_tile(prep: &Prepared, x: ArrayView2<f64>, r0: usize, len: usize, ws: &mut Workspace) {
     let d = prep.d;
-    for r in 0..len {
-        let row = x.row(r0 + r);
+    let c = &prep.c[..d];
+    if let Some(xs) = x.as_slice() {
+        // row-major: read each row once, write one lane of every feature row
+        let rows = &xs[r0 * d..(r0 + len) * d];
+        for (r, row) in rows.chunks_exact(d).enumerate() {
+            for (i, (v, ci)) in row.iter().zip(c).enumerate() {
+                ws.xt[i * TILE + r] = v - ci;
+            }
+        }
+    } else {
         for i in 0..d {
-            ws.xt[i * TILE + r] = row[i] - prep.c[i];
+            let col = x.column(i);
+            for r in 0..len {
+                ws.xt[i * TILE + r] = col[r0 + r] - c[i];
+            }
         }
     }
     for i in 0..d {
@@ -279,6 +292,21 @@ fn log_probs<const F: bool>(prep: &Prepared, ws: &mut Workspace) {
                 };
                 let bias = &prep.bias[kk * d..(kk + 1) * d];
                 for g0 in (0..TILE).step_by(GROUP) {
+                    #[cfg(target_arch = "x86_64")]
+                    if prep.level == Level::Avx512 {
+                        // SAFETY: the level was detected at run time; sizes as documented.
+                        unsafe {
+                            avx512::quad_triangular(
+                                &ws.xt,
+                                g0,
+                                p,
+                                bias,
+                                d,
+                                &mut out[g0..g0 + GROUP],
+                            )
+                        };
+                        continue;
+                    }
                     quad_triangular::<F>(&ws.xt, g0, p, bias, d, &mut out[g0..g0 + GROUP]);
                 }
             }
@@ -445,37 +473,39 @@ fn accumulate<const F: bool>(
     part.n_samples += len as u64;
     for kk in 0..k {
         let g = &ws.lp[kk * TILE..(kk + 1) * TILE];
-        part.nk[kk] += g.iter().sum::<f64>();
+        let mut acc = [0.0; LANES];
+        for gv in lanes(g) {
+            for l in 0..LANES {
+                acc[l] += gv[l];
+            }
+        }
+        part.nk[kk] += hsum(&acc);
         let m = &prep.m[kk * d..(kk + 1) * d];
         match &mut part.s2 {
             SecondMoments::Full(_) | SecondMoments::Tied(_) => {
                 // at = x − μ_k, zt = g·at (rows past d stay zero)
+                let mut s1 = vec![0.0; d];
+                centre_weight::<F>(prep.level, &ws.xt, g, m, d, &mut ws.at, &mut ws.zt, &mut s1);
                 for i in 0..d {
-                    let xi = &ws.xt[i * TILE..(i + 1) * TILE];
-                    let (a, z) = (
-                        &mut ws.at[i * TILE..(i + 1) * TILE],
-                        &mut ws.zt[i * TILE..(i + 1) * TILE],
-                    );
-                    let mut s1 = [0.0; LANES];
-                    for (((av, zv), xv), gv) in a
-                        .chunks_exact_mut(LANES)
-                        .zip(z.chunks_exact_mut(LANES))
-                        .zip(xi.chunks_exact(LANES))
-                        .zip(g.chunks_exact(LANES))
-                    {
-                        for l in 0..LANES {
-                            av[l] = xv[l] - m[i];
-                            zv[l] = gv[l] * av[l];
-                            s1[l] += zv[l];
-                        }
-                    }
-                    part.s1[[kk, i]] += hsum(&s1);
+                    part.s1[[kk, i]] += s1[i];
                 }
                 for i in d..dp {
                     ws.at[i * TILE..(i + 1) * TILE].fill(0.0);
                     ws.zt[i * TILE..(i + 1) * TILE].fill(0.0);
                 }
-                gram_lower::<F>(&ws.zt, &ws.at, dp, &mut ws.s2t);
+                #[cfg(target_arch = "x86_64")]
+                let done = if prep.level == Level::Avx512 {
+                    // SAFETY: the level was detected at run time; sizes as documented.
+                    unsafe { avx512::gram_lower(&ws.zt, &ws.at, dp, &mut ws.s2t) };
+                    true
+                } else {
+                    false
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let done = false;
+                if !done {
+                    gram_lower::<F>(&ws.zt, &ws.at, dp, &mut ws.s2t);
+                }
                 let dst: &mut [f64] = match &mut part.s2 {
                     SecondMoments::Full(a) => {
                         &mut a.as_slice_mut().expect("standard")[kk * d * d..(kk + 1) * d * d]
@@ -491,12 +521,13 @@ fn accumulate<const F: bool>(
             }
             SecondMoments::Diag(s2) => {
                 for i in 0..d {
-                    let xi = &ws.xt[i * TILE..(i + 1) * TILE];
+                    let mi = m[i];
+                    let xi = lanes(&ws.xt[i * TILE..(i + 1) * TILE]);
                     let mut a1 = [0.0; LANES];
                     let mut a2 = [0.0; LANES];
-                    for (xv, gv) in xi.chunks_exact(LANES).zip(g.chunks_exact(LANES)) {
+                    for (xv, gv) in xi.iter().zip(lanes(g)) {
                         for l in 0..LANES {
-                            let a = xv[l] - m[i];
+                            let a = xv[l] - mi;
                             let z = gv[l] * a;
                             a1[l] += z;
                             a2[l] = fma::<F>(z, a, a2[l]);
@@ -508,6 +539,69 @@ fn accumulate<const F: bool>(
             }
         }
     }
+}
+
+/// `at = xt − m`, `zt = g·at` per feature row, with `s1[i] = Σ_r zt[i][r]`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn centre_weight<const F: bool>(
+    level: Level,
+    xt: &[f64],
+    g: &[f64],
+    m: &[f64],
+    d: usize,
+    at: &mut [f64],
+    zt: &mut [f64],
+    s1: &mut [f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level == Level::Avx512 {
+        // SAFETY: the level was detected at run time; sizes as documented.
+        unsafe { avx512::centre_weight(xt, g, m, d, at, zt, s1) };
+        return;
+    }
+    let _ = level;
+    for i in 0..d {
+        let mi = m[i];
+        let xi = lanes(&xt[i * TILE..(i + 1) * TILE]);
+        let gk = lanes(g);
+        let a = lanes_mut(&mut at[i * TILE..(i + 1) * TILE]);
+        let mut acc = [0.0; LANES];
+        for (av, xv) in a.iter_mut().zip(xi.iter()) {
+            let mut t = [0.0; LANES];
+            for l in 0..LANES {
+                t[l] = xv[l] - mi;
+            }
+            *av = t;
+        }
+        let a = lanes(&at[i * TILE..(i + 1) * TILE]);
+        let z = lanes_mut(&mut zt[i * TILE..(i + 1) * TILE]);
+        for (zv, (av, gv)) in z.iter_mut().zip(a.iter().zip(gk)) {
+            let mut t = [0.0; LANES];
+            for l in 0..LANES {
+                t[l] = gv[l] * av[l];
+                acc[l] += t[l];
+            }
+            *zv = t;
+        }
+        s1[i] = hsum(&acc);
+    }
+}
+
+/// A tile row as lane groups.
+#[inline(always)]
+fn lanes(v: &[f64]) -> &[[f64; LANES]] {
+    let (chunks, rest) = v.as_chunks::<LANES>();
+    debug_assert!(rest.is_empty());
+    chunks
+}
+
+/// A mutable tile row as lane groups.
+#[inline(always)]
+fn lanes_mut(v: &mut [f64]) -> &mut [[f64; LANES]] {
+    let (chunks, rest) = v.as_chunks_mut::<LANES>();
+    debug_assert!(rest.is_empty());
+    chunks
 }
 
 #[inline(always)]

@@ -1,0 +1,196 @@
+//! AVX-512 versions of the three hottest loops, with explicit intrinsics so that the
+//! accumulators stay in registers (the portable versions in [`super`] spill them).
+
+use std::arch::x86_64::*;
+
+use super::{GROUP, TILE};
+
+macro_rules! rep8 {
+    ($m:ident) => {
+        $m!(0);
+        $m!(1);
+        $m!(2);
+        $m!(3);
+        $m!(4);
+        $m!(5);
+        $m!(6);
+        $m!(7);
+    };
+}
+
+/// `out[r] = ‖(x_r − c)P − bias‖²` for the `GROUP` (= 64) rows at `g0`, two columns of
+/// the upper-triangular `P` at a time so each load of `x` feeds two FMAs.
+///
+/// # Safety
+/// AVX-512F must be available; `xt` holds `d` rows of `TILE` values, `g0 + 64 ≤ TILE`,
+/// `p` is `d×d`, `bias` has `d` values and `out` 64.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn quad_triangular(
+    xt: &[f64],
+    g0: usize,
+    p: &[f64],
+    bias: &[f64],
+    d: usize,
+    out: &mut [f64],
+) {
+    debug_assert!(
+        xt.len() >= d * TILE
+            && g0 + GROUP <= TILE
+            && p.len() >= d * d
+            && bias.len() >= d
+            && out.len() >= GROUP
+    );
+    let base = xt.as_ptr().add(g0);
+    let mut q = [_mm512_setzero_pd(); 8];
+    let mut j = 0;
+    while j + 1 < d {
+        let mut a = [_mm512_set1_pd(-*bias.get_unchecked(j)); 8];
+        let mut b = [_mm512_set1_pd(-*bias.get_unchecked(j + 1)); 8];
+        for i in 0..=j {
+            let pa = _mm512_set1_pd(*p.get_unchecked(i * d + j));
+            let pb = _mm512_set1_pd(*p.get_unchecked(i * d + j + 1));
+            let r = base.add(i * TILE);
+            macro_rules! step {
+                ($v:literal) => {
+                    let x = _mm512_loadu_pd(r.add($v * 8));
+                    a[$v] = _mm512_fmadd_pd(pa, x, a[$v]);
+                    b[$v] = _mm512_fmadd_pd(pb, x, b[$v]);
+                };
+            }
+            rep8!(step);
+        }
+        let pb = _mm512_set1_pd(*p.get_unchecked((j + 1) * d + j + 1));
+        let r = base.add((j + 1) * TILE);
+        macro_rules! fin {
+            ($v:literal) => {
+                b[$v] = _mm512_fmadd_pd(pb, _mm512_loadu_pd(r.add($v * 8)), b[$v]);
+                q[$v] = _mm512_fmadd_pd(a[$v], a[$v], q[$v]);
+                q[$v] = _mm512_fmadd_pd(b[$v], b[$v], q[$v]);
+            };
+        }
+        rep8!(fin);
+        j += 2;
+    }
+    if j < d {
+        let mut a = [_mm512_set1_pd(-*bias.get_unchecked(j)); 8];
+        for i in 0..=j {
+            let pa = _mm512_set1_pd(*p.get_unchecked(i * d + j));
+            let r = base.add(i * TILE);
+            macro_rules! step {
+                ($v:literal) => {
+                    a[$v] = _mm512_fmadd_pd(pa, _mm512_loadu_pd(r.add($v * 8)), a[$v]);
+                };
+            }
+            rep8!(step);
+        }
+        macro_rules! fin {
+            ($v:literal) => {
+                q[$v] = _mm512_fmadd_pd(a[$v], a[$v], q[$v]);
+            };
+        }
+        rep8!(fin);
+    }
+    let o = out.as_mut_ptr();
+    macro_rules! store {
+        ($v:literal) => {
+            _mm512_storeu_pd(o.add($v * 8), q[$v]);
+        };
+    }
+    rep8!(store);
+}
+
+/// `at[i] = xt[i] − m_i`, `zt[i] = g·at[i]` for `i < d`, and returns `Σ_r zt[i][r]` in `s1`.
+///
+/// # Safety
+/// AVX-512F must be available; `xt`, `at`, `zt` hold at least `d` rows of `TILE`, `g`
+/// has `TILE` values, `m` and `s1` `d`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn centre_weight(
+    xt: &[f64],
+    g: &[f64],
+    m: &[f64],
+    d: usize,
+    at: &mut [f64],
+    zt: &mut [f64],
+    s1: &mut [f64],
+) {
+    debug_assert!(
+        xt.len() >= d * TILE && at.len() >= d * TILE && zt.len() >= d * TILE && g.len() >= TILE
+    );
+    for i in 0..d {
+        let mi = _mm512_set1_pd(*m.get_unchecked(i));
+        let x = xt.as_ptr().add(i * TILE);
+        let a = at.as_mut_ptr().add(i * TILE);
+        let z = zt.as_mut_ptr().add(i * TILE);
+        let mut acc0 = _mm512_setzero_pd();
+        let mut acc1 = _mm512_setzero_pd();
+        let mut r = 0;
+        while r < TILE {
+            let a0 = _mm512_sub_pd(_mm512_loadu_pd(x.add(r)), mi);
+            let a1 = _mm512_sub_pd(_mm512_loadu_pd(x.add(r + 8)), mi);
+            let z0 = _mm512_mul_pd(_mm512_loadu_pd(g.as_ptr().add(r)), a0);
+            let z1 = _mm512_mul_pd(_mm512_loadu_pd(g.as_ptr().add(r + 8)), a1);
+            _mm512_storeu_pd(a.add(r), a0);
+            _mm512_storeu_pd(a.add(r + 8), a1);
+            _mm512_storeu_pd(z.add(r), z0);
+            _mm512_storeu_pd(z.add(r + 8), z1);
+            acc0 = _mm512_add_pd(acc0, z0);
+            acc1 = _mm512_add_pd(acc1, z1);
+            r += 16;
+        }
+        *s1.get_unchecked_mut(i) = _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));
+    }
+}
+
+/// `out[i][j] = Σ_r z[i][r]·a[j][r]` for the 4×4 tiles on or below the diagonal
+/// (`dp` a multiple of 4).
+///
+/// # Safety
+/// AVX-512F must be available; `z` and `a` hold `dp` rows of `TILE`; `out` is `dp×dp`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn gram_lower(z: &[f64], a: &[f64], dp: usize, out: &mut [f64]) {
+    debug_assert!(
+        z.len() >= dp * TILE
+            && a.len() >= dp * TILE
+            && out.len() >= dp * dp
+            && dp.is_multiple_of(4)
+    );
+    let mut ib = 0;
+    while ib < dp {
+        let mut jb = 0;
+        while jb <= ib {
+            let mut acc = [[_mm512_setzero_pd(); 4]; 4];
+            let zp = z.as_ptr().add(ib * TILE);
+            let ap = a.as_ptr().add(jb * TILE);
+            let mut r = 0;
+            while r < TILE {
+                let z0 = _mm512_loadu_pd(zp.add(r));
+                let z1 = _mm512_loadu_pd(zp.add(TILE + r));
+                let z2 = _mm512_loadu_pd(zp.add(2 * TILE + r));
+                let z3 = _mm512_loadu_pd(zp.add(3 * TILE + r));
+                macro_rules! col {
+                    ($t:literal) => {
+                        let av = _mm512_loadu_pd(ap.add($t * TILE + r));
+                        acc[0][$t] = _mm512_fmadd_pd(z0, av, acc[0][$t]);
+                        acc[1][$t] = _mm512_fmadd_pd(z1, av, acc[1][$t]);
+                        acc[2][$t] = _mm512_fmadd_pd(z2, av, acc[2][$t]);
+                        acc[3][$t] = _mm512_fmadd_pd(z3, av, acc[3][$t]);
+                    };
+                }
+                col!(0);
+                col!(1);
+                col!(2);
+                col!(3);
+                r += 8;
+            }
+            for s in 0..4 {
+                for t in 0..4 {
+                    *out.get_unchecked_mut((ib + s) * dp + jb + t) =
+                        _mm512_reduce_add_pd(acc[s][t]);
+                }
+            }
+            jb += 4;
+        }
+        ib += 4;
+    }
+}
