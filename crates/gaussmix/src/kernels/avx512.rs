@@ -194,3 +194,50 @@ pub(super) unsafe fn gram_lower(z: &[f64], a: &[f64], dp: usize, out: &mut [f64]
         ib += 4;
     }
 }
+
+/// `s1[i] = Σ_r g_r (x_ri − m_i)` and `s2[i] = Σ_r g_r (x_ri − m_i)²` for `i < d`, four
+/// independent accumulator chains per feature.
+///
+/// # Safety
+/// AVX-512F must be available; `xt` holds `d` rows of `TILE`, `g` `TILE` values, `m`,
+/// `s1` and `s2` `d`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn diag_moments(
+    xt: &[f64],
+    g: &[f64],
+    m: &[f64],
+    d: usize,
+    s1: &mut [f64],
+    s2: &mut [f64],
+) {
+    debug_assert!(
+        xt.len() >= d * TILE && g.len() >= TILE && m.len() >= d && s1.len() >= d && s2.len() >= d
+    );
+    let gp = g.as_ptr();
+    for i in 0..d {
+        let mi = _mm512_set1_pd(*m.get_unchecked(i));
+        let x = xt.as_ptr().add(i * TILE);
+        let mut a1 = [_mm512_setzero_pd(); 4];
+        let mut a2 = [_mm512_setzero_pd(); 4];
+        let mut r = 0;
+        while r < TILE {
+            macro_rules! step {
+                ($u:literal) => {
+                    let a = _mm512_sub_pd(_mm512_loadu_pd(x.add(r + $u * 8)), mi);
+                    let z = _mm512_mul_pd(_mm512_loadu_pd(gp.add(r + $u * 8)), a);
+                    a1[$u] = _mm512_add_pd(a1[$u], z);
+                    a2[$u] = _mm512_fmadd_pd(z, a, a2[$u]);
+                };
+            }
+            step!(0);
+            step!(1);
+            step!(2);
+            step!(3);
+            r += 32;
+        }
+        let t1 = _mm512_add_pd(_mm512_add_pd(a1[0], a1[1]), _mm512_add_pd(a1[2], a1[3]));
+        let t2 = _mm512_add_pd(_mm512_add_pd(a2[0], a2[1]), _mm512_add_pd(a2[2], a2[3]));
+        *s1.get_unchecked_mut(i) = _mm512_reduce_add_pd(t1);
+        *s2.get_unchecked_mut(i) = _mm512_reduce_add_pd(t2);
+    }
+}

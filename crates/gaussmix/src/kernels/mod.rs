@@ -312,22 +312,16 @@ fn log_probs<const F: bool>(prep: &Prepared, ws: &mut Workspace) {
             }
             CovarianceType::Diag | CovarianceType::Spherical => {
                 let m = &prep.m[kk * d..(kk + 1) * d];
-                out.fill(0.0);
-                for i in 0..d {
-                    let pi = if prep.ct == CovarianceType::Diag {
-                        prep.p[kk * d + i]
-                    } else {
-                        prep.p[kk]
-                    };
-                    let xi = &ws.xt[i * TILE..(i + 1) * TILE];
-                    let mi = m[i];
-                    for (o, xv) in out.chunks_exact_mut(LANES).zip(xi.chunks_exact(LANES)) {
-                        for l in 0..LANES {
-                            let y = (xv[l] - mi) * pi;
-                            o[l] = fma::<F>(y, y, o[l]);
+                let p: Vec<f64> = (0..d)
+                    .map(|i| {
+                        if prep.ct == CovarianceType::Diag {
+                            prep.p[kk * d + i]
+                        } else {
+                            prep.p[kk]
                         }
-                    }
-                }
+                    })
+                    .collect();
+                quad_diag::<F>(&ws.xt, m, &p, d, out);
             }
         }
         let off = prep.offset[kk];
@@ -368,6 +362,27 @@ fn quad_triangular<const F: bool>(
     }
     for v in 0..VECS {
         out[v * LANES..(v + 1) * LANES].copy_from_slice(&q[v]);
+    }
+}
+
+/// `out[r] = Σ_i ((x_ri − m_i) p_i)²` over the whole tile, a lane group at a time with
+/// the accumulator kept in registers across features.
+#[inline(always)]
+fn quad_diag<const F: bool>(xt: &[f64], m: &[f64], p: &[f64], d: usize, out: &mut [f64]) {
+    let out = lanes_mut(out);
+    for (v, o) in out.iter_mut().enumerate() {
+        let mut acc = [0.0; LANES];
+        for i in 0..d {
+            let xv: &[f64; LANES] = xt[i * TILE + v * LANES..i * TILE + (v + 1) * LANES]
+                .try_into()
+                .expect("lane group");
+            let (mi, pi) = (m[i], p[i]);
+            for l in 0..LANES {
+                let y = (xv[l] - mi) * pi;
+                acc[l] = fma::<F>(y, y, acc[l]);
+            }
+        }
+        *o = acc;
     }
 }
 
@@ -520,21 +535,12 @@ fn accumulate<const F: bool>(
                 }
             }
             SecondMoments::Diag(s2) => {
+                let mut t1 = vec![0.0; d];
+                let mut t2 = vec![0.0; d];
+                diag_moments::<F>(prep.level, &ws.xt, g, m, d, &mut t1, &mut t2);
                 for i in 0..d {
-                    let mi = m[i];
-                    let xi = lanes(&ws.xt[i * TILE..(i + 1) * TILE]);
-                    let mut a1 = [0.0; LANES];
-                    let mut a2 = [0.0; LANES];
-                    for (xv, gv) in xi.iter().zip(lanes(g)) {
-                        for l in 0..LANES {
-                            let a = xv[l] - mi;
-                            let z = gv[l] * a;
-                            a1[l] += z;
-                            a2[l] = fma::<F>(z, a, a2[l]);
-                        }
-                    }
-                    part.s1[[kk, i]] += hsum(&a1);
-                    s2[[kk, i]] += hsum(&a2);
+                    part.s1[[kk, i]] += t1[i];
+                    s2[[kk, i]] += t2[i];
                 }
             }
         }
@@ -585,6 +591,43 @@ fn centre_weight<const F: bool>(
             *zv = t;
         }
         s1[i] = hsum(&acc);
+    }
+}
+
+/// `s1[i] = Σ_r g_r (x_ri − m_i)`, `s2[i] = Σ_r g_r (x_ri − m_i)²`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn diag_moments<const F: bool>(
+    level: Level,
+    xt: &[f64],
+    g: &[f64],
+    m: &[f64],
+    d: usize,
+    s1: &mut [f64],
+    s2: &mut [f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level == Level::Avx512 {
+        // SAFETY: the level was detected at run time; sizes as documented.
+        unsafe { avx512::diag_moments(xt, g, m, d, s1, s2) };
+        return;
+    }
+    let _ = level;
+    for i in 0..d {
+        let mi = m[i];
+        let xi = lanes(&xt[i * TILE..(i + 1) * TILE]);
+        let mut a1 = [0.0; LANES];
+        let mut a2 = [0.0; LANES];
+        for (xv, gv) in xi.iter().zip(lanes(g)) {
+            for l in 0..LANES {
+                let a = xv[l] - mi;
+                let z = gv[l] * a;
+                a1[l] += z;
+                a2[l] = fma::<F>(z, a, a2[l]);
+            }
+        }
+        s1[i] = hsum(&a1);
+        s2[i] = hsum(&a2);
     }
 }
 
