@@ -1,20 +1,41 @@
 //! k-means for initialisation: greedy k-means++ seeding (scikit-learn's variant, with
-//! `2 + ln K` local trials) and weighted Lloyd iterations, over fixed row blocks so the
-//! result does not depend on the thread count.
+//! `2 + ln K` local trials) and weighted Lloyd iterations. Distances come from the
+//! vectorised kernels over fixed row blocks, reduced in a fixed order, so the result
+//! does not depend on the thread count.
 
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
 use rand::Rng;
 
+use crate::kernels::{self, Prepared, Sink, Workspace};
 use crate::par::{map_fold_blocks, Parallelism};
-
-/// Squared Euclidean distance.
-#[inline]
-pub(crate) fn dist2(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
-}
 
 fn weight(w: Option<ArrayView1<f64>>, i: usize) -> f64 {
     w.map_or(1.0, |w| w[i])
+}
+
+/// Squared distances of the rows `s..e` of `x` to `centers` (rows × K).
+fn block_distances(prep: &Prepared, x: ArrayView2<f64>, s: usize, e: usize, k: usize) -> Array2<f64> {
+    let mut out = Array2::zeros((e - s, k));
+    let mut ws = Workspace::new(k, x.ncols());
+    kernels::run(prep, x.slice(s![s..e, ..]), Sink::Distances { out: out.view_mut() }, &mut ws);
+    out
+}
+
+/// Squared distances of every row to one point.
+fn distances_to(x: ArrayView2<f64>, point: ArrayView1<f64>, par: Parallelism) -> Vec<f64> {
+    let center = point.to_owned().insert_axis(ndarray::Axis(0));
+    let prep = Prepared::for_centers(&center);
+    let mut out = Vec::with_capacity(x.nrows());
+    let _ = map_fold_blocks::<_, std::convert::Infallible>(
+        x.nrows(),
+        par,
+        |s, e| Ok(block_distances(&prep, x, s, e, 1).into_raw_vec_and_offset().0),
+        |v| {
+            out.extend(v);
+            Ok(())
+        },
+    );
+    out
 }
 
 /// Greedy k-means++: returns the row indices of `k` seeds.
@@ -29,40 +50,56 @@ pub(crate) fn kmeans_plusplus<R: Rng>(
     let n_trials = 2 + (k as f64).ln() as usize;
     let total_w: f64 = (0..n).map(|i| weight(w, i)).sum();
     // first centre with probability ∝ weight
-    let first = pick_cumulative(
-        (0..n).map(|i| weight(w, i)),
-        rng.random::<f64>() * total_w,
-        n,
-    );
+    let first = pick_cumulative((0..n).map(|i| weight(w, i)), rng.random::<f64>() * total_w, n);
     let mut centers = vec![first];
-    let mut closest: Vec<f64> = distances_to(x, x.row(first), par);
-    let mut pot: f64 = closest
-        .iter()
-        .enumerate()
-        .map(|(i, d)| d * weight(w, i))
-        .sum();
+    let mut closest = distances_to(x, x.row(first), par);
+    let mut pot: f64 = closest.iter().enumerate().map(|(i, d)| d * weight(w, i)).sum();
+    let mut cum = vec![0.0; n];
     for _ in 1..k {
-        let mut cum = Vec::with_capacity(n);
         let mut acc = 0.0;
         for (i, d) in closest.iter().enumerate() {
             acc += d * weight(w, i);
-            cum.push(acc);
+            cum[i] = acc;
         }
-        let mut best: Option<(f64, usize, Vec<f64>)> = None;
-        for _ in 0..n_trials {
-            let r = rng.random::<f64>() * pot;
-            let cand = cum.partition_point(|&c| c < r).min(n - 1);
-            let dc = distances_to(x, x.row(cand), par);
-            let new: Vec<f64> = dc.iter().zip(&closest).map(|(a, b)| a.min(*b)).collect();
-            let p: f64 = new.iter().enumerate().map(|(i, d)| d * weight(w, i)).sum();
-            if best.as_ref().is_none_or(|b| p < b.0) {
-                best = Some((p, cand, new));
-            }
+        let cands: Vec<usize> = (0..n_trials)
+            .map(|_| {
+                let r = rng.random::<f64>() * pot;
+                cum.partition_point(|&c| c < r).min(n - 1)
+            })
+            .collect();
+        // potential of each candidate, one pass for all of them
+        let cmat = Array2::from_shape_fn((n_trials, x.ncols()), |(t, j)| x[[cands[t], j]]);
+        let prep = Prepared::for_centers(&cmat);
+        let mut pots = vec![0.0; n_trials];
+        let closest_ref = &closest;
+        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+            n,
+            par,
+            |s, e| {
+                let dist = block_distances(&prep, x, s, e, n_trials);
+                let mut p = vec![0.0; n_trials];
+                for (r, row) in dist.rows().into_iter().enumerate() {
+                    let (c, wi) = (closest_ref[s + r], weight(w, s + r));
+                    for t in 0..n_trials {
+                        p[t] += row[t].min(c) * wi;
+                    }
+                }
+                Ok(p)
+            },
+            |p| {
+                for t in 0..n_trials {
+                    pots[t] += p[t];
+                }
+                Ok(())
+            },
+        );
+        let best = (0..n_trials).min_by(|&a, &b| pots[a].total_cmp(&pots[b])).expect("n_trials ≥ 2");
+        centers.push(cands[best]);
+        let dbest = distances_to(x, x.row(cands[best]), par);
+        for (c, d) in closest.iter_mut().zip(dbest) {
+            *c = c.min(d);
         }
-        let (p, cand, new) = best.expect("n_trials ≥ 2");
-        centers.push(cand);
-        closest = new;
-        pot = p;
+        pot = pots[best];
     }
     centers
 }
@@ -78,35 +115,71 @@ fn pick_cumulative(vals: impl Iterator<Item = f64>, r: f64, n: usize) -> usize {
     n - 1
 }
 
-fn distances_to(x: ArrayView2<f64>, c: ArrayView1<f64>, par: Parallelism) -> Vec<f64> {
-    let mut out = Vec::with_capacity(x.nrows());
+/// Result of k-means: centres and the label of each row.
+pub(crate) struct KMeansResult {
+    #[allow(dead_code)] // kept for diagnostics and a k-means front end later
+    pub(crate) centers: Array2<f64>,
+    pub(crate) labels: Vec<usize>,
+}
+
+/// One assignment pass: labels, per-cluster weighted sums about `ref_point` and counts,
+/// and each row's squared distance to its centre.
+struct Assignment {
+    labels: Vec<usize>,
+    dists: Vec<f64>,
+    sums: Array2<f64>,
+    counts: Array1<f64>,
+}
+
+fn assign(x: ArrayView2<f64>, w: Option<ArrayView1<f64>>, centers: &Array2<f64>, par: Parallelism) -> Assignment {
+    let (n, d) = x.dim();
+    let k = centers.nrows();
+    let prep = Prepared::for_centers(centers);
+    let mut out = Assignment { labels: Vec::with_capacity(n), dists: Vec::with_capacity(n), sums: Array2::zeros((k, d)), counts: Array1::zeros(k) };
     let _ = map_fold_blocks::<_, std::convert::Infallible>(
-        x.nrows(),
+        n,
         par,
         |s, e| {
-            Ok(x.slice(s![s..e, ..])
-                .rows()
-                .into_iter()
-                .map(|r| dist2(r, c))
-                .collect::<Vec<_>>())
+            let dist = block_distances(&prep, x, s, e, k);
+            let mut sums = Array2::<f64>::zeros((k, d));
+            let mut counts = Array1::<f64>::zeros(k);
+            let mut labels = Vec::with_capacity(e - s);
+            let mut dists = Vec::with_capacity(e - s);
+            for (r, row) in dist.rows().into_iter().enumerate() {
+                let mut best = (f64::INFINITY, 0);
+                for (c, &dd) in row.iter().enumerate() {
+                    if dd < best.0 {
+                        best = (dd, c);
+                    }
+                }
+                let wi = weight(w, s + r);
+                counts[best.1] += wi;
+                // sums about the old centre: exact for data far from the origin
+                let xr = x.row(s + r);
+                let cr = centers.row(best.1);
+                let mut sr = sums.row_mut(best.1);
+                for j in 0..d {
+                    sr[j] += wi * (xr[j] - cr[j]);
+                }
+                labels.push(best.1);
+                dists.push(best.0);
+            }
+            Ok((labels, dists, sums, counts))
         },
-        |v| {
-            out.extend(v);
+        |(labels, dists, sums, counts)| {
+            out.labels.extend(labels);
+            out.dists.extend(dists);
+            out.sums += &sums;
+            out.counts += &counts;
             Ok(())
         },
     );
     out
 }
 
-/// Result of k-means: centres and the label of each row.
-pub(crate) struct KMeansResult {
-    #[allow(dead_code)] // kept for diagnostics and the CLI k-means later
-    pub(crate) centers: Array2<f64>,
-    pub(crate) labels: Vec<usize>,
-}
-
 /// Weighted Lloyd iterations from the given centres until the centre shift falls below
 /// `tol` (scikit-learn's: `1e-4 ×` the mean feature variance) or labels stop changing.
+/// An empty cluster is moved to the row farthest from its centre.
 pub(crate) fn lloyd(
     x: ArrayView2<f64>,
     w: Option<ArrayView1<f64>>,
@@ -114,68 +187,32 @@ pub(crate) fn lloyd(
     max_iter: usize,
     par: Parallelism,
 ) -> KMeansResult {
-    let (n, d) = x.dim();
     let k = centers.nrows();
     let tol = 1e-4 * mean_variance(x);
-    let mut labels = vec![usize::MAX; n];
+    let mut labels: Vec<usize> = Vec::new();
     for _ in 0..max_iter {
-        // assignment + partial sums per block
-        let mut sums = Array2::<f64>::zeros((k, d));
-        let mut counts = Array1::<f64>::zeros(k);
-        let mut new_labels = Vec::with_capacity(n);
-        let mut far: Vec<(f64, usize)> = Vec::new();
-        let cref = &centers;
-        let _ = map_fold_blocks::<_, std::convert::Infallible>(
-            n,
-            par,
-            |s, e| {
-                let mut ps = Array2::<f64>::zeros((k, d));
-                let mut pc = Array1::<f64>::zeros(k);
-                let mut lab = Vec::with_capacity(e - s);
-                let mut dists = Vec::with_capacity(e - s);
-                for i in s..e {
-                    let r = x.row(i);
-                    let mut best = (f64::INFINITY, 0);
-                    for c in 0..k {
-                        let dd = dist2(r, cref.row(c));
-                        if dd < best.0 {
-                            best = (dd, c);
-                        }
-                    }
-                    let wi = weight(w, i);
-                    pc[best.1] += wi;
-                    ps.row_mut(best.1).scaled_add(wi, &r);
-                    lab.push(best.1);
-                    dists.push((best.0, i));
-                }
-                Ok((ps, pc, lab, dists))
-            },
-            |(ps, pc, lab, dists)| {
-                sums += &ps;
-                counts += &pc;
-                new_labels.extend(lab);
-                far.extend(dists);
-                Ok(())
-            },
-        );
+        let a = assign(x, w, &centers, par);
         let mut new_centers = centers.clone();
         for c in 0..k {
-            if counts[c] > 0.0 {
-                new_centers.row_mut(c).assign(&(&sums.row(c) / counts[c]));
+            if a.counts[c] > 0.0 {
+                let mut row = new_centers.row_mut(c);
+                row.zip_mut_with(&a.sums.row(c), |v, s| *v += s / a.counts[c]);
             }
         }
-        // empty clusters: move to the points farthest from their centres
-        let empty: Vec<usize> = (0..k).filter(|&c| counts[c] <= 0.0).collect();
+        let mut new_labels = a.labels;
+        let empty: Vec<usize> = (0..k).filter(|&c| a.counts[c] <= 0.0).collect();
         if !empty.is_empty() {
-            far.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            for (c, (_, i)) in empty.iter().zip(far.iter()) {
-                new_centers.row_mut(*c).assign(&x.row(*i));
-                new_labels[*i] = *c;
+            let mut order: Vec<usize> = (0..x.nrows()).collect();
+            order.sort_by(|&i, &j| a.dists[j].total_cmp(&a.dists[i]).then(i.cmp(&j)));
+            for (c, &i) in empty.iter().zip(order.iter()) {
+                new_centers.row_mut(*c).assign(&x.row(i));
+                new_labels[i] = *c;
             }
         }
-        let shift: f64 = (0..k)
-            .map(|c| dist2(new_centers.row(c), centers.row(c)))
-            .sum();
+        let shift: f64 = (0..k).map(|c| {
+            let (a, b) = (new_centers.row(c), centers.row(c));
+            a.iter().zip(b.iter()).map(|(u, v)| (u - v) * (u - v)).sum::<f64>()
+        }).sum();
         let same = new_labels == labels;
         centers = new_centers;
         labels = new_labels;
@@ -184,14 +221,7 @@ pub(crate) fn lloyd(
         }
     }
     // final labels consistent with the final centres
-    labels = (0..n)
-        .map(|i| {
-            let r = x.row(i);
-            (0..k)
-                .min_by(|&a, &b| dist2(r, centers.row(a)).total_cmp(&dist2(r, centers.row(b))))
-                .expect("k ≥ 1")
-        })
-        .collect();
+    let labels = assign(x, w, &centers, par).labels;
     KMeansResult { centers, labels }
 }
 

@@ -252,7 +252,7 @@ impl SufficientStatistics {
     }
 
     /// Statistics about `shift` for given responsibilities, produced block by block by
-    /// `fill(start_row, out_block)` (used by initialisation).
+    /// `fill(start_row, out_block)` (used by initialisation), with the fast kernels.
     pub(crate) fn from_responsibilities(
         ct: CovarianceType,
         shift: Array2<f64>,
@@ -261,21 +261,47 @@ impl SufficientStatistics {
         par: Parallelism,
         fill: &(dyn Fn(usize, ArrayViewMut2<f64>) + Sync),
     ) -> Self {
-        let k = shift.nrows();
+        let (k, d) = shift.dim();
+        let prep = crate::kernels::Prepared::for_shift(ct, &shift);
         let mut total = Self::zeros(ct, shift.clone());
         let _ = map_fold_blocks::<_, std::convert::Infallible>(
             x.nrows(),
             par,
             |s, e| {
+                let mut part = Self::zeros(ct, shift.clone());
+                let mut ws = crate::kernels::Workspace::new(k, d);
+                let sink = crate::kernels::Sink::Given { part: &mut part, w: weights.map(|w| w.slice_move(s![s..e])), fill, offset: s };
+                crate::kernels::run(&prep, x.slice(s![s..e, ..]), sink, &mut ws);
+                Ok(part)
+            },
+            |p| {
+                total.merge_unchecked(&p);
+                Ok(())
+            },
+        );
+        total
+    }
+
+    /// [`SufficientStatistics::from_responsibilities`] with the reference kernels.
+    #[cfg(test)]
+    pub(crate) fn from_responsibilities_reference(
+        ct: CovarianceType,
+        shift: Array2<f64>,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        fill: &(dyn Fn(usize, ArrayViewMut2<f64>) + Sync),
+    ) -> Self {
+        let k = shift.nrows();
+        let mut total = Self::zeros(ct, shift.clone());
+        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+            x.nrows(),
+            Parallelism::Sequential,
+            |s, e| {
                 let xb = x.slice(s![s..e, ..]);
                 let mut g = Array2::zeros((e - s, k));
                 fill(s, g.view_mut());
                 let mut part = Self::zeros(ct, shift.clone());
-                part.add_responsibilities(
-                    xb,
-                    g.view_mut(),
-                    weights.map(|w| w.slice_move(s![s..e])),
-                );
+                part.add_responsibilities(xb, g.view_mut(), weights.map(|w| w.slice_move(s![s..e])));
                 Ok(part)
             },
             |p| {
@@ -653,6 +679,45 @@ mod tests {
                     "{} vs {pooled}",
                     tc[[i, j]]
                 );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod given_tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Statistics from given responsibilities: fast kernels equal the reference.
+    #[test]
+    fn given_responsibilities_fast_equals_reference() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let (n, d, k) = (3001, 5, 3);
+        let x = Array2::from_shape_fn((n, d), |(i, j)| rng.random::<f64>() * (1 + j) as f64 + (i % k) as f64 * 4.0 + 1e3);
+        let w = Array1::from_shape_fn(n, |i| (i % 3) as f64);
+        let shift = Array2::from_shape_fn((k, d), |(c, j)| 1e3 + c as f64 * 4.0 + 0.5 * j as f64);
+        let fill = |s: usize, mut g: ArrayViewMut2<f64>| {
+            for (r, mut row) in g.rows_mut().into_iter().enumerate() {
+                row[(s + r) % k] = 0.7;
+                row[(s + r + 1) % k] = 0.3;
+            }
+        };
+        for ct in CovarianceType::ALL {
+            for weights in [None, Some(w.view())] {
+                let a = SufficientStatistics::from_responsibilities(ct, shift.clone(), x.view(), weights, Parallelism::Rayon, &fill);
+                let b = SufficientStatistics::from_responsibilities_reference(ct, shift.clone(), x.view(), weights, &fill);
+                assert_eq!(a.weight_sum, b.weight_sum);
+                for (u, v) in a.nk.iter().zip(b.nk.iter()) {
+                    assert!((u - v).abs() < 1e-9, "{ct} nk {u} {v}");
+                }
+                for (u, v) in a.s1.iter().zip(b.s1.iter()) {
+                    assert!((u - v).abs() < 1e-8 * v.abs().max(1.0), "{ct} s1 {u} {v}");
+                }
+                for (u, v) in a.s2.as_slice().iter().zip(b.s2.as_slice()) {
+                    assert!((u - v).abs() < 1e-9 * v.abs().max(1.0), "{ct} s2 {u} {v}");
+                }
             }
         }
     }

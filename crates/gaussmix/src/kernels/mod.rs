@@ -135,6 +135,27 @@ impl Prepared {
     }
 }
 
+impl Prepared {
+    /// Kernel constants for accumulating statistics about `shift` (K×D) with given
+    /// responsibilities (no model: only the shift matters).
+    pub(crate) fn for_shift(ct: CovarianceType, shift: &ndarray::Array2<f64>) -> Prepared {
+        Self::for_centers_with(ct, shift, Level::detect())
+    }
+
+    /// Kernel constants that turn the quadratic form into the squared Euclidean distance
+    /// to each of `centers` (K×D): a diag model with unit precision factors.
+    pub(crate) fn for_centers(centers: &ndarray::Array2<f64>) -> Prepared {
+        Self::for_centers_with(CovarianceType::Diag, centers, Level::detect())
+    }
+
+    fn for_centers_with(ct: CovarianceType, centers: &ndarray::Array2<f64>, level: Level) -> Prepared {
+        let (k, d) = centers.dim();
+        let c: Vec<f64> = (0..d).map(|i| centers.column(i).sum() / k as f64).collect();
+        let m = (0..k * d).map(|t| centers[[t / d, t % d]] - c[t % d]).collect();
+        Prepared { ct, k, d, c, m, p: vec![1.0; k * d], bias: Vec::new(), offset: vec![0.0; k], level }
+    }
+}
+
 /// Scratch space of one task, reused across its tiles.
 pub(crate) struct Workspace {
     xt: Vec<f64>,
@@ -177,6 +198,19 @@ pub(crate) enum Sink<'a> {
         part: &'a mut SufficientStatistics,
         w: Option<ArrayView1<'a, f64>>,
     },
+    /// Accumulate sufficient statistics for given responsibilities: `fill(first_row, g)`
+    /// writes the responsibilities of the rows `first_row..first_row + g.nrows()` of the
+    /// whole data set (`offset` is the first row of this task).
+    Given {
+        part: &'a mut SufficientStatistics,
+        w: Option<ArrayView1<'a, f64>>,
+        fill: &'a (dyn Fn(usize, ArrayViewMut2<f64>) + Sync),
+        offset: usize,
+    },
+    /// Squared Euclidean distances to the model's means (N×K), ignoring its covariances
+    /// (the model must be a diag model with unit precision factors: see
+    /// [`Prepared::for_centers`]).
+    Distances { out: ArrayViewMut2<'a, f64> },
     /// Write responsibilities (N×K, may be 0 rows to skip) and `ln p(x)` per row.
     Rows {
         resp: Option<ArrayViewMut2<'a, f64>>,
@@ -216,23 +250,42 @@ fn run_generic<const F: bool>(
 ) {
     let n = x.nrows();
     let mut r0 = 0;
+    let mut given = Vec::new();
     while r0 < n {
         let len = TILE.min(n - r0);
         load_tile(prep, x, r0, len, ws);
-        log_probs::<F>(prep, ws);
-        let weights = match &sink {
-            Sink::Stats { w, .. } => *w,
-            Sink::Rows { .. } => None,
-        };
-        normalise::<F>(
-            prep,
-            ws,
-            len,
-            weights.map(|w| w.slice_move(ndarray::s![r0..r0 + len])),
-        );
         match &mut sink {
-            Sink::Stats { part, .. } => accumulate::<F>(prep, ws, len, part),
+            Sink::Given { part, w, fill, offset } => {
+                given.resize(len * prep.k, 0.0);
+                given.fill(0.0);
+                fill(*offset + r0, ndarray::ArrayViewMut2::from_shape((len, prep.k), &mut given).expect("len×k"));
+                for r in 0..TILE {
+                    let wr = if r < len { w.map_or(1.0, |w| w[r0 + r]) } else { 0.0 };
+                    ws.wt[r] = wr;
+                    ws.ln[r] = 0.0;
+                    for kk in 0..prep.k {
+                        ws.lp[kk * TILE + r] = if r < len { wr * given[r * prep.k + kk] } else { 0.0 };
+                    }
+                }
+                accumulate::<F>(prep, ws, len, part);
+                part.log_likelihood = 0.0;
+            }
+            Sink::Distances { out } => {
+                log_probs::<F>(prep, ws);
+                for r in 0..len {
+                    for kk in 0..prep.k {
+                        out[[r0 + r, kk]] = -2.0 * ws.lp[kk * TILE + r];
+                    }
+                }
+            }
+            Sink::Stats { part, w } => {
+                log_probs::<F>(prep, ws);
+                normalise::<F>(prep, ws, len, w.map(|w| w.slice_move(ndarray::s![r0..r0 + len])));
+                accumulate::<F>(prep, ws, len, part);
+            }
             Sink::Rows { resp, ln } => {
+                log_probs::<F>(prep, ws);
+                normalise::<F>(prep, ws, len, None);
                 for r in 0..len {
                     ln[r0 + r] = ws.ln[r];
                 }
