@@ -1,1 +1,5 @@
-//! placeholder
+#![deny(missing_docs)]
+//! tmp
+pub mod error;
+pub mod model;
+pub mod reference;

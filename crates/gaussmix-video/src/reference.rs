@@ -1,0 +1,313 @@
+//! A plain, per-pixel reference implementation of the background model.
+//!
+//! Each pixel owns a `Vec` of modes kept in descending weight order and the update reads
+//! like the description in DESIGN.md §5. It is slow and meant to be obviously correct: the
+//! fast [`crate::model::BackgroundModel`] must produce the same masks (tests check this on
+//! random frames).
+
+use crate::error::{Error, Result};
+use crate::model::{
+    illumination_gain, Coef, Method, Mode, ModelParams, MASK_BACKGROUND, MASK_FOREGROUND,
+    MASK_SHADOW,
+};
+
+/// The reference background model. Same constructor arguments and results as
+/// [`crate::model::BackgroundModel`], one pixel at a time on one thread.
+#[derive(Clone, Debug)]
+pub struct ReferenceModel {
+    params: ModelParams,
+    width: usize,
+    height: usize,
+    channels: usize,
+    pixels: Vec<Vec<Mode>>,
+    frames: u64,
+    ratios: Vec<f32>,
+}
+
+impl ReferenceModel {
+    /// A model for `width`×`height` frames with `channels` (1 or 3) channels.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for bad parameters or sizes.
+    pub fn new(params: &ModelParams, width: usize, height: usize, channels: usize) -> Result<Self> {
+        params.validate()?;
+        if width == 0 || height == 0 || (channels != 1 && channels != 3) {
+            return Err(Error::param(
+                "frame shape",
+                format!("{width}x{height}x{channels}"),
+                "must be non-empty with 1 or 3 channels",
+            ));
+        }
+        Ok(ReferenceModel {
+            params: params.clone(),
+            width,
+            height,
+            channels,
+            pixels: vec![Vec::new(); width * height],
+            frames: 0,
+            ratios: Vec::new(),
+        })
+    }
+
+    /// The modes of pixel (x, y), strongest first.
+    pub fn pixel_modes(&self, x: usize, y: usize) -> &[Mode] {
+        &self.pixels[y * self.width + x]
+    }
+
+    /// Updates the model with `frame` and writes the mask (0 / 127 / 255).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when a buffer's length does not fit.
+    pub fn apply(&mut self, frame: &[u8], mask: &mut [u8]) -> Result<()> {
+        let (w, h, c) = (self.width, self.height, self.channels);
+        if frame.len() != w * h * c || mask.len() != w * h {
+            return Err(Error::ShapeMismatch {
+                expected: format!("{w}x{h}x{c} frame and {w}x{h} mask"),
+                got: format!("{} and {} bytes", frame.len(), mask.len()),
+            });
+        }
+        let gain = if self.params.illumination_compensation && self.frames > 0 {
+            let pixels = &self.pixels;
+            illumination_gain(frame, w, h, c, &mut self.ratios, |i| {
+                pixels[i]
+                    .first()
+                    .map(|m| m.mean.iter().fold(0.0f32, |s, &v| s + v))
+            })
+        } else {
+            1.0
+        };
+        self.frames += 1;
+        let coef = Coef::new(&self.params, self.params.alpha(self.frames), gain);
+        for (i, modes) in self.pixels.iter_mut().enumerate() {
+            let x: Vec<f32> = frame[i * c..(i + 1) * c]
+                .iter()
+                .map(|&v| v as f32 * coef.inv_gain)
+                .collect();
+            mask[i] = match (self.params.method, c) {
+                (Method::Zivkovic, _) => zivkovic_pixel(modes, &x, &coef),
+                (Method::StaufferGrimson, 1) => sg_vec::<1>(modes, &x, &coef),
+                _ => sg_vec::<3>(modes, &x, &coef),
+            };
+        }
+        Ok(())
+    }
+}
+
+fn zivkovic_pixel(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> u8 {
+    let mut total = 0.0f32;
+    let mut fits = false;
+    let mut background = false;
+    let mut matched = None;
+    for (j, md) in modes.iter_mut().enumerate() {
+        let mut w = k.alpha1 * md.weight - k.prune;
+        if !fits {
+            let diff: Vec<f32> = md.mean.iter().zip(x).map(|(m, v)| m - v).collect();
+            let mut d2 = 0.0f32;
+            for d in &diff {
+                d2 += d * d;
+            }
+            if total < k.big_tb && d2 < k.tb * md.variance {
+                background = true;
+            }
+            if d2 < k.tg * md.variance {
+                fits = true;
+                matched = Some(j);
+                w += k.alpha;
+                let kf = k.alpha / w;
+                for (m, d) in md.mean.iter_mut().zip(&diff) {
+                    *m -= kf * d;
+                }
+                md.variance = (md.variance + kf * (d2 - md.variance))
+                    .max(k.var_min)
+                    .min(k.var_max);
+            }
+        }
+        if w < k.prune {
+            w = 0.0; // pruned: removed below
+        }
+        md.weight = w;
+        total += w;
+    }
+    if let Some(mut j) = matched {
+        while j > 0 && modes[j].weight >= modes[j - 1].weight {
+            modes.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    modes.retain(|m| m.weight > 0.0);
+    let inv = if total > f32::EPSILON {
+        1.0 / total
+    } else {
+        0.0
+    };
+    for md in modes.iter_mut() {
+        md.weight *= inv;
+    }
+    modes.retain(|m| m.weight > 0.0);
+    if !fits && k.alpha > 0.0 {
+        if modes.len() == k.m {
+            modes.pop();
+        }
+        let new = |weight| Mode {
+            weight,
+            variance: k.var_init,
+            mean: x.to_vec(),
+        };
+        if modes.is_empty() {
+            modes.push(new(1.0));
+        } else {
+            for md in modes.iter_mut() {
+                md.weight *= k.alpha1;
+            }
+            modes.push(new(k.alpha));
+            let mut j = modes.len() - 1;
+            while j > 0 && modes[j].weight >= modes[j - 1].weight {
+                modes.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+    }
+    if background {
+        MASK_BACKGROUND
+    } else if k.shadows && shadow_vec(modes, x, k) {
+        MASK_SHADOW
+    } else {
+        MASK_FOREGROUND
+    }
+}
+
+/// Prati-style shadow test over the background modes (OpenCV's `detectShadowGMM`).
+fn shadow_vec(modes: &[Mode], x: &[f32], k: &Coef) -> bool {
+    let mut tw = 0.0f32;
+    for md in modes {
+        let mut num = 0.0f32;
+        let mut den = 0.0f32;
+        for (m, v) in md.mean.iter().zip(x) {
+            num += v * m;
+            den += m * m;
+        }
+        if den == 0.0 {
+            return false;
+        }
+        if num <= den && num >= k.tau * den {
+            let a = num / den;
+            let mut d2a = 0.0f32;
+            for (m, v) in md.mean.iter().zip(x) {
+                let dd = a * m - v;
+                d2a += dd * dd;
+            }
+            if d2a < k.tb * md.variance * a * a {
+                return true;
+            }
+        }
+        tw += md.weight;
+        if tw > k.big_tb {
+            return false;
+        }
+    }
+    false
+}
+
+/// A mode as (weight, variance, mean) in a fixed-size slot; weight 0 marks a free slot.
+pub(crate) type Slot<const C: usize> = (f32, f32, [f32; C]);
+
+/// The shadow test on fixed slots (used prefix, strongest first).
+pub(crate) fn shadow_test<const C: usize>(modes: &[Slot<C>], x: &[f32; C], k: &Coef) -> bool {
+    let v: Vec<Mode> = modes
+        .iter()
+        .map(|m| Mode {
+            weight: m.0,
+            variance: m.1,
+            mean: m.2.to_vec(),
+        })
+        .collect();
+    shadow_vec(&v, x, k)
+}
+
+fn sg_vec<const C: usize>(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> u8 {
+    let mut slots = [(0.0f32, 0.0f32, [0.0f32; C]); crate::model::MAX_MODES];
+    for (s, m) in slots.iter_mut().zip(modes.iter()) {
+        s.0 = m.weight;
+        s.1 = m.variance;
+        s.2.copy_from_slice(&m.mean);
+    }
+    let mut xa = [0.0f32; C];
+    xa.copy_from_slice(x);
+    let (fg, used) = sg_pixel::<C>(&mut slots[..k.m], &xa, k);
+    *modes = used
+        .iter()
+        .map(|s| Mode {
+            weight: s.0,
+            variance: s.1,
+            mean: s.2.to_vec(),
+        })
+        .collect();
+    if !fg {
+        MASK_BACKGROUND
+    } else if k.shadows && shadow_vec(modes, x, k) {
+        MASK_SHADOW
+    } else {
+        MASK_FOREGROUND
+    }
+}
+
+/// One Stauffer–Grimson step on a pixel's slots (free slots have weight 0 and come last;
+/// used ones are sorted by weight/σ, descending). Returns (foreground?, used slots).
+pub(crate) fn sg_pixel<'a, const C: usize>(
+    modes: &'a mut [Slot<C>],
+    x: &[f32; C],
+    k: &Coef,
+) -> (bool, &'a [Slot<C>]) {
+    let mut n = modes.iter().take_while(|m| m.0 > 0.0).count();
+    let mut cum = 0.0f32;
+    let mut matched = None;
+    let mut background = false;
+    for (i, md) in modes[..n].iter().enumerate() {
+        let mut d2 = 0.0f32;
+        for c in 0..C {
+            let d = md.2[c] - x[c];
+            d2 += d * d;
+        }
+        if d2 < k.tg * md.1 {
+            matched = Some(i);
+            background = cum < k.big_tb;
+            break;
+        }
+        cum += md.0;
+    }
+    for (i, md) in modes[..n].iter_mut().enumerate() {
+        md.0 *= k.alpha1;
+        if matched == Some(i) {
+            md.0 += k.alpha;
+            let rho = k.alpha / md.0;
+            let mut d2 = 0.0f32;
+            for c in 0..C {
+                let d = x[c] - md.2[c];
+                md.2[c] += rho * d;
+                d2 += d * d;
+            }
+            md.1 = (md.1 + rho * (d2 - md.1)).max(k.var_min).min(k.var_max);
+        }
+    }
+    if matched.is_none() && k.alpha > 0.0 {
+        let pos = if n == modes.len() { n - 1 } else { n };
+        n = n.max(pos + 1);
+        modes[pos] = (if n == 1 { 1.0 } else { k.alpha }, k.var_init, *x);
+    }
+    let total: f32 = modes[..n].iter().map(|m| m.0).sum();
+    if total > 0.0 {
+        for md in modes[..n].iter_mut() {
+            md.0 /= total;
+        }
+    }
+    // Insertion sort by weight/σ, descending (stable).
+    let key = |m: &Slot<C>| m.0 / m.1.sqrt();
+    for i in 1..n {
+        let mut j = i;
+        while j > 0 && key(&modes[j]) > key(&modes[j - 1]) {
+            modes.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    (!background, &modes[..n])
+}

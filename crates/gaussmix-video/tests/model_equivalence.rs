@@ -1,0 +1,182 @@
+//! The fast model equals the scalar reference, mask for mask, on random frames.
+
+use gaussmix_video::model::{BackgroundModel, Kernel, LearningRate, Method, ModelParams};
+use gaussmix_video::reference::ReferenceModel;
+
+/// xorshift64*: a tiny deterministic generator (no dependency).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn unif(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Frames with a textured background, noise, bimodal pixels, moving blocks, brightness
+/// steps and the odd fully random frame: every branch of the update gets exercised.
+fn frames(w: usize, h: usize, c: usize, n: usize, seed: u64) -> Vec<Vec<u8>> {
+    let mut r = Rng(seed);
+    let bg: Vec<f32> = (0..w * h * c).map(|_| 20.0 + 200.0 * r.unif()).collect();
+    let mut out = Vec::new();
+    for t in 0..n {
+        let gain = if (t / 15) % 3 == 1 { 1.12 } else { 1.0 };
+        let wild = r.below(23) == 0;
+        let (bx, by) = (r.below(w as u64) as usize, r.below(h as u64) as usize);
+        let mut f = vec![0u8; w * h * c];
+        for y in 0..h {
+            for x in 0..w {
+                let i = y * w + x;
+                let bimodal = x % 5 == 0 && r.below(2) == 0;
+                let in_block = x >= bx && x < bx + 6 && y >= by && y < by + 4;
+                for ch in 0..c {
+                    let mut v = bg[i * c + ch] * gain + 6.0 * (r.unif() - 0.5) * 2.0;
+                    if bimodal {
+                        v += 50.0;
+                    }
+                    if in_block {
+                        v = 255.0 * r.unif();
+                    }
+                    if wild {
+                        v = 255.0 * r.unif();
+                    }
+                    if x == 3 && y == 1 {
+                        v = 0.0; // a black pixel: zero means, den == 0 in the shadow test
+                    }
+                    f[i * c + ch] = v.clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+        out.push(f);
+    }
+    out
+}
+
+fn kernels() -> Vec<Kernel> {
+    let mut ks = vec![Kernel::Portable];
+    for k in [Kernel::Avx2, Kernel::Avx512] {
+        if gaussmix_video::model::resolve_kernel(k) == k {
+            ks.push(k);
+        }
+    }
+    ks
+}
+
+fn check(params: &ModelParams, c: usize, threads: usize, seed: u64) {
+    let (w, h, n) = (37, 9, 120);
+    let fr = frames(w, h, c, n, seed);
+    for kernel in kernels() {
+        let p = ModelParams {
+            kernel,
+            ..params.clone()
+        };
+        let mut fast = BackgroundModel::new(&p, w, h, c, threads).unwrap();
+        let mut slow = ReferenceModel::new(&p, w, h, c).unwrap();
+        let (mut m1, mut m2) = (vec![0u8; w * h], vec![0u8; w * h]);
+        let mut counts = [0usize; 3];
+        for (t, f) in fr.iter().enumerate() {
+            fast.apply(f, &mut m1).unwrap();
+            slow.apply(f, &mut m2).unwrap();
+            for (i, (a, b)) in m1.iter().zip(&m2).enumerate() {
+                assert_eq!(
+                    a, b,
+                    "{kernel:?} {p:?} c={c}: frame {t}, pixel {i} fast {a} reference {b}"
+                );
+            }
+            for &v in &m1 {
+                counts[match v {
+                    0 => 0,
+                    127 => 1,
+                    _ => 2,
+                }] += 1;
+            }
+            for y in 0..h {
+                for x in 0..w {
+                    let (a, b) = (fast.pixel_modes(x, y), slow.pixel_modes(x, y));
+                    assert_eq!(
+                        a.len(),
+                        b.len(),
+                        "{kernel:?} frame {t} pixel ({x},{y}) mode count"
+                    );
+                    for (ma, mb) in a.iter().zip(b) {
+                        assert!(
+                            (ma.weight - mb.weight).abs() <= 1e-6,
+                            "weight {ma:?} {mb:?}"
+                        );
+                        assert!(
+                            (ma.variance - mb.variance).abs() <= 1e-4,
+                            "variance {ma:?} {mb:?}"
+                        );
+                        for (u, v) in ma.mean.iter().zip(&mb.mean) {
+                            assert!(
+                                (u - v).abs() <= 1e-4,
+                                "frame {t} pixel ({x},{y}) mean {a:?} {b:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // The frames must exercise all three outcomes (except shadows when disabled).
+        assert!(counts[0] > 0 && counts[2] > 0, "{counts:?}");
+        if p.detect_shadows && p.method == Method::Zivkovic {
+            assert!(counts[1] > 0, "no shadows seen: {counts:?}");
+        }
+    }
+}
+
+#[test]
+fn zivkovic_colour_defaults() {
+    check(&ModelParams::default(), 3, 1, 1);
+}
+
+#[test]
+fn zivkovic_grey_defaults() {
+    check(&ModelParams::default(), 1, 1, 2);
+}
+
+#[test]
+fn zivkovic_opencv_short_history_threads() {
+    let p = ModelParams {
+        history: 20,
+        ..ModelParams::opencv()
+    };
+    check(&p, 3, 3, 3);
+    check(&p, 1, 2, 4);
+}
+
+#[test]
+fn zivkovic_fixed_rate_few_modes_no_shadows() {
+    let p = ModelParams {
+        learning_rate: LearningRate::Fixed(0.05),
+        n_mixtures: 2,
+        detect_shadows: false,
+        ..ModelParams::default()
+    };
+    check(&p, 3, 1, 5);
+    let p = ModelParams {
+        n_mixtures: 8,
+        complexity_reduction: 0.0,
+        ..ModelParams::default()
+    };
+    check(&p, 3, 1, 6);
+}
+
+#[test]
+fn stauffer_grimson() {
+    let p = ModelParams {
+        method: Method::StaufferGrimson,
+        learning_rate: LearningRate::Fixed(0.02),
+        n_mixtures: 3,
+        ..ModelParams::default()
+    };
+    check(&p, 3, 1, 7);
+    check(&p, 1, 2, 8);
+}
