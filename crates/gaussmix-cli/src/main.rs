@@ -1,3 +1,22 @@
-mod io;
+//! `gaussmix`: Gaussian mixture models from the command line.
 
-fn main() {}
+mod commands;
+mod io;
+mod progress;
+
+use clap::Parser;
+
+fn main() {
+    let cli = commands::Cli::parse();
+    let result = match &cli.command {
+        commands::Command::Fit(a) => commands::fit(a),
+        commands::Command::Predict(a) => commands::predict(a),
+        commands::Command::Score(a) => commands::score(a),
+        commands::Command::Sample(a) => commands::sample(a),
+        commands::Command::Info(a) => commands::info(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -14,10 +14,23 @@ fn weight(w: Option<ArrayView1<f64>>, i: usize) -> f64 {
 }
 
 /// Squared distances of the rows `s..e` of `x` to `centers` (rows × K).
-fn block_distances(prep: &Prepared, x: ArrayView2<f64>, s: usize, e: usize, k: usize) -> Array2<f64> {
+fn block_distances(
+    prep: &Prepared,
+    x: ArrayView2<f64>,
+    s: usize,
+    e: usize,
+    k: usize,
+) -> Array2<f64> {
     let mut out = Array2::zeros((e - s, k));
     let mut ws = Workspace::new(k, x.ncols());
-    kernels::run(prep, x.slice(s![s..e, ..]), Sink::Distances { out: out.view_mut() }, &mut ws);
+    kernels::run(
+        prep,
+        x.slice(s![s..e, ..]),
+        Sink::Distances {
+            out: out.view_mut(),
+        },
+        &mut ws,
+    );
     out
 }
 
@@ -29,7 +42,11 @@ fn distances_to(x: ArrayView2<f64>, point: ArrayView1<f64>, par: Parallelism) ->
     let _ = map_fold_blocks::<_, std::convert::Infallible>(
         x.nrows(),
         par,
-        |s, e| Ok(block_distances(&prep, x, s, e, 1).into_raw_vec_and_offset().0),
+        |s, e| {
+            Ok(block_distances(&prep, x, s, e, 1)
+                .into_raw_vec_and_offset()
+                .0)
+        },
         |v| {
             out.extend(v);
             Ok(())
@@ -50,10 +67,18 @@ pub(crate) fn kmeans_plusplus<R: Rng>(
     let n_trials = 2 + (k as f64).ln() as usize;
     let total_w: f64 = (0..n).map(|i| weight(w, i)).sum();
     // first centre with probability ∝ weight
-    let first = pick_cumulative((0..n).map(|i| weight(w, i)), rng.random::<f64>() * total_w, n);
+    let first = pick_cumulative(
+        (0..n).map(|i| weight(w, i)),
+        rng.random::<f64>() * total_w,
+        n,
+    );
     let mut centers = vec![first];
     let mut closest = distances_to(x, x.row(first), par);
-    let mut pot: f64 = closest.iter().enumerate().map(|(i, d)| d * weight(w, i)).sum();
+    let mut pot: f64 = closest
+        .iter()
+        .enumerate()
+        .map(|(i, d)| d * weight(w, i))
+        .sum();
     let mut cum = vec![0.0; n];
     for _ in 1..k {
         let mut acc = 0.0;
@@ -93,7 +118,9 @@ pub(crate) fn kmeans_plusplus<R: Rng>(
                 Ok(())
             },
         );
-        let best = (0..n_trials).min_by(|&a, &b| pots[a].total_cmp(&pots[b])).expect("n_trials ≥ 2");
+        let best = (0..n_trials)
+            .min_by(|&a, &b| pots[a].total_cmp(&pots[b]))
+            .expect("n_trials ≥ 2");
         centers.push(cands[best]);
         let dbest = distances_to(x, x.row(cands[best]), par);
         for (c, d) in closest.iter_mut().zip(dbest) {
@@ -131,11 +158,21 @@ struct Assignment {
     counts: Array1<f64>,
 }
 
-fn assign(x: ArrayView2<f64>, w: Option<ArrayView1<f64>>, centers: &Array2<f64>, par: Parallelism) -> Assignment {
+fn assign(
+    x: ArrayView2<f64>,
+    w: Option<ArrayView1<f64>>,
+    centers: &Array2<f64>,
+    par: Parallelism,
+) -> Assignment {
     let (n, d) = x.dim();
     let k = centers.nrows();
     let prep = Prepared::for_centers(centers);
-    let mut out = Assignment { labels: Vec::with_capacity(n), dists: Vec::with_capacity(n), sums: Array2::zeros((k, d)), counts: Array1::zeros(k) };
+    let mut out = Assignment {
+        labels: Vec::with_capacity(n),
+        dists: Vec::with_capacity(n),
+        sums: Array2::zeros((k, d)),
+        counts: Array1::zeros(k),
+    };
     let _ = map_fold_blocks::<_, std::convert::Infallible>(
         n,
         par,
@@ -209,10 +246,15 @@ pub(crate) fn lloyd(
                 new_labels[i] = *c;
             }
         }
-        let shift: f64 = (0..k).map(|c| {
-            let (a, b) = (new_centers.row(c), centers.row(c));
-            a.iter().zip(b.iter()).map(|(u, v)| (u - v) * (u - v)).sum::<f64>()
-        }).sum();
+        let shift: f64 = (0..k)
+            .map(|c| {
+                let (a, b) = (new_centers.row(c), centers.row(c));
+                a.iter()
+                    .zip(b.iter())
+                    .map(|(u, v)| (u - v) * (u - v))
+                    .sum::<f64>()
+            })
+            .sum();
         let same = new_labels == labels;
         centers = new_centers;
         labels = new_labels;

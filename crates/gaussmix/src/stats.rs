@@ -270,7 +270,12 @@ impl SufficientStatistics {
             |s, e| {
                 let mut part = Self::zeros(ct, shift.clone());
                 let mut ws = crate::kernels::Workspace::new(k, d);
-                let sink = crate::kernels::Sink::Given { part: &mut part, w: weights.map(|w| w.slice_move(s![s..e])), fill, offset: s };
+                let sink = crate::kernels::Sink::Given {
+                    part: &mut part,
+                    w: weights.map(|w| w.slice_move(s![s..e])),
+                    fill,
+                    offset: s,
+                };
                 crate::kernels::run(&prep, x.slice(s![s..e, ..]), sink, &mut ws);
                 Ok(part)
             },
@@ -301,7 +306,11 @@ impl SufficientStatistics {
                 let mut g = Array2::zeros((e - s, k));
                 fill(s, g.view_mut());
                 let mut part = Self::zeros(ct, shift.clone());
-                part.add_responsibilities(xb, g.view_mut(), weights.map(|w| w.slice_move(s![s..e])));
+                part.add_responsibilities(
+                    xb,
+                    g.view_mut(),
+                    weights.map(|w| w.slice_move(s![s..e])),
+                );
                 Ok(part)
             },
             |p| {
@@ -695,7 +704,9 @@ mod given_tests {
     fn given_responsibilities_fast_equals_reference() {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let (n, d, k) = (3001, 5, 3);
-        let x = Array2::from_shape_fn((n, d), |(i, j)| rng.random::<f64>() * (1 + j) as f64 + (i % k) as f64 * 4.0 + 1e3);
+        let x = Array2::from_shape_fn((n, d), |(i, j)| {
+            rng.random::<f64>() * (1 + j) as f64 + (i % k) as f64 * 4.0 + 1e3
+        });
         let w = Array1::from_shape_fn(n, |i| (i % 3) as f64);
         let shift = Array2::from_shape_fn((k, d), |(c, j)| 1e3 + c as f64 * 4.0 + 0.5 * j as f64);
         let fill = |s: usize, mut g: ArrayViewMut2<f64>| {
@@ -706,8 +717,21 @@ mod given_tests {
         };
         for ct in CovarianceType::ALL {
             for weights in [None, Some(w.view())] {
-                let a = SufficientStatistics::from_responsibilities(ct, shift.clone(), x.view(), weights, Parallelism::Rayon, &fill);
-                let b = SufficientStatistics::from_responsibilities_reference(ct, shift.clone(), x.view(), weights, &fill);
+                let a = SufficientStatistics::from_responsibilities(
+                    ct,
+                    shift.clone(),
+                    x.view(),
+                    weights,
+                    Parallelism::Rayon,
+                    &fill,
+                );
+                let b = SufficientStatistics::from_responsibilities_reference(
+                    ct,
+                    shift.clone(),
+                    x.view(),
+                    weights,
+                    &fill,
+                );
                 assert_eq!(a.weight_sum, b.weight_sum);
                 for (u, v) in a.nk.iter().zip(b.nk.iter()) {
                     assert!((u - v).abs() < 1e-9, "{ct} nk {u} {v}");

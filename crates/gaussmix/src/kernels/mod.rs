@@ -148,11 +148,27 @@ impl Prepared {
         Self::for_centers_with(CovarianceType::Diag, centers, Level::detect())
     }
 
-    fn for_centers_with(ct: CovarianceType, centers: &ndarray::Array2<f64>, level: Level) -> Prepared {
+    fn for_centers_with(
+        ct: CovarianceType,
+        centers: &ndarray::Array2<f64>,
+        level: Level,
+    ) -> Prepared {
         let (k, d) = centers.dim();
         let c: Vec<f64> = (0..d).map(|i| centers.column(i).sum() / k as f64).collect();
-        let m = (0..k * d).map(|t| centers[[t / d, t % d]] - c[t % d]).collect();
-        Prepared { ct, k, d, c, m, p: vec![1.0; k * d], bias: Vec::new(), offset: vec![0.0; k], level }
+        let m = (0..k * d)
+            .map(|t| centers[[t / d, t % d]] - c[t % d])
+            .collect();
+        Prepared {
+            ct,
+            k,
+            d,
+            c,
+            m,
+            p: vec![1.0; k * d],
+            bias: Vec::new(),
+            offset: vec![0.0; k],
+            level,
+        }
     }
 }
 
@@ -255,16 +271,32 @@ fn run_generic<const F: bool>(
         let len = TILE.min(n - r0);
         load_tile(prep, x, r0, len, ws);
         match &mut sink {
-            Sink::Given { part, w, fill, offset } => {
+            Sink::Given {
+                part,
+                w,
+                fill,
+                offset,
+            } => {
                 given.resize(len * prep.k, 0.0);
                 given.fill(0.0);
-                fill(*offset + r0, ndarray::ArrayViewMut2::from_shape((len, prep.k), &mut given).expect("len×k"));
+                fill(
+                    *offset + r0,
+                    ndarray::ArrayViewMut2::from_shape((len, prep.k), &mut given).expect("len×k"),
+                );
                 for r in 0..TILE {
-                    let wr = if r < len { w.map_or(1.0, |w| w[r0 + r]) } else { 0.0 };
+                    let wr = if r < len {
+                        w.map_or(1.0, |w| w[r0 + r])
+                    } else {
+                        0.0
+                    };
                     ws.wt[r] = wr;
                     ws.ln[r] = 0.0;
                     for kk in 0..prep.k {
-                        ws.lp[kk * TILE + r] = if r < len { wr * given[r * prep.k + kk] } else { 0.0 };
+                        ws.lp[kk * TILE + r] = if r < len {
+                            wr * given[r * prep.k + kk]
+                        } else {
+                            0.0
+                        };
                     }
                 }
                 accumulate::<F>(prep, ws, len, part);
@@ -280,7 +312,12 @@ fn run_generic<const F: bool>(
             }
             Sink::Stats { part, w } => {
                 log_probs::<F>(prep, ws);
-                normalise::<F>(prep, ws, len, w.map(|w| w.slice_move(ndarray::s![r0..r0 + len])));
+                normalise::<F>(
+                    prep,
+                    ws,
+                    len,
+                    w.map(|w| w.slice_move(ndarray::s![r0..r0 + len])),
+                );
                 accumulate::<F>(prep, ws, len, part);
             }
             Sink::Rows { resp, ln } => {

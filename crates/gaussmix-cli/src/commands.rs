@@ -1,0 +1,383 @@
+//! The subcommands of `gaussmix`: argument definitions and what each one does.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use gaussmix::{CovarianceType, GaussianMixture, GmmModel, InitMethod, IterationEvent};
+use ndarray::Array2;
+
+use crate::io::{self, Dataset, ReadOptions};
+use crate::progress::Progress;
+
+/// Gaussian mixture models fitted by EM.
+#[derive(Parser, Debug)]
+#[command(name = "gaussmix", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Fit a mixture to DATA and write the model as JSON.
+    Fit(FitArgs),
+    /// Label each row of DATA with its most responsible component (or all K probabilities).
+    Predict(PredictArgs),
+    /// Log density of each row of DATA under the model (or only their mean).
+    Score(ScoreArgs),
+    /// Draw rows from the model, with the component that produced each.
+    Sample(SampleArgs),
+    /// Print a human summary of a model.
+    Info(InfoArgs),
+}
+
+/// How to read a data file.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Columns to use, by name or 0-based index, comma-separated (default: every numeric column).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Array of an NPZ file holding the data (default `X`).
+    #[arg(long)]
+    pub array: Option<String>,
+}
+
+/// Arguments of `fit`.
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// Data file (CSV, NPY, NPZ) or `-` for standard input.
+    pub data: String,
+    /// Number of components.
+    #[arg(short = 'k', long = "k")]
+    pub k: usize,
+    /// Covariance type: full, tied, diag or spherical.
+    #[arg(long, default_value = "full")]
+    pub covariance: String,
+    /// Initialisation: kmeans, k-means++, random or random-from-data.
+    #[arg(long, default_value = "kmeans")]
+    pub init: String,
+    /// Number of initialisations; the best lower bound is kept.
+    #[arg(long, default_value_t = 1)]
+    pub n_init: usize,
+    /// Maximum EM iterations per initialisation.
+    #[arg(long, default_value_t = 100)]
+    pub max_iter: usize,
+    /// Convergence threshold on the change of the mean log-likelihood.
+    #[arg(long, default_value_t = 1e-3, allow_hyphen_values = true)]
+    pub tol: f64,
+    /// Added to covariance diagonals.
+    #[arg(long, default_value_t = 1e-6, allow_hyphen_values = true)]
+    pub reg_covar: f64,
+    /// Seed for every random choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Column of sample weights (taken out of the features).
+    #[arg(long)]
+    pub weights: Option<String>,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress or summary on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Print the lower bound at every iteration.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Where to write the model (JSON).
+    #[arg(short = 'o', long = "output")]
+    pub output: String,
+}
+
+/// Arguments of `predict`.
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// Model file written by `gaussmix fit`.
+    pub model: String,
+    /// Data file or `-`.
+    pub data: String,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+    /// Write the K responsibilities of each row instead of a label.
+    #[arg(long)]
+    pub proba: bool,
+    /// Output CSV (default: standard output).
+    #[arg(short = 'o', long = "output", default_value = "-")]
+    pub output: String,
+    /// Worker threads.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Arguments of `score`.
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// Model file written by `gaussmix fit`.
+    pub model: String,
+    /// Data file or `-`.
+    pub data: String,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+    /// Print only the mean log density.
+    #[arg(long)]
+    pub mean: bool,
+    /// Output CSV (default: standard output).
+    #[arg(short = 'o', long = "output", default_value = "-")]
+    pub output: String,
+    /// Worker threads.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Arguments of `sample`.
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// Model file written by `gaussmix fit`.
+    pub model: String,
+    /// Number of rows to draw.
+    #[arg(short = 'n', long = "n")]
+    pub n: usize,
+    /// Seed of the draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output CSV (default: standard output).
+    #[arg(short = 'o', long = "output", default_value = "-")]
+    pub output: String,
+}
+
+/// Arguments of `info`.
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Model file written by `gaussmix fit`.
+    pub model: String,
+}
+
+/// Runs `f` on a local pool of `threads` threads (all cores when `None`).
+fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
+    match threads {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .context("cannot start worker threads")?;
+            Ok(pool.install(f))
+        }
+        None => Ok(f()),
+    }
+}
+
+/// Reads a model file.
+pub fn load_model(path: &str) -> Result<GmmModel> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read model file {path}"))?;
+    GmmModel::from_json(&text).with_context(|| format!("{path} is not a valid gaussmix model"))
+}
+
+/// Reads data for an existing model: by default the model's feature columns when the
+/// file names them, otherwise every numeric column; the width must match the model.
+fn read_for_model(path: &str, args: &DataArgs, model: &GmmModel) -> Result<Dataset> {
+    let named = !model
+        .feature_names()
+        .iter()
+        .enumerate()
+        .all(|(i, n)| *n == format!("x{i}"));
+    let mut opts = ReadOptions {
+        columns: args.columns.clone(),
+        weights: None,
+        array: args.array.clone(),
+        quiet: false,
+    };
+    let data = if opts.columns.is_none() && named && path != "-" {
+        opts.columns = Some(model.feature_names().to_vec());
+        opts.quiet = true;
+        match io::read_dataset(path, &opts) {
+            Ok(d) => d,
+            Err(_) => {
+                opts.columns = None;
+                opts.quiet = false;
+                io::read_dataset(path, &opts)?
+            }
+        }
+    } else {
+        io::read_dataset(path, &opts)?
+    };
+    if data.x.ncols() != model.n_features() {
+        bail!(
+            "{path} has {} feature columns ({}) but the model was fitted on {} ({}); choose columns with --columns",
+            data.x.ncols(),
+            data.feature_names.join(", "),
+            model.n_features(),
+            model.feature_names().join(", ")
+        );
+    }
+    Ok(data)
+}
+
+/// `gaussmix fit`.
+pub fn fit(a: &FitArgs) -> Result<()> {
+    let covariance: CovarianceType = a.covariance.parse()?;
+    let init: InitMethod = a.init.parse()?;
+    let opts = ReadOptions {
+        columns: a.data_args.columns.clone(),
+        weights: a.weights.clone(),
+        array: a.data_args.array.clone(),
+        quiet: a.quiet,
+    };
+    let data = io::read_dataset(&a.data, &opts)?;
+    io::check_output_path(&a.output)?;
+    let g = GaussianMixture::new(a.k)
+        .covariance_type(covariance)
+        .init(init)
+        .n_init(a.n_init)
+        .max_iter(a.max_iter)
+        .tol(a.tol)
+        .reg_covar(a.reg_covar)
+        .seed(a.seed);
+    g.validate()?;
+    let start = Instant::now();
+    let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
+    let mut observer = |e: &IterationEvent| progress.iteration(e);
+    let fitted = with_threads(a.threads, || {
+        g.fit_observed(
+            data.x.view(),
+            data.weights.as_ref().map(|w| w.view()),
+            None,
+            &mut observer,
+        )
+    })?;
+    progress.finish();
+    let mut model = fitted.with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
+    model.set_feature_names(data.feature_names.clone())?;
+    let json = model.to_json()?;
+    io::write_atomic(Path::new(&a.output), |w| {
+        w.write_all(json.as_bytes())?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write the model to {}", a.output))?;
+    if !a.quiet {
+        let info = model.info();
+        let x = data.x.view();
+        eprintln!(
+            "fitted k={} {} on {} rows × {} columns in {:.2?}: {} after {} iterations, lower bound {:.6}, BIC {:.2}",
+            a.k,
+            covariance,
+            x.nrows(),
+            x.ncols(),
+            start.elapsed(),
+            if info.converged { "converged" } else { "NOT converged" },
+            info.n_iter,
+            info.lower_bound,
+            model.bic(x)?
+        );
+        if !info.converged && a.max_iter > 0 {
+            eprintln!(
+                "warning: EM did not converge in {} iterations; raise --max-iter or --tol",
+                a.max_iter
+            );
+        }
+        eprintln!("wrote {}", a.output);
+    }
+    Ok(())
+}
+
+/// `gaussmix predict`.
+pub fn predict(a: &PredictArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let data = read_for_model(&a.data, &a.data_args, &model)?;
+    let x = data.x.view();
+    if a.proba {
+        let p = with_threads(a.threads, || model.predict_proba(x))??;
+        let header: Vec<String> = (0..model.n_components()).map(|k| format!("p{k}")).collect();
+        io::write_csv(&a.output, &header, p.view())
+    } else {
+        let labels = with_threads(a.threads, || model.predict(x))??;
+        io::write_labels(&a.output, "label", labels.as_slice().expect("contiguous"))
+    }
+}
+
+/// `gaussmix score`.
+pub fn score(a: &ScoreArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let data = read_for_model(&a.data, &a.data_args, &model)?;
+    let s = with_threads(a.threads, || model.score_samples(data.x.view()))??;
+    if a.mean {
+        let mean = s.mean().expect("non-empty");
+        if a.output == "-" {
+            println!("{mean}");
+            return Ok(());
+        }
+        return io::write_atomic(Path::new(&a.output), |w| Ok(writeln!(w, "{mean}")?));
+    }
+    let col = s.into_shape_with_order((data.x.nrows(), 1)).expect("n×1");
+    io::write_csv(&a.output, &["log_density".to_string()], col.view())
+}
+
+/// `gaussmix sample`.
+pub fn sample(a: &SampleArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let (x, labels): (Array2<f64>, _) = model.sample(a.n, a.seed)?;
+    let mut header = model.feature_names().to_vec();
+    header.push("component".into());
+    io::write_csv_with_labels(
+        &a.output,
+        &header,
+        x.view(),
+        labels.as_slice().expect("contiguous"),
+    )
+}
+
+/// `gaussmix info`.
+pub fn info(a: &InfoArgs) -> Result<()> {
+    let m = load_model(&a.model)?;
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let i = m.info();
+    writeln!(out, "model: {}", a.model)?;
+    writeln!(
+        out,
+        "components: {}   features: {} ({})   covariance: {}",
+        m.n_components(),
+        m.n_features(),
+        m.feature_names().join(", "),
+        m.covariance_type()
+    )?;
+    writeln!(
+        out,
+        "fit: {} after {} iterations, lower bound {:.6}",
+        if i.converged {
+            "converged"
+        } else {
+            "not converged"
+        },
+        i.n_iter,
+        i.lower_bound
+    )?;
+    writeln!(out, "free parameters: {}", m.n_parameters())?;
+    let covs = m.covariances();
+    for k in 0..m.n_components() {
+        writeln!(out, "component {k}: weight {:.4}", m.weights()[k])?;
+        let mean: Vec<String> = m.means().row(k).iter().map(|v| format!("{v:.4}")).collect();
+        writeln!(out, "  mean      [{}]", mean.join(", "))?;
+        let sd: Vec<String> = (0..m.n_features())
+            .map(|j| {
+                let var = match covs {
+                    gaussmix::Covariances::Full(c) => c[[k, j, j]],
+                    gaussmix::Covariances::Tied(c) => c[[j, j]],
+                    gaussmix::Covariances::Diag(c) => c[[k, j]],
+                    gaussmix::Covariances::Spherical(c) => c[k],
+                };
+                format!("{:.4}", var.sqrt())
+            })
+            .collect();
+        writeln!(out, "  std. dev. [{}]", sd.join(", "))?;
+    }
+    print!("{out}");
+    Ok(())
+}
