@@ -35,6 +35,7 @@ pub struct GmmModel {
     pub(crate) precisions_cholesky: Covariances,
     pub(crate) feature_names: Vec<String>,
     pub(crate) info: FitInfo,
+    pub(crate) anomaly_threshold: Option<f64>,
 }
 
 impl GmmModel {
@@ -66,6 +67,7 @@ impl GmmModel {
             precisions_cholesky,
             feature_names: (0..d).map(|i| format!("x{i}")).collect(),
             info: FitInfo::default(),
+            anomaly_threshold: None,
         })
     }
 
@@ -210,6 +212,30 @@ impl GmmModel {
             });
         }
         self.feature_names = names;
+        Ok(())
+    }
+
+    /// Score (`−ln p(x)`) above which a row is called anomalous, when the model was
+    /// fitted for anomaly detection.
+    pub fn anomaly_threshold(&self) -> Option<f64> {
+        self.anomaly_threshold
+    }
+
+    /// Sets (or clears) the anomaly threshold stored with the model.
+    ///
+    /// # Errors
+    /// [`GmmError::InvalidParam`] for a non-finite threshold.
+    pub fn set_anomaly_threshold(&mut self, t: Option<f64>) -> Result<()> {
+        if let Some(v) = t {
+            if !v.is_finite() {
+                return Err(GmmError::InvalidParam {
+                    name: "anomaly_threshold",
+                    value: v.to_string(),
+                    reason: "must be finite".into(),
+                });
+            }
+        }
+        self.anomaly_threshold = t;
         Ok(())
     }
 
@@ -524,6 +550,9 @@ pub struct ModelFile {
     pub lower_bound: Option<f64>,
     /// Lower bound per iteration.
     pub lower_bounds: Vec<f64>,
+    /// Anomaly threshold on `−ln p(x)`, for models fitted for anomaly detection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly_threshold: Option<f64>,
 }
 
 fn nested(c: &Covariances) -> Nested {
@@ -600,6 +629,7 @@ impl ModelFile {
             n_iter: m.info.n_iter,
             lower_bound: Some(m.info.lower_bound).filter(|v| v.is_finite()),
             lower_bounds: m.info.lower_bounds.clone(),
+            anomaly_threshold: m.anomaly_threshold,
         }
     }
 
@@ -634,7 +664,7 @@ impl ModelFile {
             Some(n) => unnest(n, ct, k, d, "precisions_cholesky")?,
             None => covariances.precision_cholesky(0.0)?,
         };
-        let model = GmmModel {
+        let mut model = GmmModel {
             weights: Array1::from(self.weights),
             means,
             covariances,
@@ -646,7 +676,11 @@ impl ModelFile {
                 lower_bound: self.lower_bound.unwrap_or(f64::NEG_INFINITY),
                 lower_bounds: self.lower_bounds,
             },
+            anomaly_threshold: None,
         };
+        model
+            .set_anomaly_threshold(self.anomaly_threshold)
+            .map_err(|e| decode_err(e.to_string()))?;
         model.validate()?;
         Ok(model)
     }
