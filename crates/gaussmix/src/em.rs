@@ -382,6 +382,25 @@ impl GaussianMixture {
         &self,
         x: ArrayView2<f64>,
         weights: Option<ArrayView1<f64>>,
+        model: GmmModel,
+        lower_bound: f64,
+        init: usize,
+        observer: &mut dyn FnMut(&IterationEvent),
+    ) -> Result<(GmmModel, FitInfo)> {
+        let par = self.parallelism;
+        self.em_with(
+            &mut |m| Ok(SufficientStatistics::e_step(m, x, weights, par)),
+            model,
+            lower_bound,
+            init,
+            observer,
+        )
+    }
+
+    /// The EM loop around any E-step pass (in memory, or over a stream of chunks).
+    fn em_with(
+        &self,
+        e_pass: &mut dyn FnMut(&GmmModel) -> Result<SufficientStatistics>,
         mut model: GmmModel,
         mut lower_bound: f64,
         init: usize,
@@ -395,7 +414,7 @@ impl GaussianMixture {
         };
         for iter in 1..=self.max_iter {
             let prev = lower_bound;
-            let stats = SufficientStatistics::e_step(&model, x, weights, self.parallelism);
+            let stats = e_pass(&model)?;
             lower_bound = stats.mean_log_likelihood();
             let names = std::mem::take(&mut model.feature_names);
             model = stats.finalize(self.reg_covar)?;
@@ -416,6 +435,115 @@ impl GaussianMixture {
             }
         }
         Ok((model, info))
+    }
+
+    /// Fits by streaming: every EM iteration reads `source` once, chunk by chunk, so
+    /// memory is bounded by the chunk size, not the data. Initialisation runs the chosen
+    /// method on a uniform random sample of at most `init_rows` rows (reservoir sampling in
+    /// one extra pass; seeded), unless weights, means and precisions are all given.
+    ///
+    /// With chunks whose sizes are multiples of [`crate::STREAM_CHUNK_MULTIPLE`] rows, the
+    /// model is bit-identical to [`GaussianMixture::fit_observed`] on the same rows from the
+    /// same initial parameters.
+    ///
+    /// # Errors
+    /// As [`GaussianMixture::fit_weighted`] (rows are named by their position in the
+    /// stream), and [`GmmError::Source`] when the source fails.
+    pub fn fit_stream(
+        &self,
+        source: &mut dyn crate::stream::RowSource,
+        init_rows: usize,
+        observer: &mut dyn FnMut(&IterationEvent),
+    ) -> Result<GmmModel> {
+        self.validate()?;
+        let d = source.n_features();
+        if d == 0 {
+            return Err(GmmError::EmptyData {
+                rows: 0,
+                columns: 0,
+            });
+        }
+        let all_given = self.weights_init.is_some()
+            && self.means_init.is_some()
+            && self.precisions_init.is_some();
+        // first pass: validate, count, and sample rows for the initialisation
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(u64::MAX);
+        let cap = if all_given {
+            0
+        } else {
+            init_rows.max(self.n_components)
+        };
+        let mut sample = crate::stream::Reservoir::new(cap, d);
+        let (mut n, mut n_pos, mut wsum) = (0usize, 0usize, 0.0);
+        source.reset()?;
+        while let Some(chunk) = source.next_chunk()? {
+            crate::stream::check_chunk(&chunk, d, n)?;
+            let w = chunk.weights.as_ref().map(|w| w.view());
+            n_pos += w.map_or(chunk.x.nrows(), |w| w.iter().filter(|v| **v > 0.0).count());
+            wsum += w.map_or(chunk.x.nrows() as f64, |w| w.sum());
+            sample.offer(chunk.x.view(), w, &mut rng);
+            n += chunk.x.nrows();
+        }
+        if n == 0 {
+            return Err(GmmError::EmptyData {
+                rows: 0,
+                columns: d,
+            });
+        }
+        if wsum <= 0.0 {
+            return Err(GmmError::InvalidWeights {
+                reason: "all sample weights are zero".into(),
+            });
+        }
+        if n_pos < self.n_components {
+            return Err(GmmError::TooFewSamples {
+                n_samples: n_pos,
+                n_components: self.n_components,
+            });
+        }
+        let (xs, ws) = sample.into_parts();
+        let par = self.parallelism;
+        let mut pass = |m: &GmmModel| -> Result<SufficientStatistics> {
+            let mut total = SufficientStatistics::zeros(m.covariance_type(), m.means.clone());
+            source.reset()?;
+            let mut row = 0;
+            while let Some(chunk) = source.next_chunk()? {
+                crate::stream::check_chunk(&chunk, d, row)?;
+                total.accumulate_e_step(
+                    m,
+                    chunk.x.view(),
+                    chunk.weights.as_ref().map(|w| w.view()),
+                    par,
+                );
+                row += chunk.x.nrows();
+            }
+            if row != n {
+                return Err(GmmError::Source { reason: format!("the source gave {row} rows on this pass but {n} on the first (did the file change?)") });
+            }
+            Ok(total)
+        };
+        let mut best: Option<(GmmModel, FitInfo)> = None;
+        for init in 0..self.n_init {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+            rng.set_stream(init as u64);
+            let start = if all_given {
+                self.initial_model(ndarray::Array2::<f64>::zeros((0, d)).view(), None, &mut rng)?
+            } else {
+                self.initial_model(xs.view(), ws.as_ref().map(|w| w.view()), &mut rng)?
+            };
+            let (model, info) =
+                self.em_with(&mut pass, start, f64::NEG_INFINITY, init, observer)?;
+            if best
+                .as_ref()
+                .is_none_or(|(_, b)| info.lower_bound > b.lower_bound)
+            {
+                best = Some((model, info));
+            }
+        }
+        let (mut model, info) = best.expect("n_init ≥ 1");
+        model.set_info(info);
+        Ok(model)
     }
 
     /// Initial parameters: from responsibilities chosen by the init method, then

@@ -77,6 +77,12 @@ pub enum GmmError {
         /// What is wrong.
         reason: String,
     },
+    /// A streaming source of rows failed (I/O error, corrupt or truncated file).
+    #[error("reading the data failed: {reason}")]
+    Source {
+        /// What went wrong, naming the file.
+        reason: String,
+    },
     /// Serialised sufficient statistics or a model file could not be decoded.
     #[error("cannot decode {what}: {reason}")]
     Decode {

@@ -62,6 +62,7 @@ mod linalg;
 mod model;
 mod par;
 mod stats;
+mod stream;
 mod validate;
 
 pub use covariance::{CovarianceType, Covariances, SecondMoments};
@@ -70,3 +71,4 @@ pub use error::{GmmError, Result};
 pub use model::{FitInfo, GmmModel, ModelFile, MODEL_FORMAT_VERSION};
 pub use par::Parallelism;
 pub use stats::{SufficientStatistics, STATS_FORMAT_VERSION};
+pub use stream::{ArraySource, Chunk, RowSource, STREAM_CHUNK_MULTIPLE};

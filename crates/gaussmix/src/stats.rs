@@ -210,7 +210,41 @@ impl SufficientStatistics {
     }
 
     #[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
+    /// Adds the E-step statistics of `model` over the rows of `x`, block by block in the
+    /// same order as an in-memory pass (so a stream of chunks whose sizes are multiples of
+    /// the block size reproduces the in-memory result bit for bit).
+    pub(crate) fn accumulate_e_step(
+        &mut self,
+        model: &GmmModel,
+        x: ArrayView2<f64>,
+        weights: Option<ArrayView1<f64>>,
+        par: Parallelism,
+    ) {
+        let prep = crate::kernels::Prepared::new(model);
+        let ct = model.covariance_type();
+        let (k, d) = (model.n_components(), model.n_features());
+        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+            x.nrows(),
+            par,
+            |s, e| {
+                let mut part = Self::zeros(ct, model.means.clone());
+                let mut ws = crate::kernels::Workspace::new(k, d);
+                let sink = crate::kernels::Sink::Stats {
+                    part: &mut part,
+                    w: weights.map(|w| w.slice_move(s![s..e])),
+                };
+                crate::kernels::run(&prep, x.slice(s![s..e, ..]), sink, &mut ws);
+                Ok(part)
+            },
+            |p| {
+                self.merge_unchecked(&p);
+                Ok(())
+            },
+        );
+    }
+
     /// The E-step with the plain reference kernels (slow; for tests of the fast ones).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn e_step_reference(
         model: &GmmModel,
         x: ArrayView2<f64>,
@@ -321,6 +355,7 @@ impl SufficientStatistics {
         total
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
     /// Adds a block whose responsibilities are `g` (overwritten with `w·γ`).
     fn add_responsibilities(
         &mut self,

@@ -383,3 +383,59 @@ fn statistics_bytes_round_trip_and_reject_corruption() {
         assert!(SufficientStatistics::from_bytes(&[]).is_err());
     }
 }
+
+#[test]
+fn streaming_fit_equals_in_memory_fit() {
+    use gaussmix::{ArraySource, STREAM_CHUNK_MULTIPLE};
+    let (x, _) = mixture_data(10_000, 3, 3, 31, 3.0);
+    let w = Array1::from_shape_fn(10_000, |i| 0.5 + (i % 3) as f64);
+    for ct in CovarianceType::ALL {
+        let start = GaussianMixture::new(3)
+            .covariance_type(ct)
+            .max_iter(1)
+            .fit(x.view())
+            .unwrap();
+        let g = GaussianMixture::new(3)
+            .covariance_type(ct)
+            .weights_init(start.weights().clone())
+            .means_init(start.means().clone())
+            .precisions_init(start.precisions());
+        for weights in [None, Some(w.view())] {
+            let mem = g
+                .fit_observed(x.view(), weights, None, &mut |_| {})
+                .unwrap();
+            // chunks that are multiples of the block size: bit-identical
+            let mut src = ArraySource::new(x.view(), weights, 2 * STREAM_CHUNK_MULTIPLE);
+            let streamed = g.fit_stream(&mut src, 1000, &mut |_| {}).unwrap();
+            assert_eq!(mem, streamed, "{ct}");
+            // any other chunking: equal to rounding
+            let mut src = ArraySource::new(x.view(), weights, 777);
+            let odd = g.fit_stream(&mut src, 1000, &mut |_| {}).unwrap();
+            assert_eq!(mem.info().n_iter, odd.info().n_iter);
+            for (a, b) in mem.means().iter().zip(odd.means().iter()) {
+                assert!(rel(*a, *b) < 1e-12);
+            }
+        }
+    }
+    // with a sampled initialisation the streaming fit still finds the clusters
+    let mut src = ArraySource::new(x.view(), None, 4096);
+    let m = GaussianMixture::new(3)
+        .seed(2)
+        .fit_stream(&mut src, 2000, &mut |_| {})
+        .unwrap();
+    let full = GaussianMixture::new(3).seed(2).fit(x.view()).unwrap();
+    assert!((m.score(x.view()).unwrap() - full.score(x.view()).unwrap()).abs() < 1e-3);
+}
+
+#[test]
+fn streaming_reports_bad_rows_by_stream_position() {
+    use gaussmix::ArraySource;
+    let (mut x, _) = mixture_data(5000, 2, 2, 3, 3.0);
+    x[[4321, 1]] = f64::NAN;
+    let mut src = ArraySource::new(x.view(), None, 1000);
+    let e = GaussianMixture::new(2)
+        .fit_stream(&mut src, 100, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("row 4321, column 1"), "{e}");
+}

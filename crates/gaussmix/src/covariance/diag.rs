@@ -51,6 +51,7 @@ pub(crate) fn mahalanobis(
     }
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 /// Reference kernel: `s2[k, i] += Σ_n g_nk (x_ni − s_ki)²`.
 pub(crate) fn accumulate(
     x: ArrayView2<f64>,

@@ -115,6 +115,7 @@ pub(crate) fn quad_upper(diff: &[f64], pt: &[f64], d: usize) -> f64 {
     q
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 /// Reference kernel: `s2[k] += Σ_n g_nk (x_n − s_k)(x_n − s_k)ᵀ` (lower triangle).
 pub(crate) fn accumulate(
     x: ArrayView2<f64>,

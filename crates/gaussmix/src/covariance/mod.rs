@@ -301,6 +301,7 @@ impl SecondMoments {
         }
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
     /// Reference kernel: adds `Σ_n g_nk (x_n − s_k)(x_n − s_k)ᵀ` for the rows of `x`.
     pub(crate) fn accumulate(
         &mut self,

@@ -71,6 +71,7 @@ pub(crate) fn mahalanobis(
     super::full::mahalanobis(x, means, &p3, out);
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
 /// Reference kernel: `s2 += Σ_k Σ_n g_nk (x_n − s_k)(x_n − s_k)ᵀ` (lower triangle).
 pub(crate) fn accumulate(
     x: ArrayView2<f64>,
