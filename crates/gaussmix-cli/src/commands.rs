@@ -89,6 +89,13 @@ pub struct FitArgs {
     /// Print the lower bound at every iteration.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Stream the data from disk every iteration instead of loading it (NPY files; automatic
+    /// when the file is larger than half the available memory).
+    #[arg(long)]
+    pub stream: bool,
+    /// With --stream: rows sampled (uniformly) to initialise the fit.
+    #[arg(long, default_value_t = 200_000)]
+    pub init_rows: usize,
     /// Where to write the model (JSON).
     #[arg(short = 'o', long = "output")]
     pub output: String,
@@ -223,6 +230,10 @@ fn read_for_model(path: &str, args: &DataArgs, model: &GmmModel) -> Result<Datas
 pub fn fit(a: &FitArgs) -> Result<()> {
     let covariance: CovarianceType = a.covariance.parse()?;
     let init: InitMethod = a.init.parse()?;
+    io::check_output_path(&a.output)?;
+    if should_stream(a)? {
+        return fit_streaming(a, covariance, init);
+    }
     let opts = ReadOptions {
         columns: a.data_args.columns.clone(),
         weights: a.weights.clone(),
@@ -230,7 +241,6 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         quiet: a.quiet,
     };
     let data = io::read_dataset(&a.data, &opts)?;
-    io::check_output_path(&a.output)?;
     let g = GaussianMixture::new(a.k)
         .covariance_type(covariance)
         .init(init)
@@ -282,6 +292,102 @@ pub fn fit(a: &FitArgs) -> Result<()> {
                 a.max_iter
             );
         }
+        eprintln!("wrote {}", a.output);
+    }
+    Ok(())
+}
+
+/// Whether `fit` streams its input: asked for, or an NPY file too large to load.
+fn should_stream(a: &FitArgs) -> Result<bool> {
+    let is_npy = a.data.to_ascii_lowercase().ends_with(".npy");
+    if a.stream {
+        if !is_npy {
+            bail!(
+                "--stream reads .npy files; {} is not one (convert it, or drop --stream)",
+                a.data
+            );
+        }
+        return Ok(true);
+    }
+    if !is_npy {
+        return Ok(false);
+    }
+    let size = std::fs::metadata(&a.data)
+        .with_context(|| format!("cannot read {}", a.data))?
+        .len();
+    Ok(crate::stream::available_memory().is_some_and(|avail| size > avail / 2))
+}
+
+/// `fit` over an NPY file streamed in chunks: memory bounded by the chunk, whatever the
+/// file size.
+fn fit_streaming(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Result<()> {
+    if a.weights.is_some() {
+        bail!("--weights names a CSV column; NPY files have none (drop --weights)");
+    }
+    let columns: Option<Vec<usize>> = match &a.data_args.columns {
+        None => None,
+        Some(cols) => Some(
+            cols.iter()
+                .map(|c| c.trim_start_matches('x').parse::<usize>().map_err(|_| anyhow::anyhow!("--columns for an NPY file takes 0-based indices or x0, x1, …; got '{c}'")))
+                .collect::<Result<_>>()?,
+        ),
+    };
+    let mut src =
+        crate::stream::NpySource::open(&a.data, columns.as_deref(), crate::stream::CHUNK_ROWS)?;
+    let names: Vec<String> = match &columns {
+        Some(c) => c.iter().map(|j| format!("x{j}")).collect(),
+        None => (0..gaussmix::RowSource::n_features(&src))
+            .map(|j| format!("x{j}"))
+            .collect(),
+    };
+    if !a.quiet {
+        eprintln!(
+            "streaming {} ({} rows) in chunks of {} rows",
+            a.data,
+            src.n_rows(),
+            crate::stream::CHUNK_ROWS
+        );
+    }
+    let g = GaussianMixture::new(a.k)
+        .covariance_type(covariance)
+        .init(init)
+        .n_init(a.n_init)
+        .max_iter(a.max_iter)
+        .tol(a.tol)
+        .reg_covar(a.reg_covar)
+        .seed(a.seed);
+    g.validate()?;
+    let start = Instant::now();
+    let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
+    let mut observer = |e: &IterationEvent| progress.iteration(e);
+    let fitted = with_threads(a.threads, || {
+        g.fit_stream(&mut src, a.init_rows, &mut observer)
+    })?;
+    progress.finish();
+    let mut model = fitted.with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
+    model.set_feature_names(names)?;
+    let json = model.to_json()?;
+    io::write_atomic(Path::new(&a.output), |w| {
+        w.write_all(json.as_bytes())?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write the model to {}", a.output))?;
+    if !a.quiet {
+        let info = model.info();
+        eprintln!(
+            "fitted k={} {} by streaming in {:.2?}: {} after {} iterations, lower bound {:.6}",
+            a.k,
+            covariance,
+            start.elapsed(),
+            if info.converged {
+                "converged"
+            } else {
+                "NOT converged"
+            },
+            info.n_iter,
+            info.lower_bound
+        );
         eprintln!("wrote {}", a.output);
     }
     Ok(())

@@ -3,6 +3,7 @@
 mod commands;
 mod io;
 mod progress;
+mod stream;
 
 use clap::Parser;
 

@@ -502,3 +502,110 @@ fn failed_overwrite_keeps_the_previous_model() {
         .failure();
     assert_eq!(std::fs::read(&model).unwrap(), before);
 }
+
+/// A little-endian f8 NPY file, C or Fortran order.
+fn npy_f8(path: &Path, rows: &[Vec<f64>], fortran: bool) {
+    let (n, d) = (rows.len(), rows[0].len());
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': {}, 'shape': ({n}, {d}), }}",
+        if fortran { "True" } else { "False" }
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    if fortran {
+        for j in 0..d {
+            for r in rows {
+                bytes.extend_from_slice(&r[j].to_le_bytes());
+            }
+        }
+    } else {
+        for r in rows {
+            for v in r {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn clusters(n: usize) -> Vec<Vec<f64>> {
+    (0..n)
+        .map(|i| {
+            let c = (i % 3) as f64;
+            let t = (i as f64 * 0.618).fract();
+            vec![5.0 * c + t, -3.0 * c + (i as f64 * 0.377).fract(), c * t]
+        })
+        .collect()
+}
+
+#[test]
+fn streaming_fit_equals_loading_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rows = clusters(150_000);
+    for fortran in [false, true] {
+        let data = d.join(format!("x{fortran}.npy"));
+        npy_f8(&data, &rows, fortran);
+        let (a, b) = (d.join("mem.json"), d.join("stream.json"));
+        // random-from-data init draws its rows from the sample, so give both fits the
+        // same start: a short in-memory fit, continued by both
+        gaussmix()
+            .arg("fit")
+            .arg(&data)
+            .args(["-k", "3", "-q", "--max-iter", "50", "-o"])
+            .arg(&a)
+            .assert()
+            .success();
+        gaussmix()
+            .arg("fit")
+            .arg(&data)
+            .args([
+                "-k",
+                "3",
+                "-q",
+                "--stream",
+                "--max-iter",
+                "50",
+                "--init-rows",
+                "200000",
+                "-o",
+            ])
+            .arg(&b)
+            .assert()
+            .success();
+        let va: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&a).unwrap()).unwrap();
+        let vb: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&b).unwrap()).unwrap();
+        // the init sample holds every row here, so the two fits are the same computation
+        assert_eq!(va["means"], vb["means"], "fortran={fortran}");
+        assert_eq!(va["lower_bounds"], vb["lower_bounds"]);
+    }
+}
+
+#[test]
+fn streaming_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("t.npy");
+    npy_f8(&data, &clusters(1000), false);
+    let bytes = std::fs::read(&data).unwrap();
+    std::fs::write(&data, &bytes[..bytes.len() - 100]).unwrap();
+    fit_fails(d, &data, &["-k", "2", "--stream"], "t.npy");
+    fit_fails(
+        d,
+        &PathBuf::from(faithful()),
+        &["-k", "2", "--stream"],
+        "--stream reads .npy files",
+    );
+    let mut rows = clusters(1000);
+    rows[777][2] = f64::NAN;
+    let nan = d.join("nan.npy");
+    npy_f8(&nan, &rows, true);
+    fit_fails(d, &nan, &["-k", "2", "--stream"], "row 777, column 2");
+}

@@ -102,7 +102,7 @@ impl Dtype {
     }
 
     /// Converts whole elements of `bytes` and appends them to `out`.
-    fn convert(self, bytes: &[u8], out: &mut Vec<f64>) {
+    pub(crate) fn convert(self, bytes: &[u8], out: &mut Vec<f64>) {
         macro_rules! conv {
             ($t:ty, $n:expr) => {
                 out.extend(bytes.chunks_exact($n).map(|c| {
