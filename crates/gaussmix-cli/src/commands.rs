@@ -33,6 +33,9 @@ pub enum Command {
     Sample(SampleArgs),
     /// Print a human summary of a model.
     Info(InfoArgs),
+    /// Time EM iterations on a data file (for bench/run_em.py).
+    #[command(hide = true)]
+    BenchEm(crate::bench::BenchArgs),
 }
 
 /// How to read a data file.

@@ -1,5 +1,6 @@
 //! `gaussmix`: Gaussian mixture models from the command line.
 
+mod bench;
 mod commands;
 mod io;
 mod progress;
@@ -15,6 +16,7 @@ fn main() {
         commands::Command::Score(a) => commands::score(a),
         commands::Command::Sample(a) => commands::sample(a),
         commands::Command::Info(a) => commands::info(a),
+        commands::Command::BenchEm(a) => bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
