@@ -1,10 +1,11 @@
 //! Per-pixel adaptive Gaussian mixture background model (Zivkovic / OpenCV MOG2, with
 //! Stauffer–Grimson as an option).
 //!
-//! State lives in planes (structure of arrays): for every image row, and for every mode slot
-//! `k`, one contiguous run of `width` (padded) floats each for the weight, the variance and
-//! every channel of the mean. A row of pixels is then a handful of contiguous sweeps, rows
-//! are independent (so they run in parallel), and the per-pixel update is written over
+//! State lives in planes (structure of arrays), tiled by 16 pixels: for every tile of 16
+//! pixels of a row, and for every mode slot `k`, 16 contiguous floats each for the
+//! weight, the variance and every channel of the mean (one cache line each). A row is one
+//! forward sweep through memory, a tile whose pixels use few modes reads only a prefix,
+//! rows are independent (so they run in parallel), and the per-pixel update is written over
 //! fixed-size lane arrays that the compiler turns into SIMD, compiled three times (AVX-512,
 //! AVX2+FMA-free, portable) and chosen at run time.
 //!
@@ -346,10 +347,16 @@ impl std::fmt::Debug for BackgroundModel {
     }
 }
 
-/// Offset of plane `field` (0 weight, 1 variance, 2.. mean channels) of mode `k` in a row.
+/// Pixels per tile: a row's state is stored tile after tile, and inside a tile as planes.
+pub(crate) const TILE: usize = 16;
+
+/// Offset in a row's state of `field` (0 weight, 1 variance, 2.. mean channels) of mode
+/// `k` of pixel `x`: ((tile·M + k)·(2 + C) + field)·16 + lane. Each 16-pixel tile holds
+/// its planes mode after mode, so a tile whose pixels use few modes reads a short prefix
+/// and a row is one forward sweep through memory.
 #[inline(always)]
-fn plane(k: usize, field: usize, channels: usize, wpad: usize) -> usize {
-    (k * (2 + channels) + field) * wpad
+fn idx(k: usize, field: usize, x: usize, channels: usize, m: usize) -> usize {
+    (((x / TILE) * m + k) * (2 + channels) + field) * TILE + x % TILE
 }
 
 /// Picks the kernel actually used for a requested one on this CPU.
@@ -497,15 +504,20 @@ impl BackgroundModel {
         if !self.params.illumination_compensation || self.frames == 0 {
             return 1.0;
         }
-        let (w, c, wpad, row_len) = (self.width, self.channels, self.wpad, self.row_len);
+        let (w, c, m, row_len) = (
+            self.width,
+            self.channels,
+            self.params.n_mixtures,
+            self.row_len,
+        );
         let state = &self.state;
         illumination_gain(frame, w, self.height, c, &mut self.ratios, |i| {
             let (y, x) = (i / w, i % w);
             let row = &state[y * row_len..];
-            if row[plane(0, 0, c, wpad) + x] > 0.0 {
+            if row[idx(0, 0, x, c, m)] > 0.0 {
                 let mut s = 0.0f32;
                 for ch in 0..c {
-                    s += row[plane(0, 2 + ch, c, wpad) + x];
+                    s += row[idx(0, 2 + ch, x, c, m)];
                 }
                 Some(s)
             } else {
@@ -557,16 +569,14 @@ impl BackgroundModel {
 
     /// The modes of pixel (x, y), strongest first.
     pub fn pixel_modes(&self, x: usize, y: usize) -> Vec<Mode> {
-        let (c, wpad) = (self.channels, self.wpad);
+        let (c, m) = (self.channels, self.params.n_mixtures);
         let row = &self.state[y * self.row_len..(y + 1) * self.row_len];
         (0..self.params.n_mixtures)
-            .filter(|&k| row[plane(k, 0, c, wpad) + x] > 0.0)
+            .filter(|&k| row[idx(k, 0, x, c, m)] > 0.0)
             .map(|k| Mode {
-                weight: row[plane(k, 0, c, wpad) + x],
-                variance: row[plane(k, 1, c, wpad) + x],
-                mean: (0..c)
-                    .map(|ch| row[plane(k, 2 + ch, c, wpad) + x])
-                    .collect(),
+                weight: row[idx(k, 0, x, c, m)],
+                variance: row[idx(k, 1, x, c, m)],
+                mean: (0..c).map(|ch| row[idx(k, 2 + ch, x, c, m)]).collect(),
             })
             .collect()
     }
@@ -576,7 +586,7 @@ impl BackgroundModel {
     /// `background_ratio` (OpenCV's `getBackgroundImage`). Black before the first frame.
     /// With illumination compensation the image is at the model's reference illumination.
     pub fn background_image(&self) -> Vec<u8> {
-        let (c, wpad) = (self.channels, self.wpad);
+        let (c, m) = (self.channels, self.params.n_mixtures);
         let mut out = vec![0u8; self.width * self.height * c];
         for y in 0..self.height {
             let row = &self.state[y * self.row_len..(y + 1) * self.row_len];
@@ -584,12 +594,12 @@ impl BackgroundModel {
                 let mut acc = [0.0f32; 3];
                 let mut tw = 0.0f32;
                 for k in 0..self.params.n_mixtures {
-                    let wk = row[plane(k, 0, c, wpad) + x];
+                    let wk = row[idx(k, 0, x, c, m)];
                     if wk <= 0.0 {
                         break;
                     }
                     for (ch, a) in acc.iter_mut().enumerate().take(c) {
-                        *a += wk * row[plane(k, 2 + ch, c, wpad) + x];
+                        *a += wk * row[idx(k, 2 + ch, x, c, m)];
                     }
                     tw += wk;
                     if tw > self.params.background_ratio {
@@ -706,20 +716,29 @@ mod x86 {
 /// Zivkovic update of one row, `L` pixels at a time. Every per-lane step is a plain loop
 /// over `0..L` with selects instead of branches, which LLVM turns into vector code.
 /// Floating-point operations are those of the reference, in the same order (Rust does not
-/// contract a·b+c into FMA), so results are bit-identical.
+/// contract a·b+c into FMA), so results are bit-identical. Steps that no lane of a chunk
+/// needs (re-sorting after a match below the top mode, creating a mode, the shadow test)
+/// are skipped for the whole chunk.
 #[inline(always)]
 fn zivkovic_row<const C: usize, const L: usize>(
     state: &mut [f32],
-    wpad: usize,
+    _wpad: usize,
     width: usize,
     input: &[u8],
     mask: &mut [u8],
     k: &Coef,
 ) {
     let m = k.m;
-    let pl = |kk: usize, f: usize| plane(kk, f, C, wpad);
     let mut p = 0;
+    // Scratch for one chunk; slots at or beyond the chunk's used count are never read
+    // before being written, so they are not cleared between chunks.
+    let mut wt = [[0.0f32; L]; MAX_MODES];
+    let mut var = [[0.0f32; L]; MAX_MODES];
+    let mut mu = [[[0.0f32; L]; C]; MAX_MODES];
+    let mut fit_at = [[false; L]; MAX_MODES];
+    let mut isnew = [[false; L]; MAX_MODES];
     while p < width {
+        let pl = |kk: usize, f: usize| idx(kk, f, p, C, m);
         // Input lanes, as f32, compensated.
         let mut x = [[0.0f32; L]; C];
         if p + L <= width {
@@ -736,10 +755,10 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 }
             }
         }
-        // How many leading mode planes are used by any lane of this chunk.
+        // How many leading mode slots are used by any lane of this chunk.
         let mut kused = 0;
         while kused < m {
-            let wp = &state[pl(kused, 0) + p..pl(kused, 0) + p + L];
+            let wp = &state[pl(kused, 0)..pl(kused, 0) + L];
             let mut any = false;
             for &v in wp {
                 any |= v != 0.0;
@@ -750,27 +769,55 @@ fn zivkovic_row<const C: usize, const L: usize>(
             kused += 1;
         }
         let kn = if kused < m { kused + 1 } else { m };
-        let mut wt = [[0.0f32; L]; MAX_MODES];
-        let mut var = [[0.0f32; L]; MAX_MODES];
-        let mut mu = [[[0.0f32; L]; C]; MAX_MODES];
-        for kk in 0..kused {
-            wt[kk].copy_from_slice(&state[pl(kk, 0) + p..pl(kk, 0) + p + L]);
-            var[kk].copy_from_slice(&state[pl(kk, 1) + p..pl(kk, 1) + p + L]);
-            for c in 0..C {
-                mu[kk][c].copy_from_slice(&state[pl(kk, 2 + c) + p..pl(kk, 2 + c) + p + L]);
-            }
+        prefetch_tile(state, idx(0, 0, p + 2 * TILE, C, m), kused * (2 + C));
+        for (kk, row) in wt.iter_mut().enumerate().take(kused) {
+            row.copy_from_slice(&state[pl(kk, 0)..pl(kk, 0) + L]);
         }
+        if kused < m {
+            wt[kused] = [0.0; L];
+        }
+        // Variance and mean of a slot are read only when some lane still searches for a
+        // match there (for most background pixels: only the top mode), and written back
+        // only if read or created.
+        let mut loaded = [false; MAX_MODES];
+        let load = |st: &[f32],
+                    kk: usize,
+                    var: &mut [[f32; L]; MAX_MODES],
+                    mu: &mut [[[f32; L]; C]; MAX_MODES]| {
+            var[kk].copy_from_slice(&st[pl(kk, 1)..pl(kk, 1) + L]);
+            for c in 0..C {
+                mu[kk][c].copy_from_slice(&st[pl(kk, 2 + c)..pl(kk, 2 + c) + L]);
+            }
+        };
 
         // Match, update, prune.
         let mut matched = [false; L];
         let mut bg = [false; L];
         let mut cum = [0.0f32; L];
-        let mut fit_at = [[false; L]; MAX_MODES];
         for kk in 0..kused {
+            let mut need = false;
+            for l in 0..L {
+                need |= !matched[l] & (wt[kk][l] > 0.0);
+            }
+            if !need {
+                // Weights only: nobody matches here.
+                for l in 0..L {
+                    let w0 = wt[kk][l];
+                    let w = k.alpha1 * w0 - k.prune;
+                    let surv = (w0 > 0.0) & (w >= k.prune);
+                    let w = if surv { w } else { 0.0 };
+                    wt[kk][l] = w;
+                    cum[l] += w;
+                }
+                fit_at[kk] = [false; L];
+                continue;
+            }
+            load(state, kk, &mut var, &mut mu);
+            loaded[kk] = true;
             for l in 0..L {
                 let w0 = wt[kk][l];
                 let used = w0 > 0.0;
-                let mut w = k.alpha1 * w0 - k.prune;
+                let w = k.alpha1 * w0 - k.prune;
                 let mut diff = [0.0f32; C];
                 let mut d2 = 0.0f32;
                 for c in 0..C {
@@ -789,9 +836,9 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 }
                 let nv = (v + kf * (d2 - v)).max(k.var_min).min(k.var_max);
                 var[kk][l] = if fit { nv } else { v };
-                w = if fit { wf } else { w };
+                let w = if fit { wf } else { w };
                 let surv = used & (w >= k.prune);
-                w = if surv { w } else { 0.0 };
+                let w = if surv { w } else { 0.0 };
                 wt[kk][l] = w;
                 cum[l] += w;
                 matched[l] |= fit;
@@ -801,11 +848,17 @@ fn zivkovic_row<const C: usize, const L: usize>(
         // Move the matched mode up past weaker (or equal) ones.
         for i in (1..kused).rev() {
             let mut mv = [false; L];
+            let mut any = false;
             for l in 0..L {
                 mv[l] = fit_at[i][l] & (wt[i][l] >= wt[i - 1][l]);
+                any |= mv[l];
+            }
+            for l in 0..L {
                 fit_at[i - 1][l] |= mv[l];
             }
-            swap_rows::<C, L>(&mut wt, &mut var, &mut mu, i, &mv);
+            if any {
+                swap_rows::<C, L>(&mut wt, &mut var, &mut mu, i, &mv);
+            }
         }
         // Renormalise.
         let mut inv = [0.0f32; L];
@@ -822,50 +875,87 @@ fn zivkovic_row<const C: usize, const L: usize>(
             }
         }
         // A new mode where nothing matched.
-        if k.alpha > 0.0 {
-            let mut n = [0usize; L];
+        let mut any_new = false;
+        for l in 0..L {
+            any_new |= !matched[l];
+        }
+        let mut kst = kused;
+        if any_new && k.alpha > 0.0 {
+            kst = kn;
+            let mut n = [0i32; L];
             for row in wt.iter().take(kused) {
                 for l in 0..L {
-                    n[l] += (row[l] > 0.0) as usize;
+                    n[l] += (row[l] > 0.0) as i32;
                 }
             }
-            let mut isnew = [[false; L]; MAX_MODES];
+            let mi = m as i32;
+            let mut pos = [0i32; L];
+            let mut wn = [0.0f32; L];
+            for l in 0..L {
+                pos[l] = if matched[l] {
+                    -1
+                } else if n[l] == mi {
+                    mi - 1
+                } else {
+                    n[l]
+                };
+                wn[l] = if n[l] == 0 { 1.0 } else { k.alpha };
+            }
             for kk in 0..kn {
+                let ki = kk as i32;
+                let mut here = [false; L];
+                let mut older = [false; L];
+                let mut any_here = false;
                 for l in 0..L {
-                    let create = !matched[l];
-                    let pos = if n[l] == m { m - 1 } else { n[l] };
-                    let single = n[l] == 0;
-                    let here = create & (kk == pos);
-                    let older = create & (kk < pos);
-                    wt[kk][l] = if older {
+                    here[l] = ki == pos[l];
+                    older[l] = ki < pos[l];
+                    any_here |= here[l];
+                }
+                if any_here && !loaded[kk] {
+                    load(state, kk, &mut var, &mut mu);
+                    loaded[kk] = true;
+                }
+                for l in 0..L {
+                    let w = if older[l] {
                         wt[kk][l] * k.alpha1
                     } else {
                         wt[kk][l]
                     };
-                    let wn = if single { 1.0 } else { k.alpha };
-                    wt[kk][l] = if here { wn } else { wt[kk][l] };
-                    var[kk][l] = if here { k.var_init } else { var[kk][l] };
-                    for c in 0..C {
-                        mu[kk][c][l] = if here { x[c][l] } else { mu[kk][c][l] };
-                    }
-                    isnew[kk][l] = here;
+                    wt[kk][l] = if here[l] { wn[l] } else { w };
                 }
+                for l in 0..L {
+                    var[kk][l] = if here[l] { k.var_init } else { var[kk][l] };
+                }
+                for c in 0..C {
+                    for l in 0..L {
+                        mu[kk][c][l] = if here[l] { x[c][l] } else { mu[kk][c][l] };
+                    }
+                }
+                isnew[kk] = here;
             }
             for i in (1..kn).rev() {
                 let mut mv = [false; L];
+                let mut any = false;
                 for l in 0..L {
                     mv[l] = isnew[i][l] & (wt[i][l] >= wt[i - 1][l]);
+                    any |= mv[l];
+                }
+                for l in 0..L {
                     isnew[i - 1][l] |= mv[l];
                 }
-                swap_rows::<C, L>(&mut wt, &mut var, &mut mu, i, &mv);
+                if any {
+                    swap_rows::<C, L>(&mut wt, &mut var, &mut mu, i, &mv);
+                }
             }
         }
-        // Store back.
-        for kk in 0..kn {
-            state[pl(kk, 0) + p..pl(kk, 0) + p + L].copy_from_slice(&wt[kk]);
-            state[pl(kk, 1) + p..pl(kk, 1) + p + L].copy_from_slice(&var[kk]);
-            for c in 0..C {
-                state[pl(kk, 2 + c) + p..pl(kk, 2 + c) + p + L].copy_from_slice(&mu[kk][c]);
+        // Store back (slot `kused` only when a mode may have been created there).
+        for kk in 0..kst {
+            state[pl(kk, 0)..pl(kk, 0) + L].copy_from_slice(&wt[kk]);
+            if loaded[kk] {
+                state[pl(kk, 1)..pl(kk, 1) + L].copy_from_slice(&var[kk]);
+                for c in 0..C {
+                    state[pl(kk, 2 + c)..pl(kk, 2 + c) + L].copy_from_slice(&mu[kk][c]);
+                }
             }
         }
         // Mask, with the shadow test for lanes that are not background.
@@ -880,10 +970,15 @@ fn zivkovic_row<const C: usize, const L: usize>(
             };
         }
         if any_fg && k.shadows {
+            for kk in 0..kst {
+                if !loaded[kk] {
+                    load(state, kk, &mut var, &mut mu);
+                }
+            }
             let mut tw = [0.0f32; L];
             let mut done = [false; L];
             let mut sh = [false; L];
-            for kk in 0..kn {
+            for kk in 0..kst {
                 for l in 0..L {
                     let wk = wt[kk][l];
                     let active = !done[l] & (wk > 0.0);
@@ -917,6 +1012,28 @@ fn zivkovic_row<const C: usize, const L: usize>(
         let n = L.min(width - p);
         mask[p..p + n].copy_from_slice(&out[..n]);
         p += L;
+    }
+}
+
+/// Hints the CPU to fetch `lines` cache lines of state from `at` on (a tile ahead).
+#[inline(always)]
+fn prefetch_tile(state: &[f32], at: usize, lines: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if at + lines * TILE <= state.len() {
+            for i in 0..lines {
+                // SAFETY: the address is inside `state`; prefetching never faults anyway.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        state.as_ptr().add(at + i * TILE) as *const i8,
+                    );
+                }
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (state, at, lines);
     }
 }
 
@@ -957,27 +1074,28 @@ fn sg_row<const C: usize>(
     k: &Coef,
 ) {
     let m = k.m;
-    let pl = |kk: usize, f: usize| plane(kk, f, C, wpad);
+    let _ = wpad;
     for px in 0..width {
+        let pl = |kk: usize, f: usize| idx(kk, f, px, C, m);
         let mut modes = [(0.0f32, 0.0f32, [0.0f32; C]); MAX_MODES];
         let mut x = [0.0f32; C];
         for c in 0..C {
             x[c] = input[px * C + c] as f32 * k.inv_gain;
         }
         for (kk, md) in modes.iter_mut().enumerate().take(m) {
-            md.0 = state[pl(kk, 0) + px];
-            md.1 = state[pl(kk, 1) + px];
+            md.0 = state[pl(kk, 0)];
+            md.1 = state[pl(kk, 1)];
             for c in 0..C {
-                md.2[c] = state[pl(kk, 2 + c) + px];
+                md.2[c] = state[pl(kk, 2 + c)];
             }
         }
         let (fg, modes) = crate::reference::sg_pixel::<C>(&mut modes[..m], &x, k);
         let shadow = fg && k.shadows && crate::reference::shadow_test::<C>(modes, &x, k);
         for (kk, md) in modes.iter().enumerate() {
-            state[pl(kk, 0) + px] = md.0;
-            state[pl(kk, 1) + px] = md.1;
+            state[pl(kk, 0)] = md.0;
+            state[pl(kk, 1)] = md.1;
             for c in 0..C {
-                state[pl(kk, 2 + c) + px] = md.2[c];
+                state[pl(kk, 2 + c)] = md.2[c];
             }
         }
         mask[px] = if !fg {

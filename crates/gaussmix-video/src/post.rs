@@ -1,0 +1,298 @@
+//! Mask post-processing and connected components.
+//!
+//! A raw mask has 0 (background), 127 (shadow) and 255 (foreground). [`PostProcess`]
+//! cleans the foreground (shadows are not foreground): a k×k median (majority vote),
+//! optional 3×3 opening, 3×3 closing, and hole filling; shadows outside the cleaned
+//! foreground stay 127. [`components`] labels 8-connected foreground blobs with their area,
+//! bounding box and centroid.
+
+use crate::model::{MASK_BACKGROUND, MASK_FOREGROUND, MASK_SHADOW};
+
+/// Mask clean-up settings. The default (median 5, close, fill holes, keep shadows) is the
+/// classic chain: the majority vote removes isolated noise and ragged edges, the closing
+/// joins fragments of one object split by a thin misclassified band, and hole filling
+/// restores the inside of objects whose colour happens to match the background (or passes
+/// the shadow test, as dark windscreens do): a hole is, by definition, enclosed by the
+/// object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostProcess {
+    /// Side of the median (majority) window, odd; 0 or 1 disables it (default 5).
+    pub median: usize,
+    /// 3×3 morphological opening after the median (default false).
+    pub open: bool,
+    /// 3×3 morphological closing (default true).
+    pub close: bool,
+    /// Fill background regions not connected to the image border (default true).
+    pub fill_holes: bool,
+    /// Keep 127 for shadow pixels outside the cleaned foreground (default true); false
+    /// writes them as 0.
+    pub keep_shadows: bool,
+}
+
+impl Default for PostProcess {
+    fn default() -> Self {
+        PostProcess {
+            median: 5,
+            open: false,
+            close: true,
+            fill_holes: true,
+            keep_shadows: true,
+        }
+    }
+}
+
+impl PostProcess {
+    /// No clean-up at all: the mask is returned as the model produced it.
+    pub fn none() -> Self {
+        PostProcess {
+            median: 0,
+            open: false,
+            close: false,
+            fill_holes: false,
+            keep_shadows: true,
+        }
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParam`] for an even median window.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.median > 1 && self.median % 2 == 0 {
+            return Err(crate::Error::param(
+                "median",
+                self.median,
+                "must be odd (or 0 to disable)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Cleans `mask` (`width`×`height`, values 0/127/255) in place.
+    pub fn apply(&self, mask: &mut [u8], width: usize, height: usize) {
+        assert_eq!(mask.len(), width * height, "mask size");
+        let mut fg: Vec<u8> = mask.iter().map(|&m| (m == MASK_FOREGROUND) as u8).collect();
+        let mut tmp = vec![0u8; fg.len()];
+        let mut cnt = vec![0u16; fg.len()];
+        if self.median > 1 {
+            majority(&fg, &mut tmp, width, height, self.median / 2, &mut cnt);
+            std::mem::swap(&mut fg, &mut tmp);
+        }
+        if self.open {
+            erode3(&fg, &mut tmp, width, height, &mut cnt);
+            dilate3(&tmp, &mut fg, width, height, &mut cnt);
+        }
+        if self.close {
+            dilate3(&fg, &mut tmp, width, height, &mut cnt);
+            erode3(&tmp, &mut fg, width, height, &mut cnt);
+        }
+        if self.fill_holes {
+            fill_holes(&mut fg, width, height);
+        }
+        for (m, &f) in mask.iter_mut().zip(&fg) {
+            *m = if f != 0 {
+                MASK_FOREGROUND
+            } else if self.keep_shadows && *m == MASK_SHADOW {
+                MASK_SHADOW
+            } else {
+                MASK_BACKGROUND
+            };
+        }
+    }
+}
+
+/// Counts of set pixels in the (2r+1)² window around each pixel, clipped to the image;
+/// calls `decide(count, window_area)` for the output.
+fn box_filter(
+    src: &[u8],
+    dst: &mut [u8],
+    w: usize,
+    h: usize,
+    r: usize,
+    cols: &mut [u16],
+    decide: impl Fn(u32, u32) -> bool,
+) {
+    // Vertical sums per column.
+    for y in 0..h {
+        let y0 = y.saturating_sub(r);
+        let y1 = (y + r).min(h - 1);
+        let row = &mut cols[y * w..(y + 1) * w];
+        row.fill(0);
+        for yy in y0..=y1 {
+            for (c, &s) in row.iter_mut().zip(&src[yy * w..(yy + 1) * w]) {
+                *c += s as u16;
+            }
+        }
+    }
+    for y in 0..h {
+        let rows = ((y + r).min(h - 1) - y.saturating_sub(r) + 1) as u32;
+        let col = &cols[y * w..(y + 1) * w];
+        let out = &mut dst[y * w..(y + 1) * w];
+        let mut sum: u32 = col[..r.min(w - 1) + 1].iter().map(|&v| v as u32).sum();
+        for x in 0..w {
+            let x0 = x.saturating_sub(r);
+            let x1 = (x + r).min(w - 1);
+            out[x] = decide(sum, rows * (x1 - x0 + 1) as u32) as u8;
+            // Slide: add column x+r+1, drop column x-r.
+            if x + r + 1 < w {
+                sum += col[x + r + 1] as u32;
+            }
+            if x >= r {
+                sum -= col[x - r] as u32;
+            }
+        }
+    }
+}
+
+/// Binary median: set where more than half of the clipped (2r+1)² window is set.
+pub fn majority(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize, scratch: &mut Vec<u16>) {
+    scratch.resize(w * h, 0);
+    box_filter(src, dst, w, h, r, scratch, |c, a| 2 * c > a);
+}
+
+/// Binary 3×3 dilation (the window clipped at the border).
+pub fn dilate3(src: &[u8], dst: &mut [u8], w: usize, h: usize, scratch: &mut Vec<u16>) {
+    scratch.resize(w * h, 0);
+    box_filter(src, dst, w, h, 1, scratch, |c, _| c > 0);
+}
+
+/// Binary 3×3 erosion (the window clipped at the border).
+pub fn erode3(src: &[u8], dst: &mut [u8], w: usize, h: usize, scratch: &mut Vec<u16>) {
+    scratch.resize(w * h, 0);
+    box_filter(src, dst, w, h, 1, scratch, |c, a| c == a);
+}
+
+/// Sets every background pixel (0) that is not 4-connected to the image border.
+pub fn fill_holes(fg: &mut [u8], w: usize, h: usize) {
+    let mut reached = vec![false; w * h];
+    let mut stack = Vec::new();
+    let mut push = |i: usize, stack: &mut Vec<usize>, reached: &mut [bool]| {
+        if fg[i] == 0 && !reached[i] {
+            reached[i] = true;
+            stack.push(i);
+        }
+    };
+    for x in 0..w {
+        push(x, &mut stack, &mut reached);
+        push((h - 1) * w + x, &mut stack, &mut reached);
+    }
+    for y in 0..h {
+        push(y * w, &mut stack, &mut reached);
+        push(y * w + w - 1, &mut stack, &mut reached);
+    }
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        if x > 0 {
+            push(i - 1, &mut stack, &mut reached);
+        }
+        if x + 1 < w {
+            push(i + 1, &mut stack, &mut reached);
+        }
+        if y > 0 {
+            push(i - w, &mut stack, &mut reached);
+        }
+        if y + 1 < h {
+            push(i + w, &mut stack, &mut reached);
+        }
+    }
+    for (f, r) in fg.iter_mut().zip(reached) {
+        if *f == 0 && !r {
+            *f = 1;
+        }
+    }
+}
+
+/// One connected foreground region.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Blob {
+    /// Label in the label image (1-based, in raster order of first pixel).
+    pub label: u32,
+    /// Pixel count.
+    pub area: usize,
+    /// Bounding box left column.
+    pub x: usize,
+    /// Bounding box top row.
+    pub y: usize,
+    /// Bounding box width.
+    pub w: usize,
+    /// Bounding box height.
+    pub h: usize,
+    /// Centroid column (mean x of the pixels).
+    pub cx: f64,
+    /// Centroid row (mean y of the pixels).
+    pub cy: f64,
+}
+
+/// Labels the 8-connected regions of pixels equal to 255 in `mask` and returns those with
+/// at least `min_area` pixels, in raster order of their first pixel. `labels` (resized to
+/// width·height) receives each pixel's region label (0 for background and for regions
+/// dropped by `min_area`).
+pub fn components(
+    mask: &[u8],
+    width: usize,
+    height: usize,
+    min_area: usize,
+    labels: &mut Vec<u32>,
+) -> Vec<Blob> {
+    let (w, h) = (width, height);
+    labels.clear();
+    labels.resize(w * h, 0);
+    let mut blobs = Vec::new();
+    let mut stack = Vec::new();
+    let mut pixels = Vec::new();
+    let mut next = 1u32;
+    for start in 0..w * h {
+        if mask[start] != MASK_FOREGROUND || labels[start] != 0 {
+            continue;
+        }
+        let label = next;
+        labels[start] = label;
+        stack.push(start);
+        pixels.clear();
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        let (mut sx, mut sy) = (0u64, 0u64);
+        while let Some(i) = stack.pop() {
+            pixels.push(i);
+            let (x, y) = (i % w, i / w);
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+            sx += x as u64;
+            sy += y as u64;
+            for ny in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+                for nx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                    let j = ny * w + nx;
+                    if mask[j] == MASK_FOREGROUND && labels[j] == 0 {
+                        labels[j] = label;
+                        stack.push(j);
+                    }
+                }
+            }
+        }
+        let area = pixels.len();
+        if area >= min_area.max(1) {
+            blobs.push(Blob {
+                label,
+                area,
+                x: x0,
+                y: y0,
+                w: x1 - x0 + 1,
+                h: y1 - y0 + 1,
+                cx: sx as f64 / area as f64,
+                cy: sy as f64 / area as f64,
+            });
+            next += 1;
+        } else {
+            for &i in &pixels {
+                labels[i] = u32::MAX; // visited, dropped
+            }
+        }
+    }
+    for l in labels.iter_mut() {
+        if *l == u32::MAX {
+            *l = 0;
+        }
+    }
+    blobs
+}
