@@ -33,6 +33,12 @@ pub enum Command {
     Sample(SampleArgs),
     /// Print a human summary of a model.
     Info(InfoArgs),
+    /// Fit every (k, covariance type) pair, compare them by BIC, AIC or ICL, keep the best.
+    Select(crate::select::SelectArgs),
+    /// Score rows by how unlikely a mixture finds them (fit one on DATA, or use --model).
+    Anomaly(crate::anomaly::AnomalyArgs),
+    /// Draw a model with its data (PNG or SVG), or the EM iterations with --trace.
+    Plot(crate::plot::PlotArgs),
     /// Time EM iterations on a data file (for bench/run_em.py).
     #[command(hide = true)]
     BenchEm(crate::bench::BenchArgs),

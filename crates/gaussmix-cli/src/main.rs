@@ -1,10 +1,15 @@
 //! `gaussmix`: Gaussian mixture models from the command line.
 
+mod anomaly;
 mod bench;
 mod commands;
 mod io;
+mod output;
+mod plot;
 mod progress;
+mod select;
 mod stream;
+mod util;
 
 use clap::Parser;
 
@@ -17,6 +22,9 @@ fn main() {
         commands::Command::Sample(a) => commands::sample(a),
         commands::Command::Info(a) => commands::info(a),
         commands::Command::BenchEm(a) => bench::run(a),
+        commands::Command::Select(a) => select::select(a),
+        commands::Command::Anomaly(a) => anomaly::anomaly(a),
+        commands::Command::Plot(a) => plot::plot(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
