@@ -118,13 +118,15 @@ impl Scorer {
             .collect();
         let (first, last) = match nums[..] {
             [a, b, ..] if a >= 1 && a <= b => (a, b),
-            _ => return Err(Error::BadSequence {
-                path: troi,
-                message: format!(
+            _ => {
+                return Err(Error::BadSequence {
+                    path: troi,
+                    message: format!(
                     "expected two frame numbers `first last` with 1 <= first <= last, found {:?}",
                     text.trim()
                 ),
-            }),
+                })
+            }
         };
         let roi_path = seq.join("ROI.bmp");
         let (width, height, roi) = read_grey(&roi_path).map_err(|e| Error::BadSequence {

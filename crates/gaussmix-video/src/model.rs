@@ -15,6 +15,9 @@
 //! [`crate::reference::ReferenceModel`] is the obviously-correct per-pixel version of the
 //! same rules; the tests check that both give the same masks.
 
+// Index loops mirror the maths (lanes, modes, matrix entries) more clearly here.
+#![allow(clippy::needless_range_loop)]
+
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::sync::Arc;

@@ -6,6 +6,9 @@
 //! foreground stay 127. [`components`] labels 8-connected foreground blobs with their area,
 //! bounding box and centroid.
 
+// Index loops mirror the maths (lanes, modes, matrix entries) more clearly here.
+#![allow(clippy::needless_range_loop)]
+
 use crate::model::{MASK_BACKGROUND, MASK_FOREGROUND, MASK_SHADOW};
 
 /// Mask clean-up settings. The default (median 5, close, fill holes, keep shadows) is the
@@ -58,7 +61,7 @@ impl PostProcess {
     /// # Errors
     /// [`crate::Error::InvalidParam`] for an even median window.
     pub fn validate(&self) -> crate::Result<()> {
-        if self.median > 1 && self.median % 2 == 0 {
+        if self.median > 1 && self.median & 1 == 0 {
             return Err(crate::Error::param(
                 "median",
                 self.median,
@@ -166,7 +169,7 @@ pub fn erode3(src: &[u8], dst: &mut [u8], w: usize, h: usize, scratch: &mut Vec<
 pub fn fill_holes(fg: &mut [u8], w: usize, h: usize) {
     let mut reached = vec![false; w * h];
     let mut stack = Vec::new();
-    let mut push = |i: usize, stack: &mut Vec<usize>, reached: &mut [bool]| {
+    let push = |i: usize, stack: &mut Vec<usize>, reached: &mut [bool]| {
         if fg[i] == 0 && !reached[i] {
             reached[i] = true;
             stack.push(i);

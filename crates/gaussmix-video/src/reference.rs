@@ -5,6 +5,9 @@
 //! fast [`crate::model::BackgroundModel`] must produce the same masks (tests check this on
 //! random frames).
 
+// Index loops mirror the maths (lanes, modes, matrix entries) more clearly here.
+#![allow(clippy::needless_range_loop)]
+
 use crate::error::{Error, Result};
 use crate::model::{
     illumination_gain, Coef, Method, Mode, ModelParams, MASK_BACKGROUND, MASK_FOREGROUND,
