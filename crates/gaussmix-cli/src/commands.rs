@@ -308,17 +308,16 @@ pub fn fit(a: &FitArgs) -> Result<()> {
 
 /// Whether `fit` streams its input: asked for, or an NPY file too large to load.
 fn should_stream(a: &FitArgs) -> Result<bool> {
-    let is_npy = a.data.to_ascii_lowercase().ends_with(".npy");
+    let lower = a.data.to_ascii_lowercase();
+    let streamable = lower.ends_with(".npy")
+        || (cfg!(feature = "parquet") && (lower.ends_with(".parquet") || lower.ends_with(".parq")));
     if a.stream {
-        if !is_npy {
-            bail!(
-                "--stream reads .npy files; {} is not one (convert it, or drop --stream)",
-                a.data
-            );
+        if !streamable {
+            bail!("--stream reads .npy and .parquet files; {} is neither (convert it, or drop --stream)", a.data);
         }
         return Ok(true);
     }
-    if !is_npy {
+    if !streamable {
         return Ok(false);
     }
     let size = std::fs::metadata(&a.data)
@@ -327,36 +326,49 @@ fn should_stream(a: &FitArgs) -> Result<bool> {
     Ok(crate::stream::available_memory().is_some_and(|avail| size > avail / 2))
 }
 
-/// `fit` over an NPY file streamed in chunks: memory bounded by the chunk, whatever the
+/// `fit` over an NPY or Parquet file streamed in chunks: memory bounded by the chunk, whatever the
 /// file size.
 fn fit_streaming(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Result<()> {
-    if a.weights.is_some() {
-        bail!("--weights names a CSV column; NPY files have none (drop --weights)");
-    }
-    let columns: Option<Vec<usize>> = match &a.data_args.columns {
-        None => None,
-        Some(cols) => Some(
-            cols.iter()
-                .map(|c| c.trim_start_matches('x').parse::<usize>().map_err(|_| anyhow::anyhow!("--columns for an NPY file takes 0-based indices or x0, x1, …; got '{c}'")))
-                .collect::<Result<_>>()?,
-        ),
+    let (mut src, names): (Box<dyn gaussmix::RowSource + Send>, Vec<String>) = if a
+        .data
+        .to_ascii_lowercase()
+        .ends_with(".npy")
+    {
+        if a.weights.is_some() {
+            bail!("--weights names a column of a table; NPY files have none (drop --weights)");
+        }
+        let columns: Option<Vec<usize>> = match &a.data_args.columns {
+            None => None,
+            Some(cols) => Some(
+                cols.iter()
+                    .map(|c| {
+                        c.trim_start_matches('x')
+                            .parse::<usize>()
+                            .map_err(|_| anyhow::anyhow!("--columns for an NPY file takes 0-based indices or x0, x1, …; got '{c}'"))
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+        };
+        let src =
+            crate::stream::NpySource::open(&a.data, columns.as_deref(), crate::stream::CHUNK_ROWS)?;
+        let names: Vec<String> = match &columns {
+            Some(c) => c.iter().map(|j| format!("x{j}")).collect(),
+            None => (0..gaussmix::RowSource::n_features(&src))
+                .map(|j| format!("x{j}"))
+                .collect(),
+        };
+        if !a.quiet {
+            eprintln!(
+                "streaming {} ({} rows) in chunks of {} rows",
+                a.data,
+                src.n_rows(),
+                crate::stream::CHUNK_ROWS
+            );
+        }
+        (Box::new(src), names)
+    } else {
+        open_parquet_stream(a)?
     };
-    let mut src =
-        crate::stream::NpySource::open(&a.data, columns.as_deref(), crate::stream::CHUNK_ROWS)?;
-    let names: Vec<String> = match &columns {
-        Some(c) => c.iter().map(|j| format!("x{j}")).collect(),
-        None => (0..gaussmix::RowSource::n_features(&src))
-            .map(|j| format!("x{j}"))
-            .collect(),
-    };
-    if !a.quiet {
-        eprintln!(
-            "streaming {} ({} rows) in chunks of {} rows",
-            a.data,
-            src.n_rows(),
-            crate::stream::CHUNK_ROWS
-        );
-    }
     let g = GaussianMixture::new(a.k)
         .covariance_type(covariance)
         .init(init)
@@ -370,7 +382,7 @@ fn fit_streaming(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> R
     let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
     let mut observer = |e: &IterationEvent| progress.iteration(e);
     let fitted = with_threads(a.threads, || {
-        g.fit_stream(&mut src, a.init_rows, &mut observer)
+        g.fit_stream(&mut *src, a.init_rows, &mut observer)
     })?;
     progress.finish();
     let mut model = fitted.with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
@@ -400,6 +412,32 @@ fn fit_streaming(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> R
         eprintln!("wrote {}", a.output);
     }
     Ok(())
+}
+
+/// A Parquet file as a stream of record batches.
+#[cfg(feature = "parquet")]
+fn open_parquet_stream(a: &FitArgs) -> Result<(Box<dyn gaussmix::RowSource + Send>, Vec<String>)> {
+    let opts = ReadOptions {
+        columns: a.data_args.columns.clone(),
+        weights: a.weights.clone(),
+        array: None,
+        quiet: a.quiet,
+    };
+    let src = crate::io::parquet::ParquetSource::open(&a.data, &opts, crate::stream::CHUNK_ROWS)?;
+    let names = src.names().to_vec();
+    if !a.quiet {
+        eprintln!(
+            "streaming {} in batches of {} rows",
+            a.data,
+            crate::stream::CHUNK_ROWS
+        );
+    }
+    Ok((Box::new(src), names))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn open_parquet_stream(a: &FitArgs) -> Result<(Box<dyn gaussmix::RowSource + Send>, Vec<String>)> {
+    bail!("{}: Parquet needs the `parquet` feature", a.data)
 }
 
 /// `gaussmix predict`.

@@ -601,7 +601,7 @@ fn streaming_errors_name_the_file() {
         d,
         &PathBuf::from(faithful()),
         &["-k", "2", "--stream"],
-        "--stream reads .npy files",
+        "--stream reads .npy and .parquet files",
     );
     let mut rows = clusters(1000);
     rows[777][2] = f64::NAN;

@@ -22,6 +22,8 @@
 pub mod csv;
 pub mod npy;
 pub mod npz;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod write;
 
 use std::fs::File;
@@ -90,12 +92,16 @@ pub enum Format {
     Npy,
     /// Zip of NumPy arrays: `.npz`.
     Npz,
-    // Parquet goes here: add a `Parquet` variant, its extension in `Format::from_path`
-    // and `SUPPORTED`, a module `io/parquet.rs`, and a match arm in `read_dataset`.
+    /// Apache Parquet: `.parquet`, `.parq` (feature `parquet`).
+    Parquet,
 }
 
 /// The extensions [`read_dataset`] accepts, for error messages.
-pub const SUPPORTED: &str = ".csv, .tsv, .txt, .npy, .npz";
+pub const SUPPORTED: &str = if cfg!(feature = "parquet") {
+    ".csv, .tsv, .txt, .npy, .npz, .parquet"
+} else {
+    ".csv, .tsv, .txt, .npy, .npz"
+};
 
 impl Format {
     /// The format of `path`, by its extension (case-insensitive).
@@ -111,6 +117,8 @@ impl Format {
             Some("csv" | "tsv" | "txt") => Ok(Format::Csv),
             Some("npy") => Ok(Format::Npy),
             Some("npz") => Ok(Format::Npz),
+            #[cfg(feature = "parquet")]
+            Some("parquet" | "parq") => Ok(Format::Parquet),
             Some(other) => {
                 bail!("{path}: unsupported file extension '.{other}' (supported: {SUPPORTED})")
             }
@@ -173,6 +181,12 @@ pub(crate) fn read_dataset_notes(
             array_dataset(path, None, arr, None, opts)
         }
         Format::Npz => npz::read_npz(path, file, opts, notes),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => parquet::read_parquet(path, file, opts, notes),
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => {
+            bail!("{path}: this gaussmix was built without Parquet support (feature `parquet`)")
+        }
     }
 }
 
@@ -196,6 +210,15 @@ pub(crate) fn read_stream(
         }
         let arr = npy::read_npy(name, rest, None)?;
         array_dataset(name, None, arr, None, opts)
+    } else if magic.starts_with(b"PAR1") {
+        let mut bytes = Vec::new();
+        let mut rest = rest;
+        rest.read_to_end(&mut bytes)
+            .map_err(|e| anyhow!("{name}: cannot read: {e}"))?;
+        #[cfg(feature = "parquet")]
+        return parquet::read_parquet(name, ::bytes::Bytes::from(bytes), opts, notes);
+        #[cfg(not(feature = "parquet"))]
+        bail!("{name}: Parquet input needs the `parquet` feature")
     } else if magic.starts_with(b"PK\x03\x04") || magic.starts_with(b"PK\x05\x06") {
         let mut bytes = Vec::new();
         let mut rest = rest;

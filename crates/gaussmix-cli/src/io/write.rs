@@ -31,13 +31,13 @@ pub enum Column<'a> {
 }
 
 impl Column<'_> {
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Column::Float { name, .. } | Column::Label { name, .. } => name,
         }
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Column::Float { values, .. } => values.len(),
             Column::Label { values, .. } => values.len(),
@@ -190,12 +190,19 @@ fn delimiter_for(path: &str) -> u8 {
 }
 
 /// Writes the columns as a CSV table with a header row to `path` (`-` = stdout; a `.tsv`
-/// file is tab-separated). Floats are written in the shortest form that reads back to the
+/// file is tab-separated; a `.parquet` file is Parquet). Floats are written in the shortest form that reads back to the
 /// same f64 (`0.1`, `1e-7`, `NaN`, `inf`), labels as integers.
 ///
 /// # Errors
 /// No columns, columns of different lengths, or a write failure; no file is left behind.
 pub fn write_columns(path: &str, columns: &[Column<'_>]) -> Result<()> {
+    let lower = path.to_ascii_lowercase();
+    if lower.ends_with(".parquet") || lower.ends_with(".parq") {
+        #[cfg(feature = "parquet")]
+        return super::parquet::write_parquet(path, columns);
+        #[cfg(not(feature = "parquet"))]
+        bail!("{path}: this gaussmix was built without Parquet support (feature `parquet`)");
+    }
     let Some(first) = columns.first() else {
         bail!("cannot write {path}: no columns to write");
     };
