@@ -354,12 +354,18 @@ impl std::fmt::Debug for BackgroundModel {
 pub(crate) const TILE: usize = 16;
 
 /// Offset in a row's state of `field` (0 weight, 1 variance, 2.. mean channels) of mode
-/// `k` of pixel `x`: ((tile·M + k)·(2 + C) + field)·16 + lane. Each 16-pixel tile holds
-/// its planes mode after mode, so a tile whose pixels use few modes reads a short prefix
-/// and a row is one forward sweep through memory.
+/// `k` of pixel `x`. A row is stored tile after tile (16 pixels, M·(2 + C) lines of 16
+/// floats each); inside a tile come first the M weight lines, then per mode its variance
+/// line and its C mean lines. A background pixel needs only the weight lines and the top
+/// mode's parameters: a contiguous prefix of the tile. A row is one forward sweep.
 #[inline(always)]
 fn idx(k: usize, field: usize, x: usize, channels: usize, m: usize) -> usize {
-    (((x / TILE) * m + k) * (2 + channels) + field) * TILE + x % TILE
+    let line = if field == 0 {
+        k
+    } else {
+        m + k * (1 + channels) + field - 1
+    };
+    ((x / TILE) * m * (2 + channels) + line) * TILE + x % TILE
 }
 
 /// Picks the kernel actually used for a requested one on this CPU.
@@ -772,7 +778,7 @@ fn zivkovic_row<const C: usize, const L: usize>(
             kused += 1;
         }
         let kn = if kused < m { kused + 1 } else { m };
-        prefetch_tile(state, idx(0, 0, p + 2 * TILE, C, m), kused * (2 + C));
+        prefetch_tile(state, idx(0, 0, p + 3 * TILE, C, m), m + 1 + C);
         for (kk, row) in wt.iter_mut().enumerate().take(kused) {
             row.copy_from_slice(&state[pl(kk, 0)..pl(kk, 0) + L]);
         }
