@@ -52,8 +52,10 @@ pub struct PlotArgs {
     /// Seed of the re-run fit for `--trace`.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Initialisation of the re-run fit for `--trace`: kmeans, k-means++, random or
-    /// random-from-data.
+    /// Initialisation of the re-run fit for `--trace`: kmeans, k-means++, random,
+    /// random-from-data, or spread (k-means++ seed rows as means, each component with the
+    /// data's overall covariance and equal weights: the slow, instructive start of the
+    /// textbook figure).
     #[arg(long, default_value = "kmeans")]
     pub init: String,
     /// Added to covariance diagonals in the re-run fit for `--trace`.
@@ -285,9 +287,9 @@ impl Scatter2<'_> {
         let (i, j) = self.dims;
         let (mut x0, mut x1) = min_max(self.x.column(i).iter().copied());
         let (mut y0, mut y1) = min_max(self.x.column(j).iter().copied());
-        // widen to show the final 2σ ellipses, but never more than the data's own span
-        if let Some((m, _, _)) = self.panels.last() {
-            let (sx, sy) = (x1 - x0, y1 - y0);
+        // widen to show the 2σ ellipses, but never by more than a quarter of the data's span
+        let (sx, sy) = (x1 - x0, y1 - y0);
+        for (m, _, _) in &self.panels {
             for k in 0..m.n_components() {
                 let mu = (m.means()[[k, i]], m.means()[[k, j]]);
                 let e = ellipse(mu, block2(m.covariances(), k, i, j), 2.0, 64);
@@ -694,9 +696,15 @@ fn trace_models(
     x: ArrayView2<f64>,
     wanted: &[usize],
 ) -> Result<Vec<(usize, GmmModel)>> {
-    let init: InitMethod = a.init.parse()?;
-    let base = GaussianMixture::new(model.n_components())
-        .covariance_type(model.covariance_type())
+    let spread = a.init.eq_ignore_ascii_case("spread");
+    let init: InitMethod = if spread {
+        InitMethod::KMeansPlusPlus
+    } else {
+        a.init.parse()?
+    };
+    let (k, ct) = (model.n_components(), model.covariance_type());
+    let base = GaussianMixture::new(k)
+        .covariance_type(ct)
         .init(init)
         .seed(a.seed)
         .reg_covar(a.reg_covar)
@@ -707,6 +715,37 @@ fn trace_models(
         .max_iter(0)
         .fit(x)
         .context("initialising the trace fit")?;
+    if spread {
+        let overall = GaussianMixture::new(1)
+            .covariance_type(ct)
+            .reg_covar(a.reg_covar)
+            .fit(x)
+            .context("initialising the trace fit")?;
+        let prec = match overall.precisions() {
+            Covariances::Full(p) => Covariances::Full(
+                p.broadcast((k, p.shape()[1], p.shape()[2]))
+                    .expect("1×D×D broadcasts")
+                    .to_owned(),
+            ),
+            Covariances::Diag(p) => Covariances::Diag(
+                p.broadcast((k, p.ncols()))
+                    .expect("1×D broadcasts")
+                    .to_owned(),
+            ),
+            Covariances::Spherical(p) => {
+                Covariances::Spherical(ndarray::Array1::from_elem(k, p[0]))
+            }
+            tied @ Covariances::Tied(_) => tied,
+        };
+        current = GaussianMixture::new(k)
+            .covariance_type(ct)
+            .weights_init(ndarray::Array1::from_elem(k, 1.0 / k as f64))
+            .means_init(current.means().clone())
+            .precisions_init(prec)
+            .max_iter(0)
+            .fit(x)
+            .context("initialising the trace fit")?;
+    }
     let last = wanted.iter().copied().max().unwrap_or(0);
     let step = base.max_iter(1);
     let mut out = Vec::new();
