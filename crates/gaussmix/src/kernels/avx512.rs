@@ -241,3 +241,84 @@ pub(super) unsafe fn diag_moments(
         *s2.get_unchecked_mut(i) = _mm512_reduce_add_pd(t2);
     }
 }
+
+/// Transposes rows `r0..r0 + len` of a row-major `n × d` slice into the feature-major
+/// tile `xt` (`xt[i·TILE + r] = xs[(r0 + r)·d + i] − c[i]`), 8×8 blocks at a time in
+/// registers; ragged edges element by element.
+///
+/// # Safety
+/// AVX-512F must be available; `xs` holds rows `r0..r0 + len` of width `d`, `c` has `d`
+/// values, `xt` holds `d` rows of `TILE`, and `len ≤ TILE`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn load_tile_rows(
+    xs: &[f64],
+    d: usize,
+    r0: usize,
+    len: usize,
+    c: &[f64],
+    xt: &mut [f64],
+) {
+    debug_assert!(
+        xs.len() >= (r0 + len) * d && c.len() >= d && xt.len() >= d * TILE && len <= TILE
+    );
+    let full_r = len / 8 * 8;
+    let full_i = d / 8 * 8;
+    let src = xs.as_ptr();
+    let dst = xt.as_mut_ptr();
+    let mut rb = 0;
+    while rb < full_r {
+        let mut ib = 0;
+        while ib < full_i {
+            let cv = _mm512_loadu_pd(c.as_ptr().add(ib));
+            let row =
+                |l: usize| _mm512_sub_pd(_mm512_loadu_pd(src.add((r0 + rb + l) * d + ib)), cv);
+            let (a0, a1, a2, a3, a4, a5, a6, a7) = (
+                row(0),
+                row(1),
+                row(2),
+                row(3),
+                row(4),
+                row(5),
+                row(6),
+                row(7),
+            );
+            let t0 = _mm512_unpacklo_pd(a0, a1);
+            let t1 = _mm512_unpackhi_pd(a0, a1);
+            let t2 = _mm512_unpacklo_pd(a2, a3);
+            let t3 = _mm512_unpackhi_pd(a2, a3);
+            let t4 = _mm512_unpacklo_pd(a4, a5);
+            let t5 = _mm512_unpackhi_pd(a4, a5);
+            let t6 = _mm512_unpacklo_pd(a6, a7);
+            let t7 = _mm512_unpackhi_pd(a6, a7);
+            let u0 = _mm512_shuffle_f64x2::<0x88>(t0, t2);
+            let u1 = _mm512_shuffle_f64x2::<0x88>(t1, t3);
+            let u2 = _mm512_shuffle_f64x2::<0xDD>(t0, t2);
+            let u3 = _mm512_shuffle_f64x2::<0xDD>(t1, t3);
+            let u4 = _mm512_shuffle_f64x2::<0x88>(t4, t6);
+            let u5 = _mm512_shuffle_f64x2::<0x88>(t5, t7);
+            let u6 = _mm512_shuffle_f64x2::<0xDD>(t4, t6);
+            let u7 = _mm512_shuffle_f64x2::<0xDD>(t5, t7);
+            let out = |j: usize| dst.add((ib + j) * TILE + rb);
+            _mm512_storeu_pd(out(0), _mm512_shuffle_f64x2::<0x88>(u0, u4));
+            _mm512_storeu_pd(out(1), _mm512_shuffle_f64x2::<0x88>(u1, u5));
+            _mm512_storeu_pd(out(2), _mm512_shuffle_f64x2::<0x88>(u2, u6));
+            _mm512_storeu_pd(out(3), _mm512_shuffle_f64x2::<0x88>(u3, u7));
+            _mm512_storeu_pd(out(4), _mm512_shuffle_f64x2::<0xDD>(u0, u4));
+            _mm512_storeu_pd(out(5), _mm512_shuffle_f64x2::<0xDD>(u1, u5));
+            _mm512_storeu_pd(out(6), _mm512_shuffle_f64x2::<0xDD>(u2, u6));
+            _mm512_storeu_pd(out(7), _mm512_shuffle_f64x2::<0xDD>(u3, u7));
+            ib += 8;
+        }
+        for r in rb..rb + 8 {
+            for i in full_i..d {
+                *dst.add(i * TILE + r) = *src.add((r0 + r) * d + i) - *c.get_unchecked(i);
+            }
+        }
+        rb += 8;
+    }
+    for r in full_r..len {
+        for i in 0..d {
+            *dst.add(i * TILE + r) = *src.add((r0 + r) * d + i) - *c.get_unchecked(i);
+        }
+    }
+}

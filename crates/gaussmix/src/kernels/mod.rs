@@ -347,6 +347,15 @@ fn load_tile(prep: &Prepared, x: ArrayView2<f64>, r0: usize, len: usize, ws: &mu
     let d = prep.d;
     let c = &prep.c[..d];
     if let Some(xs) = x.as_slice() {
+        #[cfg(target_arch = "x86_64")]
+        if prep.level == Level::Avx512 {
+            // SAFETY: the level was detected at run time; sizes as documented.
+            unsafe { avx512::load_tile_rows(xs, d, r0, len, c, &mut ws.xt) };
+            for i in 0..d {
+                ws.xt[i * TILE + len..(i + 1) * TILE].fill(0.0);
+            }
+            return;
+        }
         // row-major: read each row once, write one lane of every feature row
         let rows = &xs[r0 * d..(r0 + len) * d];
         for (r, row) in rows.chunks_exact(d).enumerate() {
@@ -836,6 +845,7 @@ mod tests {
                 (517, 1, 2),
                 (2049, 7, 5),
                 (300, 13, 3),
+                (611, 16, 3),
             ] {
                 let (m, x) = model(ct, n, d, k, (n + d + k) as u64);
                 let w = Array1::from_shape_fn(n, |i| (i % 5) as f64 * 0.5);
