@@ -271,26 +271,50 @@ impl Coef {
     }
 }
 
-/// Gain of the frame relative to the model's strongest modes: the median over a grid
-/// (every 4th pixel of every 4th row) of Σ_c x_c / Σ_c μ_0c, over pixels whose strongest
-/// mode exists and has Σ_c μ_0c > 10·channels (dark pixels give noisy ratios). Returns 1
-/// with fewer than 64 usable pixels; the result is clamped to [0.25, 4].
-/// `mode0(i)` returns the strongest mode's channel sum of pixel `i` (or None).
+/// The sparse grid of pixels the illumination gain is measured on: every 4th pixel of
+/// every 4th row, starting at (2, 2).
+pub(crate) struct Grid {
+    pub start: usize,
+    pub step: usize,
+}
+
+impl Grid {
+    /// Number of grid positions in 0..n.
+    pub fn samples(&self, n: usize) -> usize {
+        if n > self.start {
+            (n - self.start).div_ceil(self.step)
+        } else {
+            0
+        }
+    }
+    /// Grid index of coordinate `v` (which must be on the grid).
+    pub fn index(&self, v: usize) -> usize {
+        (v - self.start) / self.step
+    }
+}
+
+pub(crate) const GAIN_GRID: Grid = Grid { start: 2, step: 4 };
+
+/// Gain of the frame relative to the model's strongest modes: the median over
+/// [`GAIN_GRID`] of Σ_c x_c / Σ_c μ_0c, over pixels whose strongest mode exists and has
+/// Σ_c μ_0c > 10·channels (dark pixels give noisy ratios). Returns 1 with fewer than 64
+/// usable pixels; the result is clamped to [0.25, 4]. `mode0(y, x)` returns the strongest
+/// mode's channel sum at (x, y), or None.
 pub(crate) fn illumination_gain(
     frame: &[u8],
     width: usize,
     height: usize,
     channels: usize,
     ratios: &mut Vec<f32>,
-    mut mode0: impl FnMut(usize) -> Option<f32>,
+    mut mode0: impl FnMut(usize, usize) -> Option<f32>,
 ) -> f32 {
     ratios.clear();
     let min_sum = 10.0 * channels as f32;
-    for y in (2..height).step_by(4) {
-        for x in (2..width).step_by(4) {
-            let i = y * width + x;
-            if let Some(m) = mode0(i) {
+    for y in (GAIN_GRID.start..height).step_by(GAIN_GRID.step) {
+        for x in (GAIN_GRID.start..width).step_by(GAIN_GRID.step) {
+            if let Some(m) = mode0(y, x) {
                 if m > min_sum {
+                    let i = y * width + x;
                     let mut s = 0.0f32;
                     for c in 0..channels {
                         s += frame[i * channels + c] as f32;
@@ -334,6 +358,8 @@ pub struct BackgroundModel {
     kernel: Kernel,
     pool: Option<Arc<rayon::ThreadPool>>,
     ratios: Vec<f32>,
+    /// Top-mode channel sums at the gain grid's pixels (0: no mode), after the last frame.
+    ref0: Vec<f32>,
     last_gain: f32,
 }
 
@@ -452,6 +478,7 @@ impl BackgroundModel {
             kernel: resolve_kernel(params.kernel),
             pool: local_pool(threads)?,
             ratios: Vec::new(),
+            ref0: vec![0.0; GAIN_GRID.samples(width) * GAIN_GRID.samples(height)],
             last_gain: 1.0,
         })
     }
@@ -513,26 +540,19 @@ impl BackgroundModel {
         if !self.params.illumination_compensation || self.frames == 0 {
             return 1.0;
         }
-        let (w, c, m, row_len) = (
+        let nsx = GAIN_GRID.samples(self.width);
+        let ref0 = &self.ref0;
+        illumination_gain(
+            frame,
             self.width,
+            self.height,
             self.channels,
-            self.params.n_mixtures,
-            self.row_len,
-        );
-        let state = &self.state;
-        illumination_gain(frame, w, self.height, c, &mut self.ratios, |i| {
-            let (y, x) = (i / w, i % w);
-            let row = &state[y * row_len..];
-            if row[idx(0, 0, x, c, m)] > 0.0 {
-                let mut s = 0.0f32;
-                for ch in 0..c {
-                    s += row[idx(0, 2 + ch, x, c, m)];
-                }
-                Some(s)
-            } else {
-                None
-            }
-        })
+            &mut self.ratios,
+            |y, x| {
+                let v = ref0[GAIN_GRID.index(y) * nsx + GAIN_GRID.index(x)];
+                (v > 0.0).then_some(v)
+            },
+        )
     }
 
     /// Updates the model with `frame` (row-major, interleaved channels) and writes the
@@ -554,21 +574,50 @@ impl BackgroundModel {
             self.kernel,
             self.params.method,
         );
-        let row = move |((st, fr), mk): ((&mut [f32], &[u8]), &mut [u8])| {
+        let m = self.params.n_mixtures;
+        let nsx = GAIN_GRID.samples(w);
+        let track = self.params.illumination_compensation;
+        // Per row: its slice of the top-mode sums kept for the next frame's gain (only the
+        // rows of the sampling grid have one).
+        let mut refs: Vec<Option<&mut [f32]>> = (0..self.height).map(|_| None).collect();
+        if track && nsx > 0 {
+            for (i, r) in self.ref0.chunks_mut(nsx).enumerate() {
+                refs[GAIN_GRID.start + i * GAIN_GRID.step] = Some(r);
+            }
+        }
+        let row = move |(((st, fr), mk), rf): (
+            ((&mut [f32], &[u8]), &mut [u8]),
+            &mut Option<&mut [f32]>,
+        )| {
             update_row(method, kernel, c, st, wpad, w, fr, mk, &coef);
+            if let Some(rf) = rf.as_deref_mut() {
+                for (j, x) in (GAIN_GRID.start..w).step_by(GAIN_GRID.step).enumerate() {
+                    rf[j] = if st[idx(0, 0, x, c, m)] > 0.0 {
+                        let mut s = 0.0f32;
+                        for ch in 0..c {
+                            s += st[idx(0, 2 + ch, x, c, m)];
+                        }
+                        s
+                    } else {
+                        0.0
+                    };
+                }
+            }
         };
-        let rows = self
-            .state
-            .chunks_mut(self.row_len)
-            .zip(frame.chunks(w * c))
-            .zip(mask.chunks_mut(w));
         match &self.pool {
-            None => rows.for_each(row),
+            None => self
+                .state
+                .chunks_mut(self.row_len)
+                .zip(frame.chunks(w * c))
+                .zip(mask.chunks_mut(w))
+                .zip(refs.iter_mut())
+                .for_each(row),
             Some(pool) => pool.install(|| {
                 self.state
                     .par_chunks_mut(self.row_len)
                     .zip(frame.par_chunks(w * c))
                     .zip(mask.par_chunks_mut(w))
+                    .zip(refs.par_iter_mut())
                     .with_min_len(4)
                     .for_each(row)
             }),

@@ -71,8 +71,8 @@ impl ReferenceModel {
         }
         let gain = if self.params.illumination_compensation && self.frames > 0 {
             let pixels = &self.pixels;
-            illumination_gain(frame, w, h, c, &mut self.ratios, |i| {
-                pixels[i]
+            illumination_gain(frame, w, h, c, &mut self.ratios, |y, x| {
+                pixels[y * w + x]
                     .first()
                     .map(|m| m.mean.iter().fold(0.0f32, |s, &v| s + v))
             })
