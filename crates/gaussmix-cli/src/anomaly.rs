@@ -67,7 +67,7 @@ pub struct AnomalyArgs {
     pub output: Option<String>,
     /// Fraction of the training rows above the threshold (default 0.01); with --model,
     /// recomputes the threshold from DATA instead of using the stored one.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub contamination: Option<f64>,
     /// Score DATA with this model instead of fitting one.
     #[arg(long)]
@@ -285,12 +285,13 @@ pub fn average_precision(scores: &[f64], labels: &[bool]) -> Option<f64> {
     Some(ap)
 }
 
+/// The chosen model (standardised scale), every candidate, the index of the chosen one,
+/// and why each candidate was dropped as too thin (if it was).
+type Choice = (GmmModel, Vec<Candidate>, Option<usize>, Vec<Option<String>>);
+
 /// Fits the candidates on standardised data and returns the chosen model (standardised
 /// scale) with the candidate table.
-fn choose_model(
-    a: &AnomalyArgs,
-    z: ArrayView2<f64>,
-) -> Result<(GmmModel, Vec<Candidate>, Option<usize>, Vec<Option<String>>)> {
+fn choose_model(a: &AnomalyArgs, z: ArrayView2<f64>) -> Result<Choice> {
     let n = z.nrows();
     let ks = match &a.k {
         Some(spec) => parse_k_range(spec)?,

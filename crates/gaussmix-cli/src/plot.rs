@@ -256,7 +256,7 @@ pub fn ellipse(mu: (f64, f64), s: [[f64; 2]; 2], r: f64, n: usize) -> Vec<(f64, 
 
 /// Padded range of values (a unit range around a constant).
 fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         let m = if lo.is_finite() { lo } else { 0.0 };
         let h = if m == 0.0 { 1.0 } else { m.abs() * 0.1 };
         return (m - h, m + h);

@@ -1,0 +1,237 @@
+//! `gaussmix select`: the table, the chosen model, the plot, and every error path.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn gaussmix() -> Command {
+    Command::cargo_bin("gaussmix").unwrap()
+}
+
+fn faithful() -> String {
+    format!("{}/../../data/faithful.csv", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn select_prints_the_table_and_writes_the_best_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("best.json");
+    let table = dir.path().join("table.csv");
+    let out = gaussmix()
+        .args([
+            "select",
+            &faithful(),
+            "--k",
+            "1..4",
+            "--covariance",
+            "full,diag",
+            "--table",
+        ])
+        .arg(&table)
+        .arg("-o")
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("best by BIC: k=2 full"))
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    for h in ["log-likelihood", "params", "BIC", "AIC", "ICL", "converged"] {
+        assert!(text.contains(h), "table lacks {h}:\n{text}");
+    }
+    // 4 k × 2 types, one marked best
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("full") || l.contains("diag"))
+            .count(),
+        9
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(v["n_components"], 2);
+    assert_eq!(v["covariance_type"], "full");
+    assert_eq!(v["feature_names"][0], "eruptions");
+    let t = std::fs::read_to_string(&table).unwrap();
+    assert!(
+        t.starts_with("k,covariance,log_likelihood,n_parameters,bic,aic,icl,converged,error,best")
+    );
+    assert_eq!(t.lines().count(), 9);
+    assert_eq!(t.lines().filter(|l| l.ends_with(",true")).count(), 1);
+}
+
+#[test]
+fn icl_is_bic_plus_twice_the_entropy_and_never_below_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.tsv");
+    gaussmix()
+        .args([
+            "select",
+            &faithful(),
+            "--k",
+            "1..3",
+            "--covariance",
+            "full",
+            "-q",
+            "--table",
+        ])
+        .arg(&table)
+        .arg("-o")
+        .arg(dir.path().join("m.json"))
+        .assert()
+        .success();
+    let t = std::fs::read_to_string(&table).unwrap();
+    for (i, line) in t.lines().skip(1).enumerate() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let bic: f64 = f[4].parse().unwrap();
+        let icl: f64 = f[6].parse().unwrap();
+        if i == 0 {
+            assert_eq!(bic, icl, "k = 1 has zero entropy");
+        } else {
+            assert!(icl > bic);
+        }
+    }
+}
+
+#[test]
+fn select_does_not_depend_on_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut models = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let m = dir.path().join(format!("m{threads}.json"));
+        gaussmix()
+            .args([
+                "select",
+                &faithful(),
+                "--k",
+                "1..3",
+                "--covariance",
+                "all",
+                "-q",
+                "--threads",
+                threads,
+                "-o",
+            ])
+            .arg(&m)
+            .assert()
+            .success();
+        models.push(std::fs::read_to_string(&m).unwrap());
+    }
+    assert_eq!(models[0], models[1]);
+    assert_eq!(models[0], models[2]);
+}
+
+#[test]
+fn select_criteria_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    for c in ["aic", "icl", "BIC"] {
+        let plot = dir.path().join(format!("{c}.svg"));
+        gaussmix()
+            .args([
+                "select",
+                &faithful(),
+                "--k",
+                "1..3",
+                "--covariance",
+                "full",
+                "--criterion",
+                c,
+                "--plot",
+            ])
+            .arg(&plot)
+            .arg("-o")
+            .arg(dir.path().join("m.json"))
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!(
+                "best by {}",
+                c.to_uppercase()
+            )));
+        let svg = std::fs::read_to_string(&plot).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("number of components"));
+    }
+}
+
+#[test]
+fn k_above_the_number_of_rows_is_skipped_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(
+        dir.path(),
+        "small.csv",
+        "a,b\n0,0\n1,0.5\n0.2,1\n5,5\n5.5,4.9\n",
+    );
+    gaussmix()
+        .args(["select"])
+        .arg(&data)
+        .args(["--k", "1..8", "--covariance", "spherical", "-o"])
+        .arg(dir.path().join("m.json"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("skipping k = 6, 7, 8"));
+    gaussmix()
+        .args(["select"])
+        .arg(&data)
+        .args(["--k", "6..8", "-o"])
+        .arg(dir.path().join("m2.json"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("has 5 rows"));
+    assert!(!dir.path().join("m2.json").exists());
+}
+
+fn select_fails(extra: &[&str], message: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.json");
+    gaussmix()
+        .args(["select", &faithful()])
+        .args(extra)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(message));
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_k_ranges_are_clear_errors() {
+    select_fails(&["--k", "0..3"], "at least 1");
+    select_fails(&["--k", "5..2"], "is empty");
+    select_fails(&["--k", "a..b"], "'a' is not a whole number");
+    select_fails(&["--k", "1..x"], "'x' is not a whole number");
+    select_fails(&["--k", ""], "bad --k");
+}
+
+#[test]
+fn bad_covariance_and_criterion_are_clear_errors() {
+    select_fails(&["--covariance", "ful"], "unknown covariance type 'ful'");
+    select_fails(&["--covariance", "full,,diag"], "empty item");
+    select_fails(&["--criterion", "mdl"], "unknown criterion 'mdl'");
+    select_fails(&["--n-init", "0"], "n_init");
+    select_fails(
+        &["--plot", "curves.jpg"],
+        "unsupported picture extension '.jpg'",
+    );
+    select_fails(
+        &["--table", "t.xlsx"],
+        "unsupported output extension '.xlsx'",
+    );
+}
+
+#[test]
+fn missing_data_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    gaussmix()
+        .args(["select", "/nonexistent/x.csv", "-o"])
+        .arg(dir.path().join("m.json"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("/nonexistent/x.csv"));
+}
