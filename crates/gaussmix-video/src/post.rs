@@ -166,41 +166,73 @@ pub fn erode3(src: &[u8], dst: &mut [u8], w: usize, h: usize, scratch: &mut Vec<
 }
 
 /// Sets every background pixel (0) that is not 4-connected to the image border.
+///
+/// Works on runs: each row's background runs are joined (union–find) with the runs of the
+/// row above that they overlap; runs in the first or last row or column mark their set as
+/// reaching the border; runs of the other sets are filled. A few runs per row instead of
+/// a flood over every pixel.
 pub fn fill_holes(fg: &mut [u8], w: usize, h: usize) {
-    let mut reached = vec![false; w * h];
-    let mut stack = Vec::new();
-    let push = |i: usize, stack: &mut Vec<usize>, reached: &mut [bool]| {
-        if fg[i] == 0 && !reached[i] {
-            reached[i] = true;
-            stack.push(i);
-        }
-    };
-    for x in 0..w {
-        push(x, &mut stack, &mut reached);
-        push((h - 1) * w + x, &mut stack, &mut reached);
+    if w == 0 || h == 0 {
+        return;
     }
+    // Runs: (row, start, end exclusive).
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    let mut row_start = Vec::with_capacity(h + 1);
     for y in 0..h {
-        push(y * w, &mut stack, &mut reached);
-        push(y * w + w - 1, &mut stack, &mut reached);
-    }
-    while let Some(i) = stack.pop() {
-        let (x, y) = (i % w, i / w);
-        if x > 0 {
-            push(i - 1, &mut stack, &mut reached);
-        }
-        if x + 1 < w {
-            push(i + 1, &mut stack, &mut reached);
-        }
-        if y > 0 {
-            push(i - w, &mut stack, &mut reached);
-        }
-        if y + 1 < h {
-            push(i + w, &mut stack, &mut reached);
+        row_start.push(runs.len());
+        let row = &fg[y * w..(y + 1) * w];
+        let mut x = 0;
+        while x < w {
+            if row[x] == 0 {
+                let s = x;
+                while x < w && row[x] == 0 {
+                    x += 1;
+                }
+                runs.push((y, s, x));
+            } else {
+                x += 1;
+            }
         }
     }
-    for (f, r) in fg.iter_mut().zip(reached) {
-        if *f == 0 && !r {
-            *f = 1;
+    row_start.push(runs.len());
+    let mut parent: Vec<usize> = (0..runs.len()).collect();
+    fn find(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    for y in 1..h {
+        let (mut a, a_end) = (row_start[y - 1], row_start[y]);
+        let (mut b, b_end) = (row_start[y], row_start[y + 1]);
+        while a < a_end && b < b_end {
+            let (_, as_, ae) = runs[a];
+            let (_, bs, be) = runs[b];
+            if as_ < be && bs < ae {
+                let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                if ra != rb {
+                    parent[ra.max(rb)] = ra.min(rb);
+                }
+            }
+            if ae < be {
+                a += 1;
+            } else {
+                b += 1;
+            }
+        }
+    }
+    let mut border = vec![false; runs.len()];
+    for (i, &(y, s, e)) in runs.iter().enumerate() {
+        if y == 0 || y == h - 1 || s == 0 || e == w {
+            let r = find(&mut parent, i);
+            border[r] = true;
+        }
+    }
+    for (i, &(y, s, e)) in runs.iter().enumerate() {
+        let r = find(&mut parent, i);
+        if !border[r] {
+            fg[y * w + s..y * w + e].fill(1);
         }
     }
 }

@@ -254,8 +254,8 @@ impl FfmpegVideo {
     /// the file is not a readable video.
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self> {
         let search = opts.search_path.as_deref();
-        let ffprobe = find_program("ffprobe", "read the size of a video file", search)?;
         let ffmpeg = find_program("ffmpeg", "decode video files", search)?;
+        let ffprobe = find_program("ffprobe", "read the size of a video file", search)?;
         let out = Command::new(&ffprobe)
             .args([
                 "-v",

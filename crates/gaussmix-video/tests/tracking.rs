@@ -1,0 +1,179 @@
+//! Tracking synthetic moving squares: ids survive crossings and short occlusions.
+
+use gaussmix_video::post::components;
+use gaussmix_video::track::{TrackRow, Tracker, TrackerOptions};
+use std::collections::BTreeMap;
+
+const W: usize = 200;
+const H: usize = 120;
+
+struct Square {
+    x0: f64,
+    y0: f64,
+    vx: f64,
+    vy: f64,
+    size: usize,
+    hidden: std::ops::Range<usize>,
+}
+
+fn draw(mask: &mut [u8], s: &Square, t: usize) {
+    if s.hidden.contains(&t) {
+        return;
+    }
+    let (x, y) = (
+        (s.x0 + s.vx * t as f64).round() as i64,
+        (s.y0 + s.vy * t as f64).round() as i64,
+    );
+    for yy in y.max(0)..(y + s.size as i64).min(H as i64) {
+        for xx in x.max(0)..(x + s.size as i64).min(W as i64) {
+            mask[yy as usize * W + xx as usize] = 255;
+        }
+    }
+}
+
+fn run(squares: &[Square], frames: usize) -> (Vec<TrackRow>, u64) {
+    let mut tracker = Tracker::new(TrackerOptions::default());
+    let mut labels = Vec::new();
+    let mut rows = Vec::new();
+    for t in 0..frames {
+        let mut mask = vec![0u8; W * H];
+        for s in squares {
+            draw(&mut mask, s, t);
+        }
+        let blobs = components(&mask, W, H, 1, &mut labels);
+        rows.extend(tracker.update(t + 1, &blobs));
+    }
+    (rows, tracker.confirmed_total())
+}
+
+fn by_id(rows: &[TrackRow]) -> BTreeMap<u64, Vec<&TrackRow>> {
+    let mut m: BTreeMap<u64, Vec<&TrackRow>> = BTreeMap::new();
+    for r in rows {
+        m.entry(r.track_id).or_default().push(r);
+    }
+    m
+}
+
+#[test]
+fn crossing_squares_keep_their_ids() {
+    // Two squares on nearly the same row moving towards each other; for several frames
+    // they overlap and form one blob.
+    let squares = [
+        Square {
+            x0: 10.0,
+            y0: 50.0,
+            vx: 3.0,
+            vy: 0.0,
+            size: 14,
+            hidden: 0..0,
+        },
+        Square {
+            x0: 176.0,
+            y0: 54.0,
+            vx: -3.0,
+            vy: 0.0,
+            size: 14,
+            hidden: 0..0,
+        },
+    ];
+    let (rows, total) = run(&squares, 55);
+    assert_eq!(
+        total,
+        2,
+        "exactly two tracks: {:?}",
+        by_id(&rows).keys().collect::<Vec<_>>()
+    );
+    let ids = by_id(&rows);
+    // Each id moves monotonically in one direction from start to end: no swap.
+    let dirs: Vec<f64> = ids
+        .values()
+        .map(|r| {
+            let (a, b) = (r.first().unwrap(), r.last().unwrap());
+            for pair in r.windows(2) {
+                let d = pair[1].cx - pair[0].cx;
+                let overall = b.cx - a.cx;
+                assert!(d * overall > -1.0, "track reversed direction: {pair:?}");
+            }
+            b.cx - a.cx
+        })
+        .collect();
+    assert!(
+        dirs.iter().any(|&d| d > 100.0) && dirs.iter().any(|&d| d < -100.0),
+        "{dirs:?}"
+    );
+    // Both tracks are reported again after the crossing (last frame).
+    assert_eq!(rows.iter().filter(|r| r.frame == 55).count(), 2);
+}
+
+#[test]
+fn short_occlusion_keeps_the_id() {
+    let squares = [
+        Square {
+            x0: 20.0,
+            y0: 5.0,
+            vx: 0.5,
+            vy: 2.0,
+            size: 12,
+            hidden: 20..25,
+        },
+        Square {
+            x0: 150.0,
+            y0: 100.0,
+            vx: -2.5,
+            vy: -0.5,
+            size: 10,
+            hidden: 30..34,
+        },
+    ];
+    let (rows, total) = run(&squares, 45);
+    assert_eq!(total, 2);
+    let ids = by_id(&rows);
+    for r in ids.values() {
+        // Present before and after the gap.
+        assert!(
+            r.first().unwrap().frame <= 5 && r.last().unwrap().frame == 45,
+            "{:?}",
+            r.iter().map(|x| x.frame).collect::<Vec<_>>()
+        );
+    }
+    // No rows while hidden (frames 21..=25 for the first square).
+    let first = ids.values().find(|r| r[0].cx < 60.0).unwrap();
+    assert!(first.iter().all(|r| !(21..=25).contains(&r.frame)));
+}
+
+#[test]
+fn long_absence_ends_the_track_and_new_ids_are_fresh() {
+    let opts = TrackerOptions::default();
+    let squares = [Square {
+        x0: 20.0,
+        y0: 20.0,
+        vx: 1.0,
+        vy: 0.0,
+        size: 12,
+        hidden: 10..(11 + opts.max_misses as usize + 5),
+    }];
+    let (rows, total) = run(&squares, 40);
+    assert_eq!(total, 2, "a second id after a long gap");
+    let ids = by_id(&rows);
+    assert!(ids.keys().copied().eq([1, 2]));
+}
+
+#[test]
+fn noise_blobs_do_not_become_tracks() {
+    // A blob that flickers (present every other frame) never reaches three hits in a row.
+    let mut tracker = Tracker::new(TrackerOptions::default());
+    let mut labels = Vec::new();
+    for t in 0..30 {
+        let mut mask = vec![0u8; W * H];
+        if t % 2 == 0 {
+            for y in 40..50 {
+                for x in (20 + 7 * t)..(30 + 7 * t) {
+                    mask[y * W + x % W] = 255;
+                }
+            }
+        }
+        let blobs = components(&mask, W, H, 1, &mut labels);
+        assert!(tracker.update(t + 1, &blobs).is_empty());
+    }
+    assert_eq!(tracker.confirmed_total(), 0);
+}
