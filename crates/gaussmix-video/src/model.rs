@@ -585,6 +585,7 @@ impl BackgroundModel {
                 refs[GAIN_GRID.start + i * GAIN_GRID.step] = Some(r);
             }
         }
+        #[allow(clippy::type_complexity)]
         let row = move |(((st, fr), mk), rf): (
             ((&mut [f32], &[u8]), &mut [u8]),
             &mut Option<&mut [f32]>,
