@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::covariance::{CovarianceType, Covariances};
 use crate::error::{GmmError, Result};
+use crate::float::Float;
 use crate::kmeans;
 use crate::model::{FitInfo, GmmModel};
 use crate::par::{Parallelism, BLOCK_ROWS};
@@ -264,7 +265,7 @@ impl GaussianMixture {
     /// [`GmmError::TooFewSamples`], [`GmmError::ShapeMismatch`] on bad input;
     /// [`GmmError::IllDefinedCovariance`] when a component's covariance cannot be
     /// factorised (raise `reg_covar` or lower K).
-    pub fn fit(&self, x: ArrayView2<f64>) -> Result<GmmModel> {
+    pub fn fit<T: Float>(&self, x: ArrayView2<T>) -> Result<GmmModel> {
         self.fit_observed(x, None, None, &mut |_| {})
     }
 
@@ -273,7 +274,11 @@ impl GaussianMixture {
     ///
     /// # Errors
     /// As [`GaussianMixture::fit`], plus [`GmmError::InvalidWeights`].
-    pub fn fit_weighted(&self, x: ArrayView2<f64>, weights: ArrayView1<f64>) -> Result<GmmModel> {
+    pub fn fit_weighted<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: ArrayView1<f64>,
+    ) -> Result<GmmModel> {
         self.fit_observed(x, Some(weights), None, &mut |_| {})
     }
 
@@ -283,10 +288,10 @@ impl GaussianMixture {
     /// # Errors
     /// As [`GaussianMixture::fit_weighted`], plus [`GmmError::ShapeMismatch`] when the
     /// model does not match K, D or the covariance type.
-    pub fn fit_warm(
+    pub fn fit_warm<T: Float>(
         &self,
         model: &GmmModel,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
     ) -> Result<GmmModel> {
         self.fit_observed(x, weights, Some(model), &mut |_| {})
@@ -297,9 +302,9 @@ impl GaussianMixture {
     ///
     /// # Errors
     /// As [`GaussianMixture::fit_warm`].
-    pub fn fit_observed(
+    pub fn fit_observed<T: Float>(
         &self,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         warm: Option<&GmmModel>,
         observer: &mut dyn FnMut(&IterationEvent),
@@ -378,9 +383,9 @@ impl GaussianMixture {
 
     /// The EM loop from `model`: E-step statistics with the current parameters (whose mean
     /// log-likelihood is the lower bound), then the M-step, until the change is below `tol`.
-    fn em(
+    fn em<T: Float>(
         &self,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         model: GmmModel,
         lower_bound: f64,
@@ -548,9 +553,9 @@ impl GaussianMixture {
 
     /// Initial parameters: from responsibilities chosen by the init method, then
     /// overridden by any user-given weights, means and precisions.
-    fn initial_model(
+    fn initial_model<T: Float>(
         &self,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         rng: &mut ChaCha8Rng,
     ) -> Result<GmmModel> {
@@ -623,9 +628,9 @@ impl GaussianMixture {
 
     /// A block-wise filler of initial responsibilities for the chosen method.
     #[allow(clippy::type_complexity)]
-    fn responsibilities(
+    fn responsibilities<T: Float>(
         &self,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         rng: &mut ChaCha8Rng,
     ) -> Box<dyn Fn(usize, ArrayViewMut2<f64>) + Sync> {
@@ -634,7 +639,8 @@ impl GaussianMixture {
         match self.init {
             InitMethod::KMeans => {
                 let seeds = kmeans::kmeans_plusplus(x, weights, k, rng, self.parallelism);
-                let centers = Array2::from_shape_fn((k, x.ncols()), |(c, j)| x[[seeds[c], j]]);
+                let centers =
+                    Array2::from_shape_fn((k, x.ncols()), |(c, j)| x[[seeds[c], j]].to_f64());
                 let res = kmeans::lloyd(x, weights, centers, 300, self.parallelism);
                 let labels = res.labels;
                 Box::new(move |s, mut g| {

@@ -6,6 +6,7 @@
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
 use rand::Rng;
 
+use crate::float::Float;
 use crate::kernels::{self, Prepared, Sink, Workspace};
 use crate::par::{map_fold_blocks, Parallelism};
 
@@ -14,9 +15,9 @@ fn weight(w: Option<ArrayView1<f64>>, i: usize) -> f64 {
 }
 
 /// Squared distances of the rows `s..e` of `x` to `centers` (rows × K).
-fn block_distances(
+fn block_distances<T: Float>(
     prep: &Prepared,
-    x: ArrayView2<f64>,
+    x: ArrayView2<T>,
     s: usize,
     e: usize,
     k: usize,
@@ -35,7 +36,7 @@ fn block_distances(
 }
 
 /// Squared distances of every row to one point.
-fn distances_to(x: ArrayView2<f64>, point: ArrayView1<f64>, par: Parallelism) -> Vec<f64> {
+fn distances_to<T: Float>(x: ArrayView2<T>, point: ArrayView1<f64>, par: Parallelism) -> Vec<f64> {
     let center = point.to_owned().insert_axis(ndarray::Axis(0));
     let prep = Prepared::for_centers(&center);
     let mut out = Vec::with_capacity(x.nrows());
@@ -56,8 +57,8 @@ fn distances_to(x: ArrayView2<f64>, point: ArrayView1<f64>, par: Parallelism) ->
 }
 
 /// Greedy k-means++: returns the row indices of `k` seeds.
-pub(crate) fn kmeans_plusplus<R: Rng>(
-    x: ArrayView2<f64>,
+pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
+    x: ArrayView2<T>,
     w: Option<ArrayView1<f64>>,
     k: usize,
     rng: &mut R,
@@ -73,7 +74,7 @@ pub(crate) fn kmeans_plusplus<R: Rng>(
         n,
     );
     let mut centers = vec![first];
-    let mut closest = distances_to(x, x.row(first), par);
+    let mut closest = distances_to(x, x.row(first).mapv(T::to_f64).view(), par);
     let mut pot: f64 = closest
         .iter()
         .enumerate()
@@ -93,7 +94,7 @@ pub(crate) fn kmeans_plusplus<R: Rng>(
             })
             .collect();
         // potential of each candidate, one pass for all of them
-        let cmat = Array2::from_shape_fn((n_trials, x.ncols()), |(t, j)| x[[cands[t], j]]);
+        let cmat = Array2::from_shape_fn((n_trials, x.ncols()), |(t, j)| x[[cands[t], j]].to_f64());
         let prep = Prepared::for_centers(&cmat);
         let mut pots = vec![0.0; n_trials];
         let closest_ref = &closest;
@@ -122,7 +123,7 @@ pub(crate) fn kmeans_plusplus<R: Rng>(
             .min_by(|&a, &b| pots[a].total_cmp(&pots[b]))
             .expect("n_trials ≥ 2");
         centers.push(cands[best]);
-        let dbest = distances_to(x, x.row(cands[best]), par);
+        let dbest = distances_to(x, x.row(cands[best]).mapv(T::to_f64).view(), par);
         for (c, d) in closest.iter_mut().zip(dbest) {
             *c = c.min(d);
         }
@@ -158,8 +159,8 @@ struct Assignment {
     counts: Array1<f64>,
 }
 
-fn assign(
-    x: ArrayView2<f64>,
+fn assign<T: Float>(
+    x: ArrayView2<T>,
     w: Option<ArrayView1<f64>>,
     centers: &Array2<f64>,
     par: Parallelism,
@@ -196,7 +197,7 @@ fn assign(
                 let cr = centers.row(best.1);
                 let mut sr = sums.row_mut(best.1);
                 for j in 0..d {
-                    sr[j] += wi * (xr[j] - cr[j]);
+                    sr[j] += wi * (xr[j].to_f64() - cr[j]);
                 }
                 labels.push(best.1);
                 dists.push(best.0);
@@ -217,8 +218,8 @@ fn assign(
 /// Weighted Lloyd iterations from the given centres until the centre shift falls below
 /// `tol` (scikit-learn's: `1e-4 ×` the mean feature variance) or labels stop changing.
 /// An empty cluster is moved to the row farthest from its centre.
-pub(crate) fn lloyd(
-    x: ArrayView2<f64>,
+pub(crate) fn lloyd<T: Float>(
+    x: ArrayView2<T>,
     w: Option<ArrayView1<f64>>,
     mut centers: Array2<f64>,
     max_iter: usize,
@@ -242,7 +243,7 @@ pub(crate) fn lloyd(
             let mut order: Vec<usize> = (0..x.nrows()).collect();
             order.sort_by(|&i, &j| a.dists[j].total_cmp(&a.dists[i]).then(i.cmp(&j)));
             for (c, &i) in empty.iter().zip(order.iter()) {
-                new_centers.row_mut(*c).assign(&x.row(i));
+                new_centers.row_mut(*c).assign(&x.row(i).mapv(T::to_f64));
                 new_labels[i] = *c;
             }
         }
@@ -267,14 +268,18 @@ pub(crate) fn lloyd(
     KMeansResult { centers, labels }
 }
 
-fn mean_variance(x: ArrayView2<f64>) -> f64 {
+fn mean_variance<T: Float>(x: ArrayView2<T>) -> f64 {
     let n = x.nrows() as f64;
     let d = x.ncols();
     let mut total = 0.0;
     for j in 0..d {
         let col = x.column(j);
-        let m = col.sum() / n;
-        total += col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
+        let m = col.iter().map(|v| v.to_f64()).sum::<f64>() / n;
+        total += col
+            .iter()
+            .map(|v| (v.to_f64() - m) * (v.to_f64() - m))
+            .sum::<f64>()
+            / n;
     }
     total / d as f64
 }

@@ -56,6 +56,7 @@
 pub mod covariance;
 mod em;
 mod error;
+mod float;
 mod kernels;
 mod kmeans;
 mod linalg;
@@ -68,6 +69,7 @@ mod validate;
 pub use covariance::{CovarianceType, Covariances, SecondMoments};
 pub use em::{GaussianMixture, InitMethod, IterationEvent};
 pub use error::{GmmError, Result};
+pub use float::Float;
 pub use model::{FitInfo, GmmModel, ModelFile, MODEL_FORMAT_VERSION};
 pub use par::Parallelism;
 pub use stats::{SufficientStatistics, STATS_FORMAT_VERSION};

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::covariance::{CovarianceType, Covariances};
 use crate::error::{GmmError, Result};
+use crate::float::Float;
 use crate::linalg;
 use crate::par::{map_fold_blocks, Parallelism};
 use crate::validate::{check_finite, check_nonempty};
@@ -244,7 +245,7 @@ impl GmmModel {
     }
 
     /// Checks that data has the model's number of columns and at least one row.
-    pub(crate) fn check_data(&self, x: ArrayView2<f64>) -> Result<()> {
+    pub(crate) fn check_data<T: Float>(&self, x: ArrayView2<T>) -> Result<()> {
         check_nonempty(x)?;
         if x.ncols() != self.n_features() {
             return Err(GmmError::ShapeMismatch {
@@ -257,9 +258,9 @@ impl GmmModel {
     }
 
     /// Runs the E-step block by block: responsibilities (when wanted) and `ln p` per row.
-    fn blocks(
+    fn blocks<T: Float>(
         &self,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         par: Parallelism,
         want_resp: bool,
     ) -> Result<(Array2<f64>, Array1<f64>)> {
@@ -308,7 +309,7 @@ impl GmmModel {
     /// # Errors
     /// [`GmmError::ShapeMismatch`] for a different number of columns, [`GmmError::EmptyData`],
     /// [`GmmError::NonFinite`].
-    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+    pub fn predict_proba<T: Float>(&self, x: ArrayView2<T>) -> Result<Array2<f64>> {
         self.predict_proba_par(x, Parallelism::default())
     }
 
@@ -316,7 +317,11 @@ impl GmmModel {
     ///
     /// # Errors
     /// As [`GmmModel::predict_proba`].
-    pub fn predict_proba_par(&self, x: ArrayView2<f64>, par: Parallelism) -> Result<Array2<f64>> {
+    pub fn predict_proba_par<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        par: Parallelism,
+    ) -> Result<Array2<f64>> {
         Ok(self.blocks(x, par, true)?.0)
     }
 
@@ -324,7 +329,7 @@ impl GmmModel {
     ///
     /// # Errors
     /// As [`GmmModel::predict_proba`].
-    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<usize>> {
+    pub fn predict<T: Float>(&self, x: ArrayView2<T>) -> Result<Array1<usize>> {
         let r = self.predict_proba(x)?;
         Ok(r.map_axis(Axis(1), |row| argmax(row.iter().copied())))
     }
@@ -333,7 +338,7 @@ impl GmmModel {
     ///
     /// # Errors
     /// As [`GmmModel::predict_proba`].
-    pub fn score_samples(&self, x: ArrayView2<f64>) -> Result<Array1<f64>> {
+    pub fn score_samples<T: Float>(&self, x: ArrayView2<T>) -> Result<Array1<f64>> {
         self.score_samples_par(x, Parallelism::default())
     }
 
@@ -341,7 +346,11 @@ impl GmmModel {
     ///
     /// # Errors
     /// As [`GmmModel::predict_proba`].
-    pub fn score_samples_par(&self, x: ArrayView2<f64>, par: Parallelism) -> Result<Array1<f64>> {
+    pub fn score_samples_par<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        par: Parallelism,
+    ) -> Result<Array1<f64>> {
         Ok(self.blocks(x, par, false)?.1)
     }
 
@@ -349,7 +358,7 @@ impl GmmModel {
     ///
     /// # Errors
     /// As [`GmmModel::predict_proba`].
-    pub fn score(&self, x: ArrayView2<f64>) -> Result<f64> {
+    pub fn score<T: Float>(&self, x: ArrayView2<T>) -> Result<f64> {
         Ok(self.score_samples(x)?.mean().expect("non-empty"))
     }
 
@@ -364,7 +373,7 @@ impl GmmModel {
     ///
     /// # Errors
     /// As [`GmmModel::predict_proba`].
-    pub fn bic(&self, x: ArrayView2<f64>) -> Result<f64> {
+    pub fn bic<T: Float>(&self, x: ArrayView2<T>) -> Result<f64> {
         let n = x.nrows() as f64;
         Ok(-2.0 * self.score(x)? * n + self.n_parameters() as f64 * n.ln())
     }
@@ -373,7 +382,7 @@ impl GmmModel {
     ///
     /// # Errors
     /// As [`GmmModel::predict_proba`].
-    pub fn aic(&self, x: ArrayView2<f64>) -> Result<f64> {
+    pub fn aic<T: Float>(&self, x: ArrayView2<T>) -> Result<f64> {
         let n = x.nrows() as f64;
         Ok(-2.0 * self.score(x)? * n + 2.0 * self.n_parameters() as f64)
     }

@@ -14,6 +14,7 @@ use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 
 use crate::covariance::{CovarianceType, Covariances, SecondMoments};
 use crate::error::{GmmError, Result};
+use crate::float::Float;
 use crate::model::GmmModel;
 use crate::par::{map_fold_blocks, Parallelism};
 
@@ -139,9 +140,9 @@ impl SufficientStatistics {
     /// [`GmmError::ShapeMismatch`] if `x` has a different number of columns than the model
     /// or `weights` a different length; [`GmmError::NonFinite`] for NaN/∞ in `x`;
     /// [`GmmError::InvalidWeights`] for negative or non-finite weights.
-    pub fn from_chunk(
+    pub fn from_chunk<T: Float>(
         model: &GmmModel,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
     ) -> Result<Self> {
         Self::from_chunk_par(model, x, weights, Parallelism::Sequential)
@@ -152,9 +153,9 @@ impl SufficientStatistics {
     ///
     /// # Errors
     /// As [`SufficientStatistics::from_chunk`].
-    pub fn from_chunk_par(
+    pub fn from_chunk_par<T: Float>(
         model: &GmmModel,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         par: Parallelism,
     ) -> Result<Self> {
@@ -167,9 +168,9 @@ impl SufficientStatistics {
     }
 
     /// The E-step on validated input, with the fast kernels.
-    pub(crate) fn e_step(
+    pub(crate) fn e_step<T: Float>(
         model: &GmmModel,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         par: Parallelism,
     ) -> Self {
@@ -178,10 +179,10 @@ impl SufficientStatistics {
     }
 
     /// The E-step with kernels prepared for a given instruction-set level.
-    pub(crate) fn e_step_prepared(
+    pub(crate) fn e_step_prepared<T: Float>(
         model: &GmmModel,
         prep: &crate::kernels::Prepared,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         par: Parallelism,
     ) -> Self {
@@ -213,10 +214,10 @@ impl SufficientStatistics {
     /// Adds the E-step statistics of `model` over the rows of `x`, block by block in the
     /// same order as an in-memory pass (so a stream of chunks whose sizes are multiples of
     /// the block size reproduces the in-memory result bit for bit).
-    pub(crate) fn accumulate_e_step(
+    pub(crate) fn accumulate_e_step<T: Float>(
         &mut self,
         model: &GmmModel,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         par: Parallelism,
     ) {
@@ -287,10 +288,10 @@ impl SufficientStatistics {
 
     /// Statistics about `shift` for given responsibilities, produced block by block by
     /// `fill(start_row, out_block)` (used by initialisation), with the fast kernels.
-    pub(crate) fn from_responsibilities(
+    pub(crate) fn from_responsibilities<T: Float>(
         ct: CovarianceType,
         shift: Array2<f64>,
-        x: ArrayView2<f64>,
+        x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         par: Parallelism,
         fill: &(dyn Fn(usize, ArrayViewMut2<f64>) + Sync),

@@ -439,3 +439,31 @@ fn streaming_reports_bad_rows_by_stream_position() {
         .to_string();
     assert!(e.contains("row 4321, column 1"), "{e}");
 }
+
+#[test]
+fn f32_input_gives_the_model_of_its_exact_f64_values() {
+    let (x, _) = mixture_data(5000, 5, 3, 41, 3.0);
+    let x32 = x.mapv(|v| v as f32);
+    let x64 = x32.mapv(f64::from);
+    for ct in CovarianceType::ALL {
+        let g = GaussianMixture::new(3).covariance_type(ct).seed(4);
+        let a = g.fit(x32.view()).unwrap();
+        let b = g.fit(x64.view()).unwrap();
+        assert_eq!(a, b, "{ct}");
+        assert_eq!(
+            a.score_samples(x32.view()).unwrap(),
+            b.score_samples(x64.view()).unwrap()
+        );
+        assert_eq!(
+            a.predict(x32.view()).unwrap(),
+            b.predict(x64.view()).unwrap()
+        );
+    }
+    let mut bad = x32.clone();
+    bad[[7, 2]] = f32::NAN;
+    assert!(GaussianMixture::new(2)
+        .fit(bad.view())
+        .unwrap_err()
+        .to_string()
+        .contains("row 7, column 2"));
+}

@@ -474,9 +474,11 @@ mod tests {
         assert_eq!(Format::from_path("a.txt").unwrap(), Format::Csv);
         assert_eq!(Format::from_path("a.npy").unwrap(), Format::Npy);
         assert_eq!(Format::from_path("a.NPZ").unwrap(), Format::Npz);
-        let e = Format::from_path("data.parquet").unwrap_err().to_string();
-        assert!(e.contains("'.parquet'") && e.contains(SUPPORTED), "{e}");
-        assert!(e.starts_with("data.parquet:"), "{e}");
+        #[cfg(feature = "parquet")]
+        assert_eq!(Format::from_path("a.Parquet").unwrap(), Format::Parquet);
+        let e = Format::from_path("data.xlsx").unwrap_err().to_string();
+        assert!(e.contains("'.xlsx'") && e.contains(SUPPORTED), "{e}");
+        assert!(e.starts_with("data.xlsx:"), "{e}");
         let e = Format::from_path("data").unwrap_err().to_string();
         assert!(
             e.contains("without a file extension") && e.contains(".npz"),

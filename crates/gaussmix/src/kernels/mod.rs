@@ -21,6 +21,7 @@ pub(crate) mod simd;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
 use crate::covariance::{CovarianceType, Covariances, SecondMoments};
+use crate::float::Float;
 use crate::model::GmmModel;
 use crate::stats::SufficientStatistics;
 use simd::{exp_nonpos, fma, LANES};
@@ -235,32 +236,42 @@ pub(crate) enum Sink<'a> {
 }
 
 /// Runs the E-step over the rows of `x` (one task), feeding `sink`.
-pub(crate) fn run(prep: &Prepared, x: ArrayView2<f64>, sink: Sink<'_>, ws: &mut Workspace) {
+pub(crate) fn run<F: Float>(prep: &Prepared, x: ArrayView2<F>, sink: Sink<'_>, ws: &mut Workspace) {
     match prep.level {
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => unsafe { run_avx512(prep, x, sink, ws) },
         #[cfg(target_arch = "x86_64")]
         Level::Avx2 => unsafe { run_avx2(prep, x, sink, ws) },
-        _ => run_generic::<false>(prep, x, sink, ws),
+        _ => run_generic::<F, false>(prep, x, sink, ws),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,fma,avx2")]
-unsafe fn run_avx512(prep: &Prepared, x: ArrayView2<f64>, sink: Sink<'_>, ws: &mut Workspace) {
-    run_generic::<true>(prep, x, sink, ws)
+unsafe fn run_avx512<F: Float>(
+    prep: &Prepared,
+    x: ArrayView2<F>,
+    sink: Sink<'_>,
+    ws: &mut Workspace,
+) {
+    run_generic::<F, true>(prep, x, sink, ws)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_avx2(prep: &Prepared, x: ArrayView2<f64>, sink: Sink<'_>, ws: &mut Workspace) {
-    run_generic::<true>(prep, x, sink, ws)
+unsafe fn run_avx2<F: Float>(
+    prep: &Prepared,
+    x: ArrayView2<F>,
+    sink: Sink<'_>,
+    ws: &mut Workspace,
+) {
+    run_generic::<F, true>(prep, x, sink, ws)
 }
 
 #[inline(always)]
-fn run_generic<const F: bool>(
+fn run_generic<T: Float, const F: bool>(
     prep: &Prepared,
-    x: ArrayView2<f64>,
+    x: ArrayView2<T>,
     mut sink: Sink<'_>,
     ws: &mut Workspace,
 ) {
@@ -343,37 +354,43 @@ fn run_generic<const F: bool>(
 
 /// `xt[i][r] = x[r0 + r][i] − c_i`, zero-padded past `len`.
 #[inline(always)]
-fn load_tile(prep: &Prepared, x: ArrayView2<f64>, r0: usize, len: usize, ws: &mut Workspace) {
+fn load_tile<T: Float>(
+    prep: &Prepared,
+    x: ArrayView2<T>,
+    r0: usize,
+    len: usize,
+    ws: &mut Workspace,
+) {
     let d = prep.d;
-    let c = &prep.c[..d];
-    if let Some(xs) = x.as_slice() {
-        #[cfg(target_arch = "x86_64")]
-        if prep.level == Level::Avx512 {
-            // SAFETY: the level was detected at run time; sizes as documented.
-            unsafe { avx512::load_tile_rows(xs, d, r0, len, c, &mut ws.xt) };
-            for i in 0..d {
-                ws.xt[i * TILE + len..(i + 1) * TILE].fill(0.0);
-            }
-            return;
-        }
-        // row-major: read each row once, write one lane of every feature row
-        let rows = &xs[r0 * d..(r0 + len) * d];
-        for (r, row) in rows.chunks_exact(d).enumerate() {
-            for (i, (v, ci)) in row.iter().zip(c).enumerate() {
-                ws.xt[i * TILE + r] = v - ci;
-            }
-        }
-    } else {
-        for i in 0..d {
-            let col = x.column(i);
-            for r in 0..len {
-                ws.xt[i * TILE + r] = col[r0 + r] - c[i];
-            }
-        }
-    }
+    T::load_tile(
+        x,
+        r0,
+        len,
+        &prep.c[..d],
+        &mut ws.xt,
+        TILE,
+        prep.level == Level::Avx512,
+    );
     for i in 0..d {
         ws.xt[i * TILE + len..(i + 1) * TILE].fill(0.0);
     }
+}
+
+/// [`avx512::load_tile_rows`] for [`Float::load_tile`].
+///
+/// # Safety
+/// As [`avx512::load_tile_rows`].
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) unsafe fn load_tile_rows_avx512(
+    xs: &[f64],
+    d: usize,
+    r0: usize,
+    len: usize,
+    c: &[f64],
+    xt: &mut [f64],
+) {
+    avx512::load_tile_rows(xs, d, r0, len, c, xt)
 }
 
 /// `lp[k][r] = offset_k − ½ q_k(r)` for the whole (padded) tile.
