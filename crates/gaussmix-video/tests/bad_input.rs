@@ -8,7 +8,7 @@ use std::process::Command;
 /// A frame with a textured background and a bright square at `x`.
 fn frame(w: u32, h: u32, x: u32) -> image::RgbImage {
     image::RgbImage::from_fn(w, h, |i, j| {
-        if i >= x && i < x + 8 && j >= 8 && j < 16 {
+        if (x..x + 8).contains(&i) && (8..16).contains(&j) {
             image::Rgb([250, 30, 30])
         } else {
             let v = (40 + (i * 7 + j * 13) % 150) as u8;
