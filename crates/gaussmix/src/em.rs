@@ -585,32 +585,44 @@ impl GaussianMixture {
                 f,
             )?
         } else {
-            let fill = self.responsibilities(x, weights, rng);
-            // two passes: the component means first, then moments about them (exact even
-            // for data far from the origin)
-            let zero = Array2::zeros((k, d));
-            let first = SufficientStatistics::from_responsibilities(
-                self.covariance_type,
-                zero,
-                x,
-                weights,
-                par,
-                &*fill,
-            );
-            let mut shift = Array2::zeros((k, d));
-            for c in 0..k {
-                let nk = first.nk[c] + crate::stats::NK_EPS;
-                shift.row_mut(c).assign(&(&first.s1.row(c) / nk));
+            match self.responsibilities(x, weights, rng) {
+                InitResp::Labels(labels) => SufficientStatistics::from_labels(
+                    self.covariance_type,
+                    x,
+                    weights,
+                    &labels,
+                    k,
+                    par,
+                )
+                .finalize(self.reg_covar)?,
+                InitResp::Dense(fill) => {
+                    // two passes: the component means first, then moments about them
+                    // (exact even for data far from the origin)
+                    let zero = Array2::zeros((k, d));
+                    let first = SufficientStatistics::from_responsibilities(
+                        self.covariance_type,
+                        zero,
+                        x,
+                        weights,
+                        par,
+                        &*fill,
+                    );
+                    let mut shift = Array2::zeros((k, d));
+                    for c in 0..k {
+                        let nk = first.nk[c] + crate::stats::NK_EPS;
+                        shift.row_mut(c).assign(&(&first.s1.row(c) / nk));
+                    }
+                    SufficientStatistics::from_responsibilities(
+                        self.covariance_type,
+                        shift,
+                        x,
+                        weights,
+                        par,
+                        &*fill,
+                    )
+                    .finalize(self.reg_covar)?
+                }
             }
-            let stats = SufficientStatistics::from_responsibilities(
-                self.covariance_type,
-                shift,
-                x,
-                weights,
-                par,
-                &*fill,
-            );
-            stats.finalize(self.reg_covar)?
         };
         if let Some(w) = &self.weights_init {
             model.weights = w.clone();
@@ -627,13 +639,12 @@ impl GaussianMixture {
     }
 
     /// A block-wise filler of initial responsibilities for the chosen method.
-    #[allow(clippy::type_complexity)]
     fn responsibilities<T: Float>(
         &self,
         x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         rng: &mut ChaCha8Rng,
-    ) -> Box<dyn Fn(usize, ArrayViewMut2<f64>) + Sync> {
+    ) -> InitResp {
         let k = self.n_components;
         let n = x.nrows();
         match self.init {
@@ -641,13 +652,7 @@ impl GaussianMixture {
                 let seeds = kmeans::kmeans_plusplus(x, weights, k, rng, self.parallelism);
                 let centers =
                     Array2::from_shape_fn((k, x.ncols()), |(c, j)| x[[seeds[c], j]].to_f64());
-                let res = kmeans::lloyd(x, weights, centers, 300, self.parallelism);
-                let labels = res.labels;
-                Box::new(move |s, mut g| {
-                    for (i, mut row) in g.rows_mut().into_iter().enumerate() {
-                        row[labels[s + i]] = 1.0;
-                    }
-                })
+                InitResp::Labels(kmeans::lloyd(x, weights, centers, 300, self.parallelism).labels)
             }
             InitMethod::KMeansPlusPlus | InitMethod::RandomFromData => {
                 let seeds = if self.init == InitMethod::KMeansPlusPlus {
@@ -664,21 +669,15 @@ impl GaussianMixture {
                     idx.truncate(k);
                     idx
                 };
-                let mut owner = std::collections::HashMap::new();
+                let mut labels = vec![usize::MAX; n];
                 for (c, &i) in seeds.iter().enumerate() {
-                    owner.insert(i, c);
+                    labels[i] = c;
                 }
-                Box::new(move |s, mut g| {
-                    for (i, mut row) in g.rows_mut().into_iter().enumerate() {
-                        if let Some(&c) = owner.get(&(s + i)) {
-                            row[c] = 1.0;
-                        }
-                    }
-                })
+                InitResp::Labels(labels)
             }
             InitMethod::Random => {
                 let base: u64 = rng.random();
-                Box::new(move |s, mut g| {
+                InitResp::Dense(Box::new(move |s, mut g| {
                     // one generator per fixed block: independent of the thread count
                     let mut r = ChaCha8Rng::seed_from_u64(base);
                     r.set_stream((s / BLOCK_ROWS) as u64);
@@ -690,8 +689,18 @@ impl GaussianMixture {
                         }
                         row /= sum;
                     }
-                })
+                }))
             }
         }
     }
 }
+
+/// Initial responsibilities: hard labels (`usize::MAX` for a row that starts no
+/// component), or a block-wise filler of soft ones.
+enum InitResp {
+    Labels(Vec<usize>),
+    Dense(Box<Filler>),
+}
+
+/// Writes the responsibilities of the rows starting at the given one.
+type Filler = dyn Fn(usize, ArrayViewMut2<f64>) + Sync;

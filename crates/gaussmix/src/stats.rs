@@ -322,6 +322,108 @@ impl SufficientStatistics {
         total
     }
 
+    /// Statistics of hard assignments: row `n` belongs wholly to component `labels[n]`
+    /// (`usize::MAX`: to none), taken about each component's mean (two passes: the means,
+    /// then centred moments). Costs O(N·D²) for full covariance, not O(N·K·D²).
+    pub(crate) fn from_labels<T: Float>(
+        ct: CovarianceType,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        labels: &[usize],
+        k: usize,
+        par: Parallelism,
+    ) -> Self {
+        let d = x.ncols();
+        // pass 1: weighted sums and counts per component
+        let mut sums = Array2::<f64>::zeros((k, d));
+        let mut counts = Array1::<f64>::zeros(k);
+        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+            x.nrows(),
+            par,
+            |s, e| {
+                let mut ps = Array2::<f64>::zeros((k, d));
+                let mut pc = Array1::<f64>::zeros(k);
+                for r in s..e {
+                    let c = labels[r];
+                    if c >= k {
+                        continue;
+                    }
+                    let w = weights.map_or(1.0, |w| w[r]);
+                    pc[c] += w;
+                    for (acc, v) in ps.row_mut(c).iter_mut().zip(x.row(r).iter()) {
+                        *acc += w * v.to_f64();
+                    }
+                }
+                Ok((ps, pc))
+            },
+            |(ps, pc)| {
+                sums += &ps;
+                counts += &pc;
+                Ok(())
+            },
+        );
+        let mut shift = Array2::zeros((k, d));
+        for c in 0..k {
+            let nk = counts[c] + NK_EPS;
+            shift.row_mut(c).assign(&(&sums.row(c) / nk));
+        }
+        // pass 2: moments about the means
+        let mut total = Self::zeros(ct, shift.clone());
+        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+            x.nrows(),
+            par,
+            |s, e| {
+                let mut part = Self::zeros(ct, shift.clone());
+                let mut diff = vec![0.0; d];
+                for r in s..e {
+                    let w = weights.map_or(1.0, |w| w[r]);
+                    part.weight_sum += w;
+                    part.n_samples += 1;
+                    let c = labels[r];
+                    if c >= k || w == 0.0 {
+                        continue;
+                    }
+                    part.nk[c] += w;
+                    for ((df, v), m) in diff
+                        .iter_mut()
+                        .zip(x.row(r).iter())
+                        .zip(shift.row(c).iter())
+                    {
+                        *df = v.to_f64() - m;
+                    }
+                    for (a, df) in part.s1.row_mut(c).iter_mut().zip(&diff) {
+                        *a += w * df;
+                    }
+                    let lower = |m: &mut [f64]| {
+                        for i in 0..d {
+                            let wi = w * diff[i];
+                            for (v, dj) in m[i * d..i * d + i + 1].iter_mut().zip(&diff[..=i]) {
+                                *v += wi * dj;
+                            }
+                        }
+                    };
+                    match &mut part.s2 {
+                        SecondMoments::Full(a) => lower(
+                            &mut a.as_slice_mut().expect("standard")[c * d * d..(c + 1) * d * d],
+                        ),
+                        SecondMoments::Tied(a) => lower(a.as_slice_mut().expect("standard")),
+                        SecondMoments::Diag(a) => {
+                            for (v, df) in a.row_mut(c).iter_mut().zip(&diff) {
+                                *v += w * df * df;
+                            }
+                        }
+                    }
+                }
+                Ok(part)
+            },
+            |p| {
+                total.merge_unchecked(&p);
+                Ok(())
+            },
+        );
+        total
+    }
+
     /// [`SufficientStatistics::from_responsibilities`] with the reference kernels.
     #[cfg(test)]
     pub(crate) fn from_responsibilities_reference(
@@ -778,6 +880,54 @@ mod given_tests {
                 for (u, v) in a.s2.as_slice().iter().zip(b.s2.as_slice()) {
                     assert!((u - v).abs() < 1e-9 * v.abs().max(1.0), "{ct} s2 {u} {v}");
                 }
+            }
+        }
+    }
+
+    /// Hard labels: the O(N·D²) path equals the general one with one-hot responsibilities.
+    #[test]
+    fn labels_equal_one_hot_responsibilities() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (n, d, k) = (2500, 6, 4);
+        let x = Array2::from_shape_fn((n, d), |(i, j)| {
+            rng.random::<f64>() * (1 + j) as f64 + (i % k) as f64 * 3.0 + 1e4
+        });
+        let labels: Vec<usize> = (0..n)
+            .map(|i| if i % 97 == 0 { usize::MAX } else { (i * 7) % k })
+            .collect();
+        let w = Array1::from_shape_fn(n, |i| (i % 4) as f64 * 0.5);
+        for ct in CovarianceType::ALL {
+            for weights in [None, Some(w.view())] {
+                let a = SufficientStatistics::from_labels(
+                    ct,
+                    x.view(),
+                    weights,
+                    &labels,
+                    k,
+                    Parallelism::Rayon,
+                );
+                let fill = |s: usize, mut g: ArrayViewMut2<f64>| {
+                    for (r, mut row) in g.rows_mut().into_iter().enumerate() {
+                        if labels[s + r] < k {
+                            row[labels[s + r]] = 1.0;
+                        }
+                    }
+                };
+                let b = SufficientStatistics::from_responsibilities_reference(
+                    ct,
+                    a.shift.clone(),
+                    x.view(),
+                    weights,
+                    &fill,
+                );
+                let (ma, mb) = (a.finalize(1e-6).unwrap(), b.finalize(1e-6).unwrap());
+                for (u, v) in ma.means.iter().zip(mb.means.iter()) {
+                    assert!((u - v).abs() < 1e-9, "{ct}");
+                }
+                for (u, v) in ma.covariances.values().zip(mb.covariances.values()) {
+                    assert!((u - v).abs() < 1e-9 * v.abs().max(1.0), "{ct}: {u} {v}");
+                }
+                assert_eq!(a.weight_sum, b.weight_sum);
             }
         }
     }
