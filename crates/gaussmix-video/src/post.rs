@@ -19,7 +19,8 @@ use crate::model::{MASK_BACKGROUND, MASK_FOREGROUND, MASK_SHADOW};
 /// object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PostProcess {
-    /// Side of the median (majority) window, odd; 0 or 1 disables it (default 5).
+    /// Side of the median (majority) window, odd, at most 15; 0 or 1 disables it
+    /// (default 5).
     pub median: usize,
     /// 3×3 morphological opening after the median (default false).
     pub open: bool,
@@ -76,7 +77,7 @@ impl PostProcess {
         assert_eq!(mask.len(), width * height, "mask size");
         let mut fg: Vec<u8> = mask.iter().map(|&m| (m == MASK_FOREGROUND) as u8).collect();
         let mut tmp = vec![0u8; fg.len()];
-        let mut cnt = vec![0u16; fg.len()];
+        let mut cnt = Vec::new();
         if self.median > 1 {
             majority(&fg, &mut tmp, width, height, self.median / 2, &mut cnt);
             std::mem::swap(&mut fg, &mut tmp);
@@ -104,65 +105,98 @@ impl PostProcess {
     }
 }
 
-/// Counts of set pixels in the (2r+1)² window around each pixel, clipped to the image;
-/// calls `decide(count, window_area)` for the output.
+#[derive(Clone, Copy)]
+enum Rule {
+    Majority,
+    Any,
+    All,
+}
+
+/// Counts set pixels (values 0/1) in the (2r+1)² window around each pixel, clipped to the
+/// image, and applies `rule` to (count, clipped window area). Separable: a horizontal
+/// pass of slice additions, then a vertical one, then the rule: all plain loops over
+/// bytes that the compiler vectorises. `r` ≤ 7 (counts fit a byte).
 fn box_filter(
     src: &[u8],
     dst: &mut [u8],
     w: usize,
     h: usize,
     r: usize,
-    cols: &mut [u16],
-    decide: impl Fn(u32, u32) -> bool,
+    scratch: &mut Vec<u8>,
+    rule: Rule,
 ) {
-    // Vertical sums per column.
+    assert!(r <= 7, "window radius");
+    scratch.resize(2 * w * h, 0);
+    let (hs, cnt) = scratch.split_at_mut(w * h);
+    // Horizontal sums.
     for y in 0..h {
-        let y0 = y.saturating_sub(r);
-        let y1 = (y + r).min(h - 1);
-        let row = &mut cols[y * w..(y + 1) * w];
-        row.fill(0);
-        for yy in y0..=y1 {
-            for (c, &s) in row.iter_mut().zip(&src[yy * w..(yy + 1) * w]) {
-                *c += s as u16;
+        let s = &src[y * w..(y + 1) * w];
+        let d = &mut hs[y * w..(y + 1) * w];
+        if w > 2 * r {
+            d[r..w - r].fill(0);
+            for k in 0..=2 * r {
+                for (o, &v) in d[r..w - r].iter_mut().zip(&s[k..k + w - 2 * r]) {
+                    *o += v;
+                }
+            }
+        }
+        for x in (0..w).filter(|&x| x < r || x + r >= w) {
+            d[x] = s[x.saturating_sub(r)..(x + r + 1).min(w)].iter().sum();
+        }
+    }
+    // Vertical sums.
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(r), (y + r).min(h - 1));
+        let out = &mut cnt[y * w..(y + 1) * w];
+        out.copy_from_slice(&hs[y0 * w..(y0 + 1) * w]);
+        for yy in y0 + 1..=y1 {
+            for (o, &v) in out.iter_mut().zip(&hs[yy * w..(yy + 1) * w]) {
+                *o += v;
             }
         }
     }
+    // Window widths per column.
+    let cols: Vec<u16> = (0..w)
+        .map(|x| ((x + r).min(w - 1) - x.saturating_sub(r) + 1) as u16)
+        .collect();
     for y in 0..h {
-        let rows = ((y + r).min(h - 1) - y.saturating_sub(r) + 1) as u32;
-        let col = &cols[y * w..(y + 1) * w];
-        let out = &mut dst[y * w..(y + 1) * w];
-        let mut sum: u32 = col[..r.min(w - 1) + 1].iter().map(|&v| v as u32).sum();
-        for x in 0..w {
-            let x0 = x.saturating_sub(r);
-            let x1 = (x + r).min(w - 1);
-            out[x] = decide(sum, rows * (x1 - x0 + 1) as u32) as u8;
-            // Slide: add column x+r+1, drop column x-r.
-            if x + r + 1 < w {
-                sum += col[x + r + 1] as u32;
+        let rows = ((y + r).min(h - 1) - y.saturating_sub(r) + 1) as u16;
+        let c = &cnt[y * w..(y + 1) * w];
+        let d = &mut dst[y * w..(y + 1) * w];
+        match rule {
+            Rule::Majority => {
+                for ((o, &n), &cw) in d.iter_mut().zip(c).zip(&cols) {
+                    *o = (2 * n as u16 > rows * cw) as u8;
+                }
             }
-            if x >= r {
-                sum -= col[x - r] as u32;
+            Rule::Any => {
+                for (o, &n) in d.iter_mut().zip(c) {
+                    *o = (n > 0) as u8;
+                }
+            }
+            Rule::All => {
+                for ((o, &n), &cw) in d.iter_mut().zip(c).zip(&cols) {
+                    *o = (n as u16 == rows * cw) as u8;
+                }
             }
         }
     }
 }
 
-/// Binary median: set where more than half of the clipped (2r+1)² window is set.
-pub fn majority(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize, scratch: &mut Vec<u16>) {
-    scratch.resize(w * h, 0);
-    box_filter(src, dst, w, h, r, scratch, |c, a| 2 * c > a);
+/// Binary median (values 0/1): set where more than half of the clipped (2r+1)² window
+/// is set. `r` ≤ 7.
+pub fn majority(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize, scratch: &mut Vec<u8>) {
+    box_filter(src, dst, w, h, r, scratch, Rule::Majority);
 }
 
-/// Binary 3×3 dilation (the window clipped at the border).
-pub fn dilate3(src: &[u8], dst: &mut [u8], w: usize, h: usize, scratch: &mut Vec<u16>) {
-    scratch.resize(w * h, 0);
-    box_filter(src, dst, w, h, 1, scratch, |c, _| c > 0);
+/// Binary 3×3 dilation (values 0/1; the window clipped at the border).
+pub fn dilate3(src: &[u8], dst: &mut [u8], w: usize, h: usize, scratch: &mut Vec<u8>) {
+    box_filter(src, dst, w, h, 1, scratch, Rule::Any);
 }
 
-/// Binary 3×3 erosion (the window clipped at the border).
-pub fn erode3(src: &[u8], dst: &mut [u8], w: usize, h: usize, scratch: &mut Vec<u16>) {
-    scratch.resize(w * h, 0);
-    box_filter(src, dst, w, h, 1, scratch, |c, a| c == a);
+/// Binary 3×3 erosion (values 0/1; the window clipped at the border).
+pub fn erode3(src: &[u8], dst: &mut [u8], w: usize, h: usize, scratch: &mut Vec<u8>) {
+    box_filter(src, dst, w, h, 1, scratch, Rule::All);
 }
 
 /// Sets every background pixel (0) that is not 4-connected to the image border.

@@ -237,3 +237,58 @@ fn post_process_chain() {
     .validate()
     .is_err());
 }
+
+#[test]
+fn box_filters_match_a_naive_window() {
+    use gaussmix_video::post::{dilate3, erode3};
+    let mut s = 7u64;
+    let mut scratch = Vec::new();
+    for t in 0..60 {
+        let (w, h) = (1 + t % 13, 1 + t % 9);
+        let fg: Vec<u8> = (0..w * h)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 33) % 100 < 50) as u8
+            })
+            .collect();
+        for r in 0..=3usize {
+            let count = |x: usize, y: usize| {
+                let (mut n, mut a) = (0u32, 0u32);
+                for yy in y.saturating_sub(r)..=(y + r).min(h - 1) {
+                    for xx in x.saturating_sub(r)..=(x + r).min(w - 1) {
+                        n += fg[yy * w + xx] as u32;
+                        a += 1;
+                    }
+                }
+                (n, a)
+            };
+            let mut out = vec![9u8; w * h];
+            majority(&fg, &mut out, w, h, r, &mut scratch);
+            for y in 0..h {
+                for x in 0..w {
+                    let (n, a) = count(x, y);
+                    assert_eq!(
+                        out[y * w + x],
+                        (2 * n > a) as u8,
+                        "majority r={r} ({x},{y}) {w}x{h}"
+                    );
+                }
+            }
+            if r == 1 {
+                let mut d = vec![9u8; w * h];
+                let mut e = vec![9u8; w * h];
+                dilate3(&fg, &mut d, w, h, &mut scratch);
+                erode3(&fg, &mut e, w, h, &mut scratch);
+                for y in 0..h {
+                    for x in 0..w {
+                        let (n, a) = count(x, y);
+                        assert_eq!(d[y * w + x], (n > 0) as u8);
+                        assert_eq!(e[y * w + x], (n == a) as u8);
+                    }
+                }
+            }
+        }
+    }
+}
