@@ -853,6 +853,7 @@ fn zivkovic_row<const C: usize, const L: usize>(
         let mut matched = [false; L];
         let mut bg = [false; L];
         let mut cum = [0.0f32; L];
+        let mut top_fit = 0;
         for kk in 0..kused {
             let mut need = false;
             for l in 0..L {
@@ -903,9 +904,19 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 matched[l] |= fit;
                 fit_at[kk][l] = fit;
             }
+            if kk > 0 {
+                let mut any = false;
+                for l in 0..L {
+                    any |= fit_at[kk][l];
+                }
+                if any {
+                    top_fit = kk;
+                }
+            }
         }
-        // Move the matched mode up past weaker (or equal) ones.
-        for i in (1..kused).rev() {
+        // Move the matched mode up past weaker (or equal) ones (slots above the lowest
+        // match only).
+        for i in (1..=top_fit).rev() {
             let mut mv = [false; L];
             let mut any = false;
             for l in 0..L {
@@ -982,12 +993,10 @@ fn zivkovic_row<const C: usize, const L: usize>(
                     };
                     wt[kk][l] = if here[l] { wn[l] } else { w };
                 }
-                for l in 0..L {
-                    var[kk][l] = if here[l] { k.var_init } else { var[kk][l] };
-                }
-                for c in 0..C {
-                    for l in 0..L {
-                        mu[kk][c][l] = if here[l] { x[c][l] } else { mu[kk][c][l] };
+                if any_here {
+                    select_into(&mut var[kk], &[k.var_init; L], &here);
+                    for c in 0..C {
+                        select_into(&mut mu[kk][c], &x[c], &here);
                     }
                 }
                 isnew[kk] = here;
@@ -1093,6 +1102,15 @@ fn prefetch_tile(state: &[f32], at: usize, lines: usize) {
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = (state, at, lines);
+    }
+}
+
+/// `dst[l] = src[l]` where `mask[l]`, as one branch-free blend.
+#[inline(always)]
+fn select_into<const L: usize>(dst: &mut [f32; L], src: &[f32; L], mask: &[bool; L]) {
+    for l in 0..L {
+        let m = (mask[l] as u32).wrapping_neg();
+        dst[l] = f32::from_bits((src[l].to_bits() & m) | (dst[l].to_bits() & !m));
     }
 }
 
