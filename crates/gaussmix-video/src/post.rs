@@ -17,7 +17,7 @@ use crate::model::{MASK_BACKGROUND, MASK_FOREGROUND, MASK_SHADOW};
 /// restores the inside of objects whose colour happens to match the background (or passes
 /// the shadow test, as dark windscreens do): a hole is, by definition, enclosed by the
 /// object.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PostProcess {
     /// Side of the median (majority) window, odd, at most 15; 0 or 1 disables it
     /// (default 5).
@@ -28,6 +28,10 @@ pub struct PostProcess {
     pub close: bool,
     /// Fill background regions not connected to the image border (default true).
     pub fill_holes: bool,
+    /// Largest hole filled, as a fraction of the frame area (default 0.01). Holes inside
+    /// one object are small; a large enclosed region is more likely real background ringed
+    /// by several objects or by the edges lit up when the camera shakes. 1 fills all.
+    pub max_hole_fraction: f64,
     /// Keep 127 for shadow pixels outside the cleaned foreground (default true); false
     /// writes them as 0.
     pub keep_shadows: bool,
@@ -40,6 +44,7 @@ impl Default for PostProcess {
             open: false,
             close: true,
             fill_holes: true,
+            max_hole_fraction: 0.01,
             keep_shadows: true,
         }
     }
@@ -53,6 +58,7 @@ impl PostProcess {
             open: false,
             close: false,
             fill_holes: false,
+            max_hole_fraction: 0.01,
             keep_shadows: true,
         }
     }
@@ -62,6 +68,13 @@ impl PostProcess {
     /// # Errors
     /// [`crate::Error::InvalidParam`] for an even median window.
     pub fn validate(&self) -> crate::Result<()> {
+        if !(0.0..=1.0).contains(&self.max_hole_fraction) {
+            return Err(crate::Error::param(
+                "max_hole_fraction",
+                self.max_hole_fraction,
+                "must be in [0, 1]",
+            ));
+        }
         if self.median > 1 && self.median & 1 == 0 {
             return Err(crate::Error::param(
                 "median",
@@ -91,7 +104,8 @@ impl PostProcess {
             erode3(&tmp, &mut fg, width, height, &mut cnt);
         }
         if self.fill_holes {
-            fill_holes(&mut fg, width, height);
+            let max = (self.max_hole_fraction * (width * height) as f64).floor() as usize;
+            fill_holes_upto(&mut fg, width, height, max);
         }
         for (m, &f) in mask.iter_mut().zip(&fg) {
             *m = if f != 0 {
@@ -206,6 +220,11 @@ pub fn erode3(src: &[u8], dst: &mut [u8], w: usize, h: usize, scratch: &mut Vec<
 /// reaching the border; runs of the other sets are filled. A few runs per row instead of
 /// a flood over every pixel.
 pub fn fill_holes(fg: &mut [u8], w: usize, h: usize) {
+    fill_holes_upto(fg, w, h, usize::MAX)
+}
+
+/// [`fill_holes`] for holes of at most `max_area` pixels.
+pub fn fill_holes_upto(fg: &mut [u8], w: usize, h: usize, max_area: usize) {
     if w == 0 || h == 0 {
         return;
     }
@@ -263,9 +282,14 @@ pub fn fill_holes(fg: &mut [u8], w: usize, h: usize) {
             border[r] = true;
         }
     }
+    let mut area = vec![0usize; runs.len()];
+    for (i, &(_, s, e)) in runs.iter().enumerate() {
+        let r = find(&mut parent, i);
+        area[r] += e - s;
+    }
     for (i, &(y, s, e)) in runs.iter().enumerate() {
         let r = find(&mut parent, i);
-        if !border[r] {
+        if !border[r] && area[r] <= max_area {
             fg[y * w + s..y * w + e].fill(1);
         }
     }

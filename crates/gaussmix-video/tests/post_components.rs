@@ -158,6 +158,13 @@ fn fill_holes_fills_enclosed_background_only() {
     assert_eq!(fg[3 * w + 4], 1);
     assert_eq!(fg[3 * w + 9], 0);
     assert_eq!(fg[0], 0);
+    // With a size limit the ring's 5-pixel hole stays open below 5.
+    let mut fg2: Vec<u8> = m.iter().map(|&v| (v == 255) as u8).collect();
+    gaussmix_video::post::fill_holes_upto(&mut fg2, w, h, 4);
+    assert_eq!(fg2[2 * w + 2], 0);
+    let mut fg3: Vec<u8> = m.iter().map(|&v| (v == 255) as u8).collect();
+    gaussmix_video::post::fill_holes_upto(&mut fg3, w, h, 5);
+    assert_eq!(fg3, fg);
     // Random masks against a pixel flood fill.
     let mut s = 99u64;
     for t in 0..200 {
@@ -211,6 +218,7 @@ fn post_process_chain() {
     let p = PostProcess {
         median: 0,
         close: false,
+        max_hole_fraction: 1.0,
         ..PostProcess::default()
     };
     p.apply(&mut m, w, h);
