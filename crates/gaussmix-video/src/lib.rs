@@ -1,21 +1,43 @@
 //! # gaussmix-video: background subtraction and tracking with per-pixel Gaussian mixtures
 //!
-//! Every pixel of a fixed camera is modelled as a small mixture of Gaussians over its
-//! colour, p(x) = Σ_k π_k N(x | μ_k, σ_k² I), updated online with a learning rate α
-//! (Zivkovic's adaptive GMM, OpenCV's MOG2; Stauffer–Grimson as an option). A pixel is
-//! background when one of the heavy modes explains it, shadow when it is a darker copy of
-//! a background mode, and foreground otherwise. See [`model`] for the rules.
+//! ## The model
 //!
-//! On top of the model:
-//! - [`post`]: mask clean-up (shadow removal, median, open/close, hole filling) and
-//!   8-connected components with statistics;
-//! - [`track`]: multi-object tracking (constant-velocity Kalman filter per track, Hungarian
-//!   assignment on IoU / distance, births and deaths);
-//! - [`source`]: frames from a folder of images (CDnet layout or any jpg/png/bmp folder) or
-//!   a video file through the `ffmpeg` program;
+//! Every pixel of a fixed camera is a small mixture over its colour x (1 or 3 channels),
+//! p(x) = Σ_k w_k N(x | μ_k, σ_k² I), k < M, kept in descending weight order and updated
+//! online with a learning rate α (by default α = 1/min(2·frames, history)):
+//!
+//! - every weight decays, w ← (1−α)·w − α·c_T;
+//! - the first mode with ‖x − μ‖² < Tg·σ² matches: w += α, μ += (α/w)(x − μ),
+//!   σ² += (α/w)(‖x − μ‖² − σ²), clamped to [var_min, var_max]; it moves up the order;
+//! - modes whose weight falls below α·c_T are dropped, weights renormalised;
+//! - if nothing matched, the weakest mode is replaced by w = α, μ = x, σ² = var_init;
+//! - the pixel is **background** if it lies within Tb·σ² of one of the first modes whose
+//!   weights sum to background_ratio, a **shadow** (Prati et al.) if it is a darker copy
+//!   of such a mode (x ≈ a·μ with a in [τ, 1]), **foreground** otherwise.
+//!
+//! That is Zivkovic's adaptive GMM with OpenCV MOG2's defaults (history 500, Tb 16, Tg 9,
+//! background_ratio 0.9, var_init 15, var_min 4, var_max 75, c_T 0.05, τ 0.5, M 5);
+//! [`Method::StaufferGrimson`] is the fixed-K ancestor. One addition is on by default:
+//! global illumination compensation (see [`ModelParams::illumination_compensation`]).
+//! [`model::BackgroundModel`] is the fast implementation (tiled planes, vectorised,
+//! rows in parallel on a local rayon pool); [`reference::ReferenceModel`] is the
+//! obviously-correct per-pixel one it is tested against, mask for mask.
+//!
+//! ## Around the model
+//!
+//! - [`post`]: mask clean-up (shadows are not foreground; 5×5 median, 3×3 close, filling
+//!   holes up to 1 % of the frame) and 8-connected components with statistics;
+//! - [`mod@track`]: multi-object tracking (constant-velocity Kalman filter per track,
+//!   Hungarian assignment on IoU / distance, births after 3 hits, deaths after 8 misses);
+//! - [`source`]: frames from a folder of images (CDnet layout or any jpg/png/bmp folder)
+//!   or a video file through the `ffmpeg` program;
 //! - [`cdnet`]: CDnet 2014 scoring (Re, Sp, FPR, FNR, PWC, Pr, F);
 //! - [`pipeline`]: the entry points a command-line tool calls: [`subtract`], [`track()`],
-//!   [`evaluate`].
+//!   [`evaluate`]. Their outputs appear all at once or not at all.
+//!
+//! With the defaults, CDnet 2014 baseline/highway scores F = 0.911 (Re 0.897, Pr 0.924);
+//! OpenCV 5.0's MOG2 with its defaults scores 0.708 there (0.778 without shadows). The
+//! same model without compensation and clean-up reproduces OpenCV's 0.708.
 //!
 //! ```no_run
 //! use gaussmix_video::{subtract, evaluate, SubtractOptions};

@@ -518,7 +518,7 @@ impl Annotator {
 }
 
 /// Multi-object tracking: background subtraction, clean-up, connected components, and a
-/// Kalman/Hungarian tracker (see [`crate::track`]). Returns the rows
+/// Kalman/Hungarian tracker (see [`mod@crate::track`]). Returns the rows
 /// `frame, track_id, x, y, w, h, cx, cy` of confirmed tracks; optionally writes them as CSV
 /// and writes annotated frames (see [`TrackOptions`]). Outputs are staged like
 /// [`subtract`]'s: all or nothing.
