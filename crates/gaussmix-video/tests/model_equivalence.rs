@@ -180,3 +180,53 @@ fn stauffer_grimson() {
     check(&p, 3, 1, 7);
     check(&p, 1, 2, 8);
 }
+
+#[test]
+fn background_image_is_the_learned_scene() {
+    let (w, h) = (21, 5);
+    let scene: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+    let mut m = BackgroundModel::new(&ModelParams::default(), w, h, 3, 1).unwrap();
+    assert!(
+        m.background_image().iter().all(|&v| v == 0),
+        "black before the first frame"
+    );
+    let mut mask = vec![0u8; w * h];
+    for t in 0..30 {
+        // A block passes over the left part now and then: the background must not move.
+        let mut f = scene.clone();
+        if t % 7 == 3 {
+            for v in f[..30].iter_mut() {
+                *v = 255 - *v;
+            }
+        }
+        m.apply(&f, &mut mask).unwrap();
+    }
+    assert_eq!(m.background_image(), scene);
+    // Grey too.
+    let mut g = BackgroundModel::new(&ModelParams::default(), w, h, 1, 2).unwrap();
+    let mut mask = vec![0u8; w * h];
+    for _ in 0..5 {
+        g.apply(&scene[..w * h], &mut mask).unwrap();
+    }
+    assert_eq!(g.background_image(), &scene[..w * h]);
+    assert!(mask.iter().all(|&v| v == 0));
+}
+
+#[test]
+fn wrong_buffer_sizes_are_errors() {
+    let mut m = BackgroundModel::new(&ModelParams::default(), 4, 3, 3, 1).unwrap();
+    let mut mask = vec![0u8; 12];
+    assert!(m.apply(&[0u8; 35], &mut mask).is_err());
+    assert!(m.apply(&[0u8; 36], &mut mask[..11]).is_err());
+    assert!(BackgroundModel::new(&ModelParams::default(), 4, 3, 2, 1).is_err());
+    assert!(BackgroundModel::new(&ModelParams::default(), 0, 3, 3, 1).is_err());
+    assert!(BackgroundModel::new(&ModelParams::default(), 4, 3, 3, 0).is_err());
+    let bad = ModelParams {
+        var_min: 80.0,
+        ..ModelParams::default()
+    };
+    assert!(BackgroundModel::new(&bad, 4, 3, 3, 1)
+        .unwrap_err()
+        .to_string()
+        .contains("var_min"));
+}
