@@ -80,7 +80,7 @@ impl ReferenceModel {
             1.0
         };
         self.frames += 1;
-        let coef = Coef::new(&self.params, self.params.alpha(self.frames), gain);
+        let coef = Coef::new(&self.params, self.params.alpha(self.frames), gain, c);
         for (i, modes) in self.pixels.iter_mut().enumerate() {
             let x: Vec<f32> = frame[i * c..(i + 1) * c]
                 .iter()

@@ -126,7 +126,7 @@ fn check(params: &ModelParams, c: usize, threads: usize, seed: u64) {
         }
         // The frames must exercise all three outcomes (except shadows when disabled).
         assert!(counts[0] > 0 && counts[2] > 0, "{counts:?}");
-        if p.detect_shadows && p.method == Method::Zivkovic {
+        if p.detect_shadows && (c == 3 || p.grey_shadows) && p.method == Method::Zivkovic {
             assert!(counts[1] > 0, "no shadows seen: {counts:?}");
         }
     }
@@ -140,6 +140,11 @@ fn zivkovic_colour_defaults() {
 #[test]
 fn zivkovic_grey_defaults() {
     check(&ModelParams::default(), 1, 1, 2);
+    let p = ModelParams {
+        grey_shadows: true,
+        ..ModelParams::default()
+    };
+    check(&p, 1, 1, 9);
 }
 
 #[test]
