@@ -67,4 +67,5 @@ pub use error::{Error, Result};
 pub use model::{BackgroundModel, Kernel, LearningRate, Method, ModelParams};
 pub use pipeline::{subtract, track, SubtractOptions, SubtractReport, TrackOptions, TrackReport};
 pub use post::{Blob, PostProcess};
+pub use source::SourceOptions;
 pub use track::{TrackRow, Tracker, TrackerOptions};

@@ -70,7 +70,16 @@ fn kernels() -> Vec<Kernel> {
 }
 
 fn check(params: &ModelParams, c: usize, threads: usize, seed: u64) {
-    let (w, h, n) = (37, 9, 120);
+    check_sized(params, c, threads, seed, (37, 9, 120));
+}
+
+fn check_sized(
+    params: &ModelParams,
+    c: usize,
+    threads: usize,
+    seed: u64,
+    (w, h, n): (usize, usize, usize),
+) {
     let fr = frames(w, h, c, n, seed);
     for kernel in kernels() {
         let p = ModelParams {
@@ -135,6 +144,22 @@ fn check(params: &ModelParams, c: usize, threads: usize, seed: u64) {
 #[test]
 fn zivkovic_colour_defaults() {
     check(&ModelParams::default(), 3, 1, 1);
+}
+
+#[test]
+fn illumination_compensation_engaged() {
+    // Large enough for the gain grid (>= 64 samples); the frames brighten by 12 % in
+    // steps, so the gain differs from 1 and both models must agree on it.
+    check_sized(&ModelParams::default(), 3, 2, 11, (83, 70, 50));
+    let mut m = BackgroundModel::new(&ModelParams::default(), 83, 70, 3, 1).unwrap();
+    let fr = frames(83, 70, 3, 20, 12);
+    let mut mask = vec![0u8; 83 * 70];
+    let mut gains = Vec::new();
+    for f in &fr {
+        m.apply(f, &mut mask).unwrap();
+        gains.push(m.last_gain());
+    }
+    assert!(gains.iter().any(|&g| (g - 1.12).abs() < 0.03), "{gains:?}");
 }
 
 #[test]
