@@ -27,6 +27,12 @@ pub struct TrackerOptions {
     pub birth_hits: u32,
     /// Consecutive misses after which a confirmed track is deleted (default 8).
     pub max_misses: u32,
+    /// Blobs whose boxes overlap by at least this fraction of the smaller box are merged
+    /// into one before matching, and an unmatched blob with at least this fraction of its
+    /// box inside a confirmed track's box starts no track (default 0.5): pieces of one
+    /// object split by a band the model got wrong (a dark windscreen taken for shadow)
+    /// otherwise become tracks of their own. Values above 1 disable both.
+    pub merge_overlap: f64,
     /// Kalman noise settings.
     pub noise: KalmanNoise,
 }
@@ -39,6 +45,7 @@ impl Default for TrackerOptions {
             max_distance: 1.0,
             birth_hits: 3,
             max_misses: 8,
+            merge_overlap: 0.5,
             noise: KalmanNoise::default(),
         }
     }
@@ -142,6 +149,22 @@ pub fn iou(a: [f64; 4], b: [f64; 4]) -> f64 {
     }
 }
 
+/// Fraction of box `a`'s area inside box `b` (both (cx, cy, w, h)).
+fn overlap_fraction(a: [f64; 4], b: [f64; 4]) -> f64 {
+    let ix = ((a[0] + a[2] / 2.0).min(b[0] + b[2] / 2.0)
+        - (a[0] - a[2] / 2.0).max(b[0] - b[2] / 2.0))
+    .max(0.0);
+    let iy = ((a[1] + a[3] / 2.0).min(b[1] + b[3] / 2.0)
+        - (a[1] - a[3] / 2.0).max(b[1] - b[3] / 2.0))
+    .max(0.0);
+    let area = a[2] * a[3];
+    if area > 0.0 {
+        ix * iy / area
+    } else {
+        0.0
+    }
+}
+
 fn blob_box(b: &Blob) -> [f64; 4] {
     [
         b.x as f64 + b.w as f64 / 2.0,
@@ -152,6 +175,55 @@ fn blob_box(b: &Blob) -> [f64; 4] {
 }
 
 const FORBIDDEN: f64 = 1e9;
+
+/// One blob made of several: areas add, boxes unite, centroids average by area.
+fn merge_all(group: &[Blob]) -> Blob {
+    let mut out = group[0].clone();
+    for b in &group[1..] {
+        let area = out.area + b.area;
+        let (x1, y1) = (
+            (out.x + out.w).max(b.x + b.w),
+            (out.y + out.h).max(b.y + b.h),
+        );
+        out.cx = (out.cx * out.area as f64 + b.cx * b.area as f64) / area as f64;
+        out.cy = (out.cy * out.area as f64 + b.cy * b.area as f64) / area as f64;
+        out.x = out.x.min(b.x);
+        out.y = out.y.min(b.y);
+        out.w = x1 - out.x;
+        out.h = y1 - out.y;
+        out.area = area;
+    }
+    out
+}
+
+/// Merges blobs whose boxes overlap by at least `frac` of the smaller box (repeatedly,
+/// so chains merge): areas add, boxes unite, centroids average by area.
+pub fn merge_overlapping(blobs: &[Blob], frac: f64) -> Vec<Blob> {
+    let mut out: Vec<Blob> = blobs.to_vec();
+    if frac > 1.0 {
+        return out;
+    }
+    loop {
+        let mut merged_any = false;
+        'outer: for i in 0..out.len() {
+            for j in i + 1..out.len() {
+                let (a, b) = (&out[i], &out[j]);
+                let ix = (a.x + a.w).min(b.x + b.w).saturating_sub(a.x.max(b.x));
+                let iy = (a.y + a.h).min(b.y + b.h).saturating_sub(a.y.max(b.y));
+                let smaller = (a.w * a.h).min(b.w * b.h) as f64;
+                if (ix * iy) as f64 >= frac * smaller && ix * iy > 0 {
+                    let b = out.swap_remove(j);
+                    out[i] = merge_all(&[out[i].clone(), b]);
+                    merged_any = true;
+                    break 'outer;
+                }
+            }
+        }
+        if !merged_any {
+            return out;
+        }
+    }
+}
 
 impl Tracker {
     /// A tracker with no tracks.
@@ -176,13 +248,15 @@ impl Tracker {
     /// Processes the blobs of frame `frame` and returns the rows of the confirmed tracks
     /// matched in it (ordered by id).
     pub fn update(&mut self, frame: usize, blobs: &[Blob]) -> Vec<TrackRow> {
-        let blobs: Vec<&Blob> = blobs
-            .iter()
-            .filter(|b| b.area >= self.opts.min_area)
-            .collect();
         for t in &mut self.tracks {
             t.kf.predict();
         }
+        let predicted: Vec<[f64; 4]> = self.tracks.iter().map(|t| t.kf.bbox()).collect();
+        let merged = merge_overlapping(blobs, self.opts.merge_overlap);
+        let blobs: Vec<&Blob> = merged
+            .iter()
+            .filter(|b| b.area >= self.opts.min_area)
+            .collect();
         let (nt, nb) = (self.tracks.len(), blobs.len());
         let mut cost = vec![FORBIDDEN; nt * nb];
         for (i, t) in self.tracks.iter().enumerate() {
@@ -249,8 +323,20 @@ impl Tracker {
                 t.misses <= max_misses
             }
         });
+        // Predicted boxes of confirmed tracks: an unmatched blob mostly inside one is a piece of
+        // that object, not a new one.
+        let owners: Vec<[f64; 4]> = predicted
+            .iter()
+            .zip(&self.tracks)
+            .filter(|(_, t)| t.id > 0)
+            .map(|(p, _)| *p)
+            .collect();
         for (j, b) in blobs.iter().enumerate() {
-            if !blob_used[j] {
+            let bb = blob_box(b);
+            let inside = owners
+                .iter()
+                .any(|o| overlap_fraction(bb, *o) >= self.opts.merge_overlap);
+            if !blob_used[j] && !inside {
                 let mut t = Track {
                     id: 0,
                     kf: BoxKalman::new(blob_box(b), self.opts.noise),

@@ -177,3 +177,38 @@ fn noise_blobs_do_not_become_tracks() {
     }
     assert_eq!(tracker.confirmed_total(), 0);
 }
+
+#[test]
+fn overlapping_boxes_merge() {
+    use gaussmix_video::post::Blob;
+    use gaussmix_video::track::merge_overlapping;
+    let b = |x, y, w, h, area| Blob {
+        label: 0,
+        area,
+        x,
+        y,
+        w,
+        h,
+        cx: x as f64 + w as f64 / 2.0,
+        cy: y as f64 + h as f64 / 2.0,
+    };
+    // The second box lies inside the first; the third is apart.
+    let m = merge_overlapping(
+        &[b(0, 0, 10, 10, 60), b(2, 2, 4, 4, 10), b(30, 0, 5, 5, 20)],
+        0.5,
+    );
+    assert_eq!(m.len(), 2);
+    assert_eq!(
+        (m[0].x, m[0].y, m[0].w, m[0].h, m[0].area),
+        (0, 0, 10, 10, 70)
+    );
+    // Touching corners (overlap 1 px of 100) do not merge; above 1 disables merging.
+    assert_eq!(
+        merge_overlapping(&[b(0, 0, 10, 10, 60), b(9, 9, 10, 10, 60)], 0.5).len(),
+        2
+    );
+    assert_eq!(
+        merge_overlapping(&[b(0, 0, 10, 10, 60), b(2, 2, 4, 4, 10)], 1.5).len(),
+        2
+    );
+}
