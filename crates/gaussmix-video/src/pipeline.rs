@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::model::{BackgroundModel, Kernel, ModelParams};
 use crate::post::{components, PostProcess};
-use crate::source::{self, find_program, SourceOptions};
+use crate::source::{self, find_program, FrameSource, SourceOptions};
 use crate::track::{TrackRow, Tracker, TrackerOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -304,14 +304,12 @@ type MaskSink<'a> = dyn FnMut(usize, &[u8], &[u8], usize, usize, usize) -> Resul
 /// `sink(index, frame, mask)` (index from 1) in order. Returns (frames, w, h, channels, kernel).
 fn run_masks(
     input: &Path,
+    mut src: Box<dyn FrameSource>,
     opts: &SubtractOptions,
     progress: &mut dyn FnMut(usize, usize),
     sink: &mut MaskSink<'_>,
 ) -> Result<(usize, usize, usize, usize, Kernel)> {
-    opts.post.validate()?;
-    opts.model.validate()?;
     let threads = opts.threads.max(1);
-    let mut src = source::open(input, &opts.source)?;
     let (w, h, c) = (src.width(), src.height(), src.channels());
     let total = src.len_hint().unwrap_or(0);
     let mut model = BackgroundModel::new(&opts.model, w, h, c, threads)?;
@@ -387,14 +385,21 @@ pub fn subtract(
 ) -> Result<SubtractReport> {
     let t0 = Instant::now();
     check_target(out_dir, opts.overwrite, true)?;
-    // Open the input once up front so that a bad input fails before anything is created.
-    drop(source::open(input, &opts.source)?);
+    opts.post.validate()?;
+    opts.model.validate()?;
+    // Open the input (and decode its first frame) before anything is created.
+    let src = source::open(input, &opts.source)?;
     let staged = StagedDir::new(out_dir, opts.overwrite)?;
     let dir = staged.path().to_path_buf();
-    let (frames, width, height, channels, kernel) =
-        run_masks(input, opts, progress, &mut |i, _frame, mask, w, h, _c| {
+    let (frames, width, height, channels, kernel) = run_masks(
+        input,
+        src,
+        opts,
+        progress,
+        &mut |i, _frame, mask, w, h, _c| {
             write_grey_png(&dir.join(format!("bin{i:06}.png")), w, h, mask)
-        })?;
+        },
+    )?;
     staged.commit()?;
     Ok(SubtractReport {
         frames,
@@ -550,7 +555,9 @@ pub fn track(
     if let Some(a) = &opts.annotate {
         check_target(a, overwrite, !video_out)?;
     }
-    drop(source::open(input, &opts.subtract.source)?);
+    opts.subtract.post.validate()?;
+    opts.subtract.model.validate()?;
+    let src = source::open(input, &opts.subtract.source)?;
     let mut csv = match &opts.csv {
         Some(p) => Some(StagedFile::new(p, overwrite)?),
         None => None,
@@ -572,6 +579,7 @@ pub fn track(
     let range = opts.annotate_range.unwrap_or((1, usize::MAX));
     let (frames, width, height, _, _) = run_masks(
         input,
+        src,
         &opts.subtract,
         progress,
         &mut |i, frame, mask, w, h, c| {
