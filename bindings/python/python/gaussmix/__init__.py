@@ -1,0 +1,25 @@
+"""gaussmix: Gaussian mixture models fitted by EM, in Rust.
+
+``gaussmix.GaussianMixture`` is a drop-in for ``sklearn.mixture.GaussianMixture``::
+
+    from gaussmix import GaussianMixture          # instead of: from sklearn.mixture import ...
+    gm = GaussianMixture(n_components=3, random_state=0).fit(X)
+
+Distributed fits over the same sufficient statistics: ``gaussmix.spark.fit`` (PySpark,
+``mapInArrow``) and ``gaussmix.dask.fit`` (Dask arrays and DataFrames); the building blocks
+are ``gaussmix._core.partial_stats``, ``merge_stats`` and ``Stats.finalize``.
+"""
+
+from ._core import GaussmixError, Model, Stats, merge_stats, partial_stats
+from ._core import __version__
+from .mixture import GaussianMixture
+
+__all__ = [
+    "GaussianMixture",
+    "GaussmixError",
+    "Model",
+    "Stats",
+    "merge_stats",
+    "partial_stats",
+    "__version__",
+]
