@@ -39,6 +39,9 @@ pub enum Command {
     Anomaly(crate::anomaly::AnomalyArgs),
     /// Draw a model with its data (PNG or SVG), or the EM iterations with --trace.
     Plot(crate::plot::PlotArgs),
+    /// Background subtraction and tracking in video.
+    #[command(subcommand)]
+    Video(crate::video::VideoCommand),
     /// Time EM iterations on a data file (for bench/run_em.py).
     #[command(hide = true)]
     BenchEm(crate::bench::BenchArgs),

@@ -10,6 +10,7 @@ mod progress;
 mod select;
 mod stream;
 mod util;
+mod video;
 
 use clap::Parser;
 
@@ -22,6 +23,7 @@ fn main() {
         commands::Command::Sample(a) => commands::sample(a),
         commands::Command::Info(a) => commands::info(a),
         commands::Command::BenchEm(a) => bench::run(a),
+        commands::Command::Video(c) => video::run(c),
         commands::Command::Select(a) => select::select(a),
         commands::Command::Anomaly(a) => anomaly::anomaly(a),
         commands::Command::Plot(a) => plot::plot(a),

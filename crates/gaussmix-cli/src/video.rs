@@ -1,0 +1,279 @@
+//! `gaussmix video …`: per-pixel background subtraction, tracking and CDnet scoring,
+//! on a folder of images (CDnet layout or any folder of jpg/png/bmp) or a video file
+//! (through the `ffmpeg` program).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use gaussmix_video::{
+    LearningRate, Method, ModelParams, PostProcess, SubtractOptions, TrackOptions, TrackerOptions,
+};
+
+/// The video subcommands.
+#[derive(Subcommand, Debug)]
+pub enum VideoCommand {
+    /// Write one mask per frame: MASK_DIR/bin000001.png …, 0 background / 127 shadow / 255 foreground.
+    Subtract(SubtractArgs),
+    /// Track moving objects: one CSV row per track and frame (frame, track_id, x, y, w, h, cx, cy).
+    Track(TrackArgs),
+    /// Score masks against a CDnet sequence's ground truth (Re, Sp, FPR, FNR, PWC, Pr, F).
+    Eval(EvalArgs),
+}
+
+/// The background model and mask clean-up, shared by `subtract` and `track`.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Zivkovic's adaptive mixture (OpenCV's MOG2) or Stauffer–Grimson.
+    #[arg(long, default_value = "zivkovic")]
+    pub method: String,
+    /// Frames of history: the automatic learning rate is 1/min(2·frame, history).
+    #[arg(long, default_value_t = 500)]
+    pub history: u32,
+    /// A fixed learning rate instead of the automatic schedule.
+    #[arg(long)]
+    pub learning_rate: Option<f32>,
+    /// Squared-distance threshold (in variances) for a pixel to be background.
+    #[arg(long, default_value_t = 16.0)]
+    pub var_threshold: f32,
+    /// Modes per pixel (1–8).
+    #[arg(long, default_value_t = 5)]
+    pub mixtures: usize,
+    /// No shadow detection (shadows become foreground).
+    #[arg(long)]
+    pub no_shadows: bool,
+    /// No global illumination compensation.
+    #[arg(long)]
+    pub no_illumination: bool,
+    /// OpenCV MOG2 exactly: its defaults, no illumination compensation, no clean-up.
+    #[arg(long)]
+    pub opencv: bool,
+    /// Median filter size (odd; 0 or 1 = none).
+    #[arg(long, default_value_t = 5)]
+    pub median: usize,
+    /// No mask clean-up at all (median, closing, hole filling).
+    #[arg(long)]
+    pub no_post: bool,
+    /// Worker threads (default 1). Results do not depend on it.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Replace an existing output.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// No progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+impl ModelArgs {
+    fn options(&self) -> Result<SubtractOptions> {
+        let mut model = if self.opencv {
+            ModelParams::opencv()
+        } else {
+            ModelParams::default()
+        };
+        model.method = match self
+            .method
+            .to_ascii_lowercase()
+            .replace(['_', '–'], "-")
+            .as_str()
+        {
+            "zivkovic" | "mog2" => Method::Zivkovic,
+            "stauffer-grimson" | "sg" | "mog" => Method::StaufferGrimson,
+            other => bail!("unknown --method '{other}' (zivkovic or stauffer-grimson)"),
+        };
+        model.history = self.history;
+        if let Some(a) = self.learning_rate {
+            model.learning_rate = LearningRate::Fixed(a);
+        }
+        model.var_threshold = self.var_threshold;
+        model.n_mixtures = self.mixtures;
+        if self.no_shadows {
+            model.detect_shadows = false;
+        }
+        if self.no_illumination {
+            model.illumination_compensation = false;
+        }
+        model.validate()?;
+        let mut post = if self.opencv || self.no_post {
+            PostProcess::none()
+        } else {
+            PostProcess::default()
+        };
+        if !self.opencv && !self.no_post {
+            post.median = self.median;
+        }
+        post.validate()?;
+        Ok(SubtractOptions {
+            model,
+            post,
+            threads: self.threads.max(1),
+            overwrite: self.overwrite,
+            ..Default::default()
+        })
+    }
+}
+
+/// Arguments of `video subtract`.
+#[derive(Args, Debug)]
+pub struct SubtractArgs {
+    /// A folder of frames (CDnet sequence or images sorted by name) or a video file.
+    pub input: PathBuf,
+    /// Folder for the masks.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Arguments of `video track`.
+#[derive(Args, Debug)]
+pub struct TrackArgs {
+    /// A folder of frames or a video file.
+    pub input: PathBuf,
+    /// Track rows as CSV.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Annotated frames with boxes and ids: a folder of PNGs, or a video (.mp4, .mkv, …).
+    #[arg(long)]
+    pub annotate: Option<PathBuf>,
+    /// Annotate only frames FIRST,LAST (1-based).
+    #[arg(long, value_delimiter = ',')]
+    pub annotate_range: Option<Vec<usize>>,
+    /// Smallest blob, in pixels, that can be an object.
+    #[arg(long, default_value_t = 64)]
+    pub min_area: usize,
+    /// Frames a new object must be seen before it gets an id.
+    #[arg(long, default_value_t = 3)]
+    pub birth_hits: u32,
+    /// Frames a track may go unseen before it ends.
+    #[arg(long, default_value_t = 8)]
+    pub max_misses: u32,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Arguments of `video eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Folder of masks (binNNNNNN.png) written by `video subtract`.
+    pub masks: PathBuf,
+    /// The CDnet sequence folder (groundtruth/, ROI.bmp, temporalROI.txt).
+    pub sequence: PathBuf,
+}
+
+/// Frames and frames/s on a terminal.
+fn progress(quiet: bool) -> impl FnMut(usize, usize) {
+    let on = !quiet && std::io::stderr().is_terminal();
+    let start = Instant::now();
+    let mut last = 0.0f64;
+    move |done, total| {
+        if !on {
+            return;
+        }
+        let t = start.elapsed().as_secs_f64();
+        if t - last < 0.1 && done != total {
+            return;
+        }
+        last = t;
+        let fps = done as f64 / t.max(1e-9);
+        let mut e = std::io::stderr().lock();
+        if total > 0 {
+            let _ = write!(e, "\r\x1b[2Kframe {done}/{total}  {fps:.0} frames/s");
+        } else {
+            let _ = write!(e, "\r\x1b[2Kframe {done}  {fps:.0} frames/s");
+        }
+        let _ = e.flush();
+    }
+}
+
+fn clear_line(quiet: bool) {
+    if !quiet && std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
+}
+
+/// Runs a `video` subcommand.
+pub fn run(cmd: &VideoCommand) -> Result<()> {
+    match cmd {
+        VideoCommand::Subtract(a) => {
+            let opts = a.model.options()?;
+            let mut p = progress(a.model.quiet);
+            let r = gaussmix_video::subtract(&a.input, &a.output, &opts, &mut p);
+            clear_line(a.model.quiet);
+            let r =
+                r.with_context(|| format!("background subtraction of {}", a.input.display()))?;
+            if !a.model.quiet {
+                eprintln!(
+                    "{} masks of {}×{} written to {} in {:.2?} ({:.0} frames/s)",
+                    r.frames,
+                    r.width,
+                    r.height,
+                    r.out_dir.display(),
+                    r.elapsed,
+                    r.frames as f64 / r.elapsed.as_secs_f64().max(1e-9)
+                );
+            }
+            Ok(())
+        }
+        VideoCommand::Track(a) => {
+            let subtract = a.model.options()?;
+            let annotate_range = match &a.annotate_range {
+                None => None,
+                Some(v) if v.len() == 2 && v[0] >= 1 && v[0] <= v[1] => Some((v[0], v[1])),
+                Some(v) => {
+                    bail!("--annotate-range takes FIRST,LAST with 1 ≤ FIRST ≤ LAST; got {v:?}")
+                }
+            };
+            let tracker = TrackerOptions {
+                min_area: a.min_area,
+                birth_hits: a.birth_hits,
+                max_misses: a.max_misses,
+                ..Default::default()
+            };
+            let opts = TrackOptions {
+                subtract,
+                tracker,
+                csv: Some(a.output.clone()),
+                annotate: a.annotate.clone(),
+                annotate_range,
+                fps: 0.0,
+            };
+            let mut p = progress(a.model.quiet);
+            let r = gaussmix_video::track(&a.input, &opts, &mut p);
+            clear_line(a.model.quiet);
+            let r = r.with_context(|| format!("tracking in {}", a.input.display()))?;
+            if !a.model.quiet {
+                eprintln!(
+                    "{} frames, {} tracks, {} rows written to {} in {:.2?}",
+                    r.frames,
+                    r.tracks,
+                    r.rows.len(),
+                    a.output.display(),
+                    r.elapsed
+                );
+            }
+            Ok(())
+        }
+        VideoCommand::Eval(a) => {
+            let m = gaussmix_video::evaluate(&a.masks, &a.sequence).with_context(|| {
+                format!(
+                    "scoring {} against {}",
+                    a.masks.display(),
+                    a.sequence.display()
+                )
+            })?;
+            println!(
+                "Re  {:.4}\nSp  {:.4}\nFPR {:.4}\nFNR {:.4}\nPWC {:.4}\nPr  {:.4}\nF   {:.4}",
+                m.recall, m.specificity, m.fpr, m.fnr, m.pwc, m.precision, m.f_measure
+            );
+            println!(
+                "TP {} FP {} FN {} TN {} over {} frames",
+                m.tp, m.fp, m.fn_, m.tn, m.frames
+            );
+            Ok(())
+        }
+    }
+}
