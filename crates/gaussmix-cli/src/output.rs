@@ -22,12 +22,16 @@ use crate::io::{self, Column};
 pub enum TableFormat {
     /// Comma- or tab-separated text (also standard output, `-`).
     Csv,
-    // Parquet output goes here: add a `Parquet` variant, its extension in
-    // `TableFormat::from_path` and `TABLE_FORMATS`, and an arm in `write_table`.
+    /// Apache Parquet (feature `parquet`).
+    Parquet,
 }
 
 /// The output extensions [`write_table`] accepts, for error messages.
-pub const TABLE_FORMATS: &str = ".csv, .tsv, or - for standard output";
+pub const TABLE_FORMATS: &str = if cfg!(feature = "parquet") {
+    ".csv, .tsv, .parquet, or - for standard output"
+} else {
+    ".csv, .tsv, or - for standard output"
+};
 
 impl TableFormat {
     /// The format for an output path (`-` is CSV on standard output).
@@ -43,6 +47,8 @@ impl TableFormat {
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
         match ext.as_deref() {
             Some("csv" | "tsv") => Ok(TableFormat::Csv),
+            #[cfg(feature = "parquet")]
+            Some("parquet" | "parq") => Ok(TableFormat::Parquet),
             Some(other) => bail!(
                 "{path}: unsupported output extension '.{other}' (supported: {TABLE_FORMATS})"
             ),
@@ -69,7 +75,7 @@ pub fn check_table_output(path: &str) -> Result<()> {
 /// is left behind.
 pub fn write_table(path: &str, columns: &[Column<'_>]) -> Result<()> {
     match TableFormat::from_path(path)? {
-        TableFormat::Csv => io::write_columns(path, columns),
+        TableFormat::Csv | TableFormat::Parquet => io::write_columns(path, columns),
     }
 }
 
@@ -88,6 +94,10 @@ pub fn write_text_table(path: &str, header: &[&str], rows: &[Vec<String>]) -> Re
         );
     }
     match TableFormat::from_path(path)? {
+        #[cfg(feature = "parquet")]
+        TableFormat::Parquet => io::parquet::write_text_parquet(path, header, rows),
+        #[cfg(not(feature = "parquet"))]
+        TableFormat::Parquet => bail!("{path}: Parquet output needs the `parquet` feature"),
         TableFormat::Csv => {
             let delim = if path.to_ascii_lowercase().ends_with(".tsv") {
                 b'\t'

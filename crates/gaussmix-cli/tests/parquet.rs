@@ -261,3 +261,43 @@ fn parquet_output_and_errors() {
         .stderr(predicate::str::contains("no numeric columns"));
     assert!(!bad.exists());
 }
+
+#[test]
+fn table_outputs_by_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let faithful = format!("{}/../../data/faithful.csv", env!("CARGO_MANIFEST_DIR"));
+    let scores = d.join("scores.parquet");
+    gaussmix()
+        .args(["anomaly", &faithful, "-q", "-o"])
+        .arg(&scores)
+        .assert()
+        .success();
+    let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&scores).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let rows: usize = r.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 272);
+    let table = d.join("table.parquet");
+    let best = d.join("best.json");
+    gaussmix()
+        .args(["select", &faithful, "--k", "1..3", "-q", "--table"])
+        .arg(&table)
+        .arg("-o")
+        .arg(&best)
+        .assert()
+        .success();
+    let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&table).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = r.map(|b| b.unwrap()).collect();
+    assert_eq!(batches[0].num_rows(), 12);
+    gaussmix()
+        .args(["anomaly", &faithful, "-q", "-o"])
+        .arg(d.join("s.xlsx"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(".parquet"));
+}

@@ -403,10 +403,7 @@ impl gaussmix::RowSource for ParquetSource {
 /// No columns, columns of different lengths, or a write failure.
 pub fn write_parquet(path: &str, columns: &[super::Column<'_>]) -> Result<()> {
     use arrow_array::{Float64Array, UInt64Array};
-    use arrow_schema::{Field, Schema};
-    use parquet::arrow::ArrowWriter;
-    use parquet::basic::{Compression, ZstdLevel};
-    use parquet::file::properties::WriterProperties;
+    use arrow_schema::Field;
     use std::sync::Arc;
 
     let Some(first) = columns.first() else {
@@ -439,12 +436,50 @@ pub fn write_parquet(path: &str, columns: &[super::Column<'_>]) -> Result<()> {
             }
         }
     }
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), arrays)
-        .map_err(|e| anyhow!("cannot write {path}: {e}"))?;
+    write_batch(path, Arc::new(Schema::new(fields)), arrays)
+}
+
+/// Writes a table of text cells as Parquet: a column whose every cell parses as a number
+/// becomes Float64, the others Utf8.
+///
+/// # Errors
+/// A write failure; no file is left behind.
+pub fn write_text_parquet(path: &str, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    use arrow_array::{Float64Array, StringArray};
+    use arrow_schema::Field;
+    use std::sync::Arc;
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (j, name) in header.iter().enumerate() {
+        let nums: Option<Vec<f64>> = rows
+            .iter()
+            .map(|r| r[j].trim().parse::<f64>().ok())
+            .collect();
+        match nums {
+            Some(v) if !rows.is_empty() => {
+                fields.push(Field::new(*name, DataType::Float64, false));
+                arrays.push(Arc::new(Float64Array::from(v)));
+            }
+            _ => {
+                fields.push(Field::new(*name, DataType::Utf8, false));
+                arrays.push(Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| r[j].as_str()),
+                )));
+            }
+        }
+    }
+    write_batch(path, Arc::new(Schema::new(fields)), arrays)
+}
+
+fn write_batch(path: &str, schema: std::sync::Arc<Schema>, arrays: Vec<ArrayRef>) -> Result<()> {
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
     if path == "-" {
         bail!("Parquet output needs a file name, not standard output");
     }
+    let batch = RecordBatch::try_new(schema.clone(), arrays)
+        .map_err(|e| anyhow!("cannot write {path}: {e}"))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
