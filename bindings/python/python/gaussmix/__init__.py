@@ -23,3 +23,11 @@ __all__ = [
     "partial_stats",
     "__version__",
 ]
+
+
+def __getattr__(name: str):  # gaussmix.spark / gaussmix.dask, imported on first use
+    if name in ("spark", "dask"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'gaussmix' has no attribute {name!r}")
