@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use gaussmix::{CovarianceType, GaussianMixture, GmmModel, InitMethod, IterationEvent};
+use gaussmix::{CovarianceType, GaussianMixture, InitMethod, IterationEvent};
 use ndarray::Array2;
 
-use crate::io::{self, Dataset, ReadOptions};
+use crate::io::{self, ReadOptions};
 use crate::progress::Progress;
+use crate::util::{load_model, read_for_model, with_threads};
 
 /// Gaussian mixture models fitted by EM.
 #[derive(Parser, Debug)]
@@ -174,68 +175,6 @@ pub struct SampleArgs {
 pub struct InfoArgs {
     /// Model file written by `gaussmix fit`.
     pub model: String,
-}
-
-/// Runs `f` on a local pool of `threads` threads (all cores when `None`).
-fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
-    match threads {
-        Some(0) => bail!("--threads must be at least 1"),
-        Some(n) => {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .context("cannot start worker threads")?;
-            Ok(pool.install(f))
-        }
-        None => Ok(f()),
-    }
-}
-
-/// Reads a model file.
-pub fn load_model(path: &str) -> Result<GmmModel> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read model file {path}"))?;
-    GmmModel::from_json(&text).with_context(|| format!("{path} is not a valid gaussmix model"))
-}
-
-/// Reads data for an existing model: by default the model's feature columns when the
-/// file names them, otherwise every numeric column; the width must match the model.
-fn read_for_model(path: &str, args: &DataArgs, model: &GmmModel) -> Result<Dataset> {
-    let named = !model
-        .feature_names()
-        .iter()
-        .enumerate()
-        .all(|(i, n)| *n == format!("x{i}"));
-    let mut opts = ReadOptions {
-        columns: args.columns.clone(),
-        weights: None,
-        array: args.array.clone(),
-        quiet: false,
-    };
-    let data = if opts.columns.is_none() && named && path != "-" {
-        opts.columns = Some(model.feature_names().to_vec());
-        opts.quiet = true;
-        match io::read_dataset(path, &opts) {
-            Ok(d) => d,
-            Err(_) => {
-                opts.columns = None;
-                opts.quiet = false;
-                io::read_dataset(path, &opts)?
-            }
-        }
-    } else {
-        io::read_dataset(path, &opts)?
-    };
-    if data.x.ncols() != model.n_features() {
-        bail!(
-            "{path} has {} feature columns ({}) but the model was fitted on {} ({}); choose columns with --columns",
-            data.x.ncols(),
-            data.feature_names.join(", "),
-            model.n_features(),
-            model.feature_names().join(", ")
-        );
-    }
-    Ok(data)
 }
 
 /// `gaussmix fit`.
@@ -446,7 +385,7 @@ fn open_parquet_stream(a: &FitArgs) -> Result<(Box<dyn gaussmix::RowSource + Sen
 /// `gaussmix predict`.
 pub fn predict(a: &PredictArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let data = read_for_model(&a.data, &a.data_args, &model)?;
+    let data = read_for_model(&a.data, &a.data_args, &model, false)?;
     let x = data.x.view();
     if a.proba {
         let p = with_threads(a.threads, || model.predict_proba(x))??;
@@ -461,7 +400,7 @@ pub fn predict(a: &PredictArgs) -> Result<()> {
 /// `gaussmix score`.
 pub fn score(a: &ScoreArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let data = read_for_model(&a.data, &a.data_args, &model)?;
+    let data = read_for_model(&a.data, &a.data_args, &model, false)?;
     let s = with_threads(a.threads, || model.score_samples(data.x.view()))??;
     if a.mean {
         let mean = s.mean().expect("non-empty");

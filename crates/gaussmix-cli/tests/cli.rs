@@ -453,7 +453,7 @@ fn model_problems_fail_cleanly() {
         .failure()
         .stderr(
             predicate::str::contains("has 4 feature columns")
-                .and(predicate::str::contains("fitted on 2")),
+                .and(predicate::str::contains("the model has 2")),
         );
     assert!(!out.exists());
     // truncated and corrupt model files
