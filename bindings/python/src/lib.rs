@@ -126,6 +126,9 @@ fn nested(c: &Covariances) -> serde_json::Value {
     }
 }
 
+/// Drawn rows and their component labels.
+type Samples<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<i64>>);
+
 /// A fitted Gaussian mixture (the library's `GmmModel`). Immutable; pickles through its JSON.
 #[pyclass(module = "gaussmix._core", name = "Model", frozen)]
 #[derive(Clone)]
@@ -325,12 +328,7 @@ impl Model {
     }
 
     /// `n` samples and their component labels (grouped by component); seeded.
-    fn sample<'py>(
-        &self,
-        py: Python<'py>,
-        n: usize,
-        seed: u64,
-    ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<i64>>)> {
+    fn sample<'py>(&self, py: Python<'py>, n: usize, seed: u64) -> PyResult<Samples<'py>> {
         let m = &self.inner;
         let (x, labels) = py.detach(|| m.sample(n, seed)).map_err(to_py)?;
         Ok((
