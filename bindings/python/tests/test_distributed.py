@@ -128,3 +128,15 @@ def test_spark_array_column_weights_and_errors(spark):
     ragged = spark.createDataFrame([([1.0, 2.0],), ([1.0],), ([3.0, 1.0],)], "v array<double>")
     with pytest.raises(Exception, match="expected 2"):
         gaussmix.spark.fit(ragged, "v", k=1)
+
+
+def test_dask_too_few_rows_and_bad_values(dask_client):
+    import dask.array as da
+
+    x, init = data_and_init("full")
+    with pytest.raises(ValueError, match="n_samples >= n_components"):
+        gaussmix.dask.fit(da.from_array(x[:2]), 3, covariance_type="full", **init)
+    bad = x.copy()
+    bad[1234, 2] = np.inf
+    with pytest.raises(ValueError, match="non-finite value inf in the data at row"):
+        gaussmix.dask.fit(da.from_array(bad, chunks=1000), 3, covariance_type="full", **init)

@@ -111,6 +111,11 @@ def em(
         stats = _core.merge_stats(parts)
         if stats.weight_sum <= 0.0:
             raise ValueError("invalid sample weights: all sample weights are zero")
+        if it == 1 and stats.n_samples < model.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got n_components = "
+                f"{model.n_components}, n_samples = {stats.n_samples}"
+            )
         lower_bound = stats.mean_log_likelihood
         model = stats.finalize(reg_covar)
         lower_bounds.append(lower_bound)
