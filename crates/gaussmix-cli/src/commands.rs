@@ -177,6 +177,20 @@ pub struct InfoArgs {
     pub model: String,
 }
 
+/// The estimator `fit`'s flags describe, checked.
+fn estimator(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Result<GaussianMixture> {
+    let g = GaussianMixture::new(a.k)
+        .covariance_type(covariance)
+        .init(init)
+        .n_init(a.n_init)
+        .max_iter(a.max_iter)
+        .tol(a.tol)
+        .reg_covar(a.reg_covar)
+        .seed(a.seed);
+    g.validate()?;
+    Ok(g)
+}
+
 /// `gaussmix fit`.
 pub fn fit(a: &FitArgs) -> Result<()> {
     let covariance: CovarianceType = a.covariance.parse()?;
@@ -192,15 +206,7 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         quiet: a.quiet,
     };
     let data = io::read_dataset(&a.data, &opts)?;
-    let g = GaussianMixture::new(a.k)
-        .covariance_type(covariance)
-        .init(init)
-        .n_init(a.n_init)
-        .max_iter(a.max_iter)
-        .tol(a.tol)
-        .reg_covar(a.reg_covar)
-        .seed(a.seed);
-    g.validate()?;
+    let g = estimator(a, covariance, init)?;
     let start = Instant::now();
     let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
     let mut observer = |e: &IterationEvent| progress.iteration(e);
@@ -311,15 +317,7 @@ fn fit_streaming(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> R
     } else {
         open_parquet_stream(a)?
     };
-    let g = GaussianMixture::new(a.k)
-        .covariance_type(covariance)
-        .init(init)
-        .n_init(a.n_init)
-        .max_iter(a.max_iter)
-        .tol(a.tol)
-        .reg_covar(a.reg_covar)
-        .seed(a.seed);
-    g.validate()?;
+    let g = estimator(a, covariance, init)?;
     let start = Instant::now();
     let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
     let mut observer = |e: &IterationEvent| progress.iteration(e);
