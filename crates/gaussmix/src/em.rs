@@ -511,12 +511,15 @@ impl GaussianMixture {
         let par = self.parallelism;
         let mut pass = |m: &GmmModel| -> Result<SufficientStatistics> {
             let mut total = SufficientStatistics::zeros(m.covariance_type(), m.means.clone());
+            // the kernel constants once per pass, not once per chunk
+            let prep = crate::kernels::Prepared::new(m);
             source.reset()?;
             let mut row = 0;
             while let Some(chunk) = source.next_chunk()? {
                 crate::stream::check_chunk(&chunk, d, row)?;
-                total.accumulate_e_step(
+                total.accumulate_prepared(
                     m,
+                    &prep,
                     chunk.x.view(),
                     chunk.weights.as_ref().map(|w| w.view()),
                     par,

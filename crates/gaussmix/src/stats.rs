@@ -186,9 +186,24 @@ impl SufficientStatistics {
         weights: Option<ArrayView1<f64>>,
         par: Parallelism,
     ) -> Self {
+        let mut total = Self::zeros(model.covariance_type(), model.means.clone());
+        total.accumulate_prepared(model, prep, x, weights, par);
+        total
+    }
+
+    /// Adds the E-step statistics of `model` over the rows of `x`, block by block in the
+    /// same order as an in-memory pass (so a stream of chunks whose sizes are multiples of
+    /// the block size reproduces the in-memory result bit for bit).
+    pub(crate) fn accumulate_prepared<T: Float>(
+        &mut self,
+        model: &GmmModel,
+        prep: &crate::kernels::Prepared,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        par: Parallelism,
+    ) {
         let ct = model.covariance_type();
         let (k, d) = (model.n_components(), model.n_features());
-        let mut total = Self::zeros(ct, model.means.clone());
         let _ = map_fold_blocks::<_, std::convert::Infallible>(
             x.nrows(),
             par,
@@ -200,41 +215,6 @@ impl SufficientStatistics {
                     w: weights.map(|w| w.slice_move(s![s..e])),
                 };
                 crate::kernels::run(prep, x.slice(s![s..e, ..]), sink, &mut ws);
-                Ok(part)
-            },
-            |p| {
-                total.merge_unchecked(&p);
-                Ok(())
-            },
-        );
-        total
-    }
-
-    #[cfg_attr(not(test), allow(dead_code))] // reference kernel, checked against the fast one in tests
-    /// Adds the E-step statistics of `model` over the rows of `x`, block by block in the
-    /// same order as an in-memory pass (so a stream of chunks whose sizes are multiples of
-    /// the block size reproduces the in-memory result bit for bit).
-    pub(crate) fn accumulate_e_step<T: Float>(
-        &mut self,
-        model: &GmmModel,
-        x: ArrayView2<T>,
-        weights: Option<ArrayView1<f64>>,
-        par: Parallelism,
-    ) {
-        let prep = crate::kernels::Prepared::new(model);
-        let ct = model.covariance_type();
-        let (k, d) = (model.n_components(), model.n_features());
-        let _ = map_fold_blocks::<_, std::convert::Infallible>(
-            x.nrows(),
-            par,
-            |s, e| {
-                let mut part = Self::zeros(ct, model.means.clone());
-                let mut ws = crate::kernels::Workspace::new(k, d);
-                let sink = crate::kernels::Sink::Stats {
-                    part: &mut part,
-                    w: weights.map(|w| w.slice_move(s![s..e])),
-                };
-                crate::kernels::run(&prep, x.slice(s![s..e, ..]), sink, &mut ws);
                 Ok(part)
             },
             |p| {
