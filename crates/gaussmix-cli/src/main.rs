@@ -1,18 +1,7 @@
 //! `gaussmix`: Gaussian mixture models from the command line.
 
-mod anomaly;
-mod bench;
-mod commands;
-mod io;
-mod output;
-mod plot;
-mod progress;
-mod select;
-mod stream;
-mod util;
-mod video;
-
 use clap::Parser;
+use gaussmix_cli::{anomaly, bench, commands, plot, select, video};
 
 fn main() {
     let cli = commands::Cli::parse();

@@ -26,7 +26,7 @@ const SNIFF_BYTES: usize = 64 * 1024;
 
 /// How fields are separated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Delim {
+pub enum Delim {
     /// One byte: `,`, `\t` or `;`.
     Byte(u8),
     /// Runs of spaces and tabs.
@@ -35,7 +35,7 @@ pub(crate) enum Delim {
 
 /// What one cell holds.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Cell {
+pub enum Cell {
     /// A finite number.
     Number(f64),
     /// Empty, `NA`, `NaN` and the like.
@@ -53,7 +53,7 @@ const MISSING: &[&str] = &[
 ];
 
 /// Classifies one cell. `decimal_comma`: also accept `1,5` for 1.5.
-pub(crate) fn parse_cell(raw: &[u8], decimal_comma: bool) -> (Cell, f64) {
+pub fn parse_cell(raw: &[u8], decimal_comma: bool) -> (Cell, f64) {
     let Ok(s) = std::str::from_utf8(raw) else {
         return (Cell::Text, f64::NAN);
     };
@@ -90,7 +90,7 @@ fn count_outside_quotes(line: &[u8], d: u8) -> usize {
 
 /// Guesses the delimiter from the start of the file. `complete`: `prefix` is the whole
 /// file (so its last line is whole).
-pub(crate) fn sniff_delimiter(prefix: &[u8], complete: bool, default: u8) -> Delim {
+pub fn sniff_delimiter(prefix: &[u8], complete: bool, default: u8) -> Delim {
     let mut lines: Vec<&[u8]> = prefix.split(|&b| b == b'\n').collect();
     if !complete && lines.len() > 1 {
         lines.pop();
@@ -337,7 +337,7 @@ impl ColStat {
 
 /// Reads delimited text from `reader` into a [`Dataset`]. `file` names it in messages;
 /// `default_delim` is used when sniffing finds nothing (a single column).
-pub(crate) fn read_csv(
+pub fn read_csv(
     file: &str,
     mut reader: impl Read,
     default_delim: u8,

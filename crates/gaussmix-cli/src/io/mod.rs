@@ -149,7 +149,7 @@ pub fn read_dataset(path: &str, opts: &ReadOptions) -> Result<Dataset> {
 }
 
 /// [`read_dataset`], with the notes collected in `notes` instead of printed.
-pub(crate) fn read_dataset_notes(
+pub fn read_dataset_notes(
     path: &str,
     opts: &ReadOptions,
     notes: &mut Vec<String>,
@@ -192,7 +192,7 @@ pub(crate) fn read_dataset_notes(
 
 /// Reads a data set from a stream whose format is unknown: NPY and NPZ by magic bytes,
 /// CSV otherwise.
-pub(crate) fn read_stream(
+pub fn read_stream(
     name: &str,
     mut reader: impl Read,
     opts: &ReadOptions,
@@ -236,12 +236,7 @@ pub(crate) fn read_stream(
 /// Finds one column by name, or by 0-based index when no name matches.
 ///
 /// `what` says what the column is for in messages (`"--columns"`, `"--weights"`).
-pub(crate) fn resolve_column(
-    file: &str,
-    spec: &str,
-    names: &[String],
-    what: &str,
-) -> Result<usize> {
+pub fn resolve_column(file: &str, spec: &str, names: &[String], what: &str) -> Result<usize> {
     let spec_t = spec.trim();
     if spec_t.is_empty() {
         bail!("{file}: empty column name in {what}");
@@ -279,7 +274,7 @@ pub(crate) fn resolve_column(
 }
 
 /// `a, b, c`, shortened when long.
-pub(crate) fn list_names(names: &[String]) -> String {
+pub fn list_names(names: &[String]) -> String {
     const MAX: usize = 20;
     let shown: Vec<String> = names
         .iter()
@@ -301,7 +296,7 @@ pub(crate) fn list_names(names: &[String]) -> String {
 
 /// Which columns are features and which one holds weights.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Selection {
+pub struct Selection {
     /// Feature columns, in output order.
     pub features: Vec<usize>,
     /// The weights column.
@@ -312,7 +307,7 @@ pub(crate) struct Selection {
 
 /// Resolves `--columns` and `--weights` against `names`. Without `--columns`, the
 /// features are every column for which `auto` says yes, less the weights column.
-pub(crate) fn select_columns(
+pub fn select_columns(
     file: &str,
     names: &[String],
     opts: &ReadOptions,
@@ -359,7 +354,7 @@ pub(crate) fn select_columns(
 
 /// Checks sample weights: finite, ≥ 0, not all zero. `at(i)` describes row `i` for
 /// messages (e.g. `row 3 (line 4)`).
-pub(crate) fn check_weights(
+pub fn check_weights(
     file: &str,
     column: &str,
     w: &[f64],
@@ -389,7 +384,7 @@ pub(crate) fn check_weights(
 /// selection by `x0, x1, ...` or index, finiteness check, weights.
 ///
 /// `array` names the NPZ member for messages (`None` for a plain NPY file).
-pub(crate) fn array_dataset(
+pub fn array_dataset(
     file: &str,
     array: Option<&str>,
     arr: Array2<f64>,

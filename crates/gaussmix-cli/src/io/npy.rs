@@ -19,7 +19,7 @@ const MAX_HEADER: usize = 1 << 20;
 
 /// Element types that can be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     Bool,
     I8,
     U8,
@@ -36,7 +36,7 @@ pub(crate) enum Kind {
 
 /// An element type and its byte order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Dtype {
+pub struct Dtype {
     pub kind: Kind,
     pub big_endian: bool,
 }
@@ -102,7 +102,7 @@ impl Dtype {
     }
 
     /// Converts whole elements of `bytes` and appends them to `out`.
-    pub(crate) fn convert(self, bytes: &[u8], out: &mut Vec<f64>) {
+    pub fn convert(self, bytes: &[u8], out: &mut Vec<f64>) {
         macro_rules! conv {
             ($t:ty, $n:expr) => {
                 out.extend(bytes.chunks_exact($n).map(|c| {
@@ -155,7 +155,7 @@ fn f16_to_f64(bits: u16) -> f64 {
 
 /// The parsed header of an NPY file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Header {
+pub struct Header {
     pub dtype: Dtype,
     pub descr: String,
     pub fortran_order: bool,
@@ -297,9 +297,7 @@ impl Lit<'_> {
 }
 
 /// Parses the header dict text (`{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }`).
-pub(crate) fn parse_header_dict(
-    text: &[u8],
-) -> std::result::Result<(String, bool, Vec<usize>), String> {
+pub fn parse_header_dict(text: &[u8]) -> std::result::Result<(String, bool, Vec<usize>), String> {
     let mut p = Lit { s: text, i: 0 };
     let v = p.value(0)?;
     p.ws();
@@ -362,7 +360,7 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Reads and checks the NPY header. `name` names the file in messages.
-pub(crate) fn read_header(name: &str, r: &mut impl Read) -> Result<Header> {
+pub fn read_header(name: &str, r: &mut impl Read) -> Result<Header> {
     let mut pre = [0u8; 8];
     let n = read_up_to(r, &mut pre).map_err(|e| anyhow!("{name}: cannot read: {e}"))?;
     if n < 6 || &pre[..6] != MAGIC {
@@ -427,11 +425,7 @@ fn shape_str(shape: &[usize]) -> String {
 /// # Errors
 /// Bad magic, unsupported version or dtype, a corrupt header, a shape that is not 1-D or
 /// 2-D, and a data size that does not match the shape (truncated or overlong file).
-pub(crate) fn read_npy(
-    name: &str,
-    mut r: impl Read,
-    known_len: Option<u64>,
-) -> Result<Array2<f64>> {
+pub fn read_npy(name: &str, mut r: impl Read, known_len: Option<u64>) -> Result<Array2<f64>> {
     let h = read_header(name, &mut r)?;
     let (n, d) = match h.shape[..] {
         [n] => (n, 1),
@@ -513,13 +507,7 @@ pub(crate) fn read_npy(
 
 /// NPY bytes for tests: `data` is already encoded; the header is padded as numpy pads it.
 #[cfg(test)]
-pub(crate) fn npy_bytes(
-    descr: &str,
-    fortran: bool,
-    shape: &[usize],
-    data: &[u8],
-    version: u8,
-) -> Vec<u8> {
+pub fn npy_bytes(descr: &str, fortran: bool, shape: &[usize], data: &[u8], version: u8) -> Vec<u8> {
     let shape_txt = match shape {
         [n] => format!("({n},)"),
         _ => format!(
@@ -552,7 +540,7 @@ pub(crate) fn npy_bytes(
 
 /// Encodes `values` as the numpy type `descr` (`<f8`, `>i2`, `|b1`, ...), for tests.
 #[cfg(test)]
-pub(crate) fn encode(descr: &str, values: &[f64]) -> Vec<u8> {
+pub fn encode(descr: &str, values: &[f64]) -> Vec<u8> {
     let be = descr.starts_with('>');
     let mut out = Vec::new();
     macro_rules! put {

@@ -18,7 +18,7 @@ pub const DEFAULT_ARRAY: &str = "X";
 pub const LABELS_ARRAY: &str = "y";
 
 /// Reads the members of an NPZ archive into a [`Dataset`]. `file` names it in messages.
-pub(crate) fn read_npz<R: Read + Seek>(
+pub fn read_npz<R: Read + Seek>(
     file: &str,
     reader: R,
     opts: &ReadOptions,

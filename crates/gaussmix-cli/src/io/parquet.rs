@@ -17,7 +17,7 @@ use super::{resolve_column, Dataset, ReadOptions};
 
 /// Which Arrow columns become features, and how wide each is.
 #[derive(Debug, Clone)]
-pub(crate) struct Plan {
+pub struct Plan {
     /// (column index, width): width 1 for a scalar, w for a fixed-size list.
     cols: Vec<(usize, usize)>,
     /// One name per feature.
@@ -61,7 +61,7 @@ fn usable(t: &DataType) -> Option<usize> {
 }
 
 /// Chooses the feature columns as the options say.
-pub(crate) fn plan(
+pub fn plan(
     path: &str,
     schema: &Schema,
     opts: &ReadOptions,
@@ -194,7 +194,7 @@ fn push_values(
 
 /// Converts one record batch into rows (`x`, row-major, `plan.width()` per row) and
 /// weights, checking for missing and non-finite values. `row0` is the batch's first row.
-pub(crate) fn convert(
+pub fn convert(
     path: &str,
     batch: &RecordBatch,
     plan: &Plan,
@@ -271,7 +271,7 @@ fn builder<R: ChunkReader + 'static>(
 }
 
 /// Reads a whole Parquet file (or in-memory bytes) into a data set.
-pub(crate) fn read_parquet<R: ChunkReader + 'static>(
+pub fn read_parquet<R: ChunkReader + 'static>(
     path: &str,
     r: R,
     opts: &ReadOptions,

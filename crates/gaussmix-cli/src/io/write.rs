@@ -31,17 +31,23 @@ pub enum Column<'a> {
 }
 
 impl Column<'_> {
-    pub(crate) fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         match self {
             Column::Float { name, .. } | Column::Label { name, .. } => name,
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
+    /// Number of values (rows) in the column.
+    pub fn len(&self) -> usize {
         match self {
             Column::Float { values, .. } => values.len(),
             Column::Label { values, .. } => values.len(),
         }
+    }
+
+    /// Whether the column has no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
