@@ -1,5 +1,8 @@
 //! The estimator: parameters with scikit-learn's defaults, initialisation, and the EM loop.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -69,6 +72,17 @@ pub struct IterationEvent {
     pub change: f64,
 }
 
+/// A flag shared with whoever may stop a fit (see [`GaussianMixture::interrupt`]); two
+/// flags are equal when they are the same flag.
+#[derive(Debug, Clone)]
+struct StopFlag(Arc<AtomicBool>);
+
+impl PartialEq for StopFlag {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// Gaussian mixture estimator: the parameters of a fit, with scikit-learn's defaults.
 ///
 /// ```
@@ -95,6 +109,7 @@ pub struct GaussianMixture {
     means_init: Option<Array2<f64>>,
     precisions_init: Option<Covariances>,
     parallelism: Parallelism,
+    interrupt: Option<StopFlag>,
 }
 
 impl GaussianMixture {
@@ -115,6 +130,7 @@ impl GaussianMixture {
             means_init: None,
             precisions_init: None,
             parallelism: Parallelism::default(),
+            interrupt: None,
         }
     }
 
@@ -171,6 +187,14 @@ impl GaussianMixture {
     /// How kernels use threads (see [`Parallelism`]).
     pub fn parallelism(mut self, p: Parallelism) -> Self {
         self.parallelism = p;
+        self
+    }
+
+    /// A flag that stops the fit: when it is set (by a signal handler, another thread),
+    /// the fit returns [`GmmError::Interrupted`] before its next EM iteration instead of a
+    /// model. The flag is only read, never cleared.
+    pub fn interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.interrupt = Some(StopFlag(flag));
         self
     }
 
@@ -418,6 +442,13 @@ impl GaussianMixture {
             lower_bounds: Vec::new(),
         };
         for iter in 1..=self.max_iter {
+            if self
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.0.load(Ordering::Relaxed))
+            {
+                return Err(GmmError::Interrupted);
+            }
             let prev = lower_bound;
             let stats = e_pass(&model)?;
             lower_bound = stats.mean_log_likelihood();
@@ -707,3 +738,76 @@ enum InitResp {
 
 /// Writes the responsibilities of the rows starting at the given one.
 type Filler = dyn Fn(usize, ArrayViewMut2<f64>) + Sync;
+
+#[cfg(test)]
+mod interrupt_tests {
+    use super::*;
+    use ndarray::array;
+
+    fn data() -> Array2<f64> {
+        array![
+            [0.0, 0.1],
+            [0.2, -0.1],
+            [-0.1, 0.0],
+            [5.0, 5.1],
+            [5.2, 4.9],
+            [4.9, 5.0]
+        ]
+    }
+
+    /// Expected: a flag set before the fit stops it before the first iteration; one set
+    /// by the observer during iteration 3 stops it before iteration 4; an unset flag
+    /// changes nothing.
+    #[test]
+    fn interrupt_flag_stops_the_fit() {
+        let x = data();
+        let g = GaussianMixture::new(2).tol(0.0).max_iter(50);
+        let flag = Arc::new(AtomicBool::new(true));
+        let mut seen = 0;
+        let r = g
+            .clone()
+            .interrupt(flag.clone())
+            .fit_observed(x.view(), None, None, &mut |_| seen += 1);
+        assert_eq!(r.unwrap_err(), GmmError::Interrupted);
+        assert_eq!(seen, 0);
+
+        flag.store(false, Ordering::Relaxed);
+        let mut seen = 0;
+        let stopper = flag.clone();
+        let r = g
+            .clone()
+            .interrupt(flag.clone())
+            .fit_observed(x.view(), None, None, &mut |e| {
+                seen += 1;
+                if e.iter == 3 {
+                    stopper.store(true, Ordering::Relaxed);
+                }
+            });
+        assert_eq!(r.unwrap_err(), GmmError::Interrupted);
+        assert_eq!(seen, 3);
+
+        let unset = Arc::new(AtomicBool::new(false));
+        let a = g.clone().interrupt(unset).fit(x.view()).unwrap();
+        let b = g.fit(x.view()).unwrap();
+        assert_eq!(a, b);
+    }
+
+    /// Expected: the streaming fit obeys the flag the same way.
+    #[test]
+    fn interrupt_flag_stops_a_streaming_fit() {
+        let x = data();
+        let flag = Arc::new(AtomicBool::new(false));
+        let stopper = flag.clone();
+        let mut src = crate::stream::ArraySource::new(x.view(), None, 4);
+        let r = GaussianMixture::new(2)
+            .tol(0.0)
+            .max_iter(50)
+            .interrupt(flag)
+            .fit_stream(&mut src, 100, &mut |e| {
+                if e.iter == 2 {
+                    stopper.store(true, Ordering::Relaxed);
+                }
+            });
+        assert_eq!(r.unwrap_err(), GmmError::Interrupted);
+    }
+}

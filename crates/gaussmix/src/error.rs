@@ -83,6 +83,10 @@ pub enum GmmError {
         /// What went wrong, naming the file.
         reason: String,
     },
+    /// The fit was stopped through its interrupt flag
+    /// ([`crate::GaussianMixture::interrupt`]) before it finished.
+    #[error("the fit was interrupted")]
+    Interrupted,
     /// Serialised sufficient statistics or a model file could not be decoded.
     #[error("cannot decode {what}: {reason}")]
     Decode {
