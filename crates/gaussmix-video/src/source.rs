@@ -97,8 +97,25 @@ pub fn read_image(path: &Path) -> Result<image::DynamicImage> {
         message: e.to_string(),
     };
     let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read image", path, e))?;
-    let fmt = image::guess_format(&bytes).map_err(|e| dec(&e))?;
-    image::load_from_memory_with_format(&bytes, fmt).map_err(|e| dec(&e))
+    decode_image(&bytes).map_err(|e| dec(&e))
+}
+
+/// Most bytes the decoder may allocate for one frame (256 MiB: a 8K RGBA frame fits).
+/// A few hundred bytes of hostile header can otherwise claim gigabytes.
+pub const MAX_DECODE_ALLOC: u64 = 1 << 28;
+
+/// Decodes an in-memory image (jpeg, png or bmp, found from its magic bytes), refusing any
+/// image whose decoding would allocate more than [`MAX_DECODE_ALLOC`] bytes.
+///
+/// # Errors
+/// The decoder's error: an unknown format, corrupt data, or a size over the limit.
+pub fn decode_image(bytes: &[u8]) -> image::ImageResult<image::DynamicImage> {
+    let fmt = image::guess_format(bytes)?;
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), fmt);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    reader.limits(limits);
+    reader.decode()
 }
 
 /// Frames from a folder of image files.
@@ -415,5 +432,74 @@ impl FrameSource for FfmpegVideo {
         }
         self.read += 1;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CRC-32 (IEEE) of PNG chunks.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in bytes {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+
+    /// A PNG of `w`×`h` RGB pixels with one tiny (empty) IDAT chunk.
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut chunk = |kind: &[u8], data: &[u8]| {
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let mut body = kind.to_vec();
+            body.extend_from_slice(data);
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&crc32(&body).to_be_bytes());
+        };
+        let mut ihdr = w.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&h.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        chunk(b"IHDR", &ihdr);
+        chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+        chunk(b"IEND", &[]);
+        out
+    }
+
+    #[test]
+    fn decode_refuses_an_image_over_the_allocation_limit() {
+        // 100 bytes claiming 12000 × 12000 RGB (432 MB, under the image crate's own
+        // 512 MiB default but over MAX_DECODE_ALLOC): refused as a limit before any
+        // pixel buffer is allocated.
+        let bytes = png_header(12_000, 12_000);
+        assert!(bytes.len() < 100);
+        match decode_image(&bytes) {
+            Err(image::ImageError::Limits(_)) => {}
+            other => panic!("expected a limits error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decode_reads_a_small_image_and_names_a_corrupt_one() {
+        // A valid 2 × 2 header with no pixel data: a decoding error, not a panic.
+        assert!(decode_image(&png_header(2, 2)).is_err());
+        // Not an image at all: an unknown format.
+        assert!(decode_image(b"not an image").is_err());
+        // A real frame decodes to its size.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.png");
+        image::RgbImage::from_pixel(3, 2, image::Rgb([1, 2, 3]))
+            .save(&p)
+            .unwrap();
+        let img = read_image(&p).unwrap();
+        assert_eq!((img.width(), img.height()), (3, 2));
     }
 }
