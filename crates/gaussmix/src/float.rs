@@ -10,6 +10,18 @@ mod sealed {
     impl Sealed for f64 {}
 }
 
+/// Vector instructions the caller of [`Float::load_tile`] detected at run time.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Simd {
+    /// Plain code.
+    None,
+    /// AVX2 and FMA.
+    Avx2,
+    /// AVX-512F (with AVX2).
+    Avx512,
+}
+
 /// A floating-point element type of input data (`f32` or `f64`; sealed).
 pub trait Float:
     sealed::Sealed + Copy + Send + Sync + PartialEq + std::fmt::Debug + std::fmt::Display + 'static
@@ -28,7 +40,7 @@ pub trait Float:
         c: &[f64],
         xt: &mut [f64],
         tile: usize,
-        avx512: bool,
+        simd: Simd,
     );
 }
 
@@ -49,17 +61,25 @@ impl Float for f64 {
         c: &[f64],
         xt: &mut [f64],
         tile: usize,
-        avx512: bool,
+        simd: Simd,
     ) {
         let d = x.ncols();
         if let Some(xs) = x.as_slice() {
             #[cfg(target_arch = "x86_64")]
-            if avx512 {
-                // SAFETY: the caller detected AVX-512 at run time; sizes as documented.
-                unsafe { crate::kernels::load_tile_rows_avx512(xs, d, r0, len, c, xt) };
-                return;
+            match simd {
+                // SAFETY: the caller detected the level at run time; sizes as documented.
+                Simd::Avx512 => {
+                    unsafe { crate::kernels::load_tile_rows_avx512(xs, d, r0, len, c, xt) };
+                    return;
+                }
+                // SAFETY: as above.
+                Simd::Avx2 => {
+                    unsafe { crate::kernels::avx2::load_tile_rows(xs, d, r0, len, c, xt) };
+                    return;
+                }
+                Simd::None => {}
             }
-            let _ = avx512;
+            let _ = simd;
             for (r, row) in xs[r0 * d..(r0 + len) * d].chunks_exact(d).enumerate() {
                 for (i, (v, ci)) in row.iter().zip(c).enumerate() {
                     xt[i * tile + r] = v - ci;
@@ -88,10 +108,17 @@ impl Float for f32 {
         c: &[f64],
         xt: &mut [f64],
         tile: usize,
-        _avx512: bool,
+        simd: Simd,
     ) {
         let d = x.ncols();
         if let Some(xs) = x.as_slice() {
+            #[cfg(target_arch = "x86_64")]
+            if simd != Simd::None {
+                // SAFETY: the caller detected AVX2 (implied by AVX-512) at run time.
+                unsafe { crate::kernels::avx2::load_tile_rows_f32(xs, d, r0, len, c, xt) };
+                return;
+            }
+            let _ = simd;
             for (r, row) in xs[r0 * d..(r0 + len) * d].chunks_exact(d).enumerate() {
                 for (i, (v, ci)) in row.iter().zip(c).enumerate() {
                     xt[i * tile + r] = f64::from(*v) - ci;

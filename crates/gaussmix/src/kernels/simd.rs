@@ -18,6 +18,8 @@ pub(crate) fn fma<const F: bool>(a: f64, b: f64, c: f64) -> f64 {
 const LOG2E: f64 = std::f64::consts::LOG2_E;
 const LN2_HI: f64 = 6.931_471_803_691_238e-1;
 const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+/// 1.5·2⁵²: adding it rounds to an integer held in the low mantissa bits.
+const SHIFTER: f64 = 6_755_399_441_055_744.0;
 
 /// `exp(x)` for `x ≤ 0` (log-sum-exp arguments), about 1 ulp: Cody–Waite reduction
 /// `x = n ln 2 + r`, `|r| ≤ ln 2 / 2`, a degree-12 Taylor polynomial, and `2ⁿ` built in
@@ -26,7 +28,11 @@ const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 pub(crate) fn exp_nonpos<const F: bool>(x: &mut [f64; LANES]) {
     for v in x.iter_mut() {
         let a = if *v < -708.0 { -708.0 } else { *v };
-        let n = (a * LOG2E).round();
+        // n = round(a·log2 e) by the 1.5·2⁵² shifter: its low mantissa bits then hold n
+        // as an integer, which builds 2ⁿ below without a float-to-int64 conversion (AVX2
+        // has none, and LLVM would fall back to scalar code)
+        let t = fma::<F>(a, LOG2E, SHIFTER);
+        let n = t - SHIFTER;
         let r = fma::<F>(-n, LN2_LO, fma::<F>(-n, LN2_HI, a));
         // Horner, 1/k! coefficients
         let mut p = 1.0 / 479_001_600.0;
@@ -42,7 +48,8 @@ pub(crate) fn exp_nonpos<const F: bool>(x: &mut [f64; LANES]) {
         p = fma::<F>(p, r, 0.5);
         p = fma::<F>(p, r, 1.0);
         p = fma::<F>(p, r, 1.0);
-        let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+        // low 12 bits of t's bits are n mod 4096; n + 1023 ∈ [2, 2046] for a ≥ −708
+        let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
         *v = if *v < -708.0 { 0.0 } else { p * scale };
     }
 }
