@@ -483,7 +483,9 @@ impl SufficientStatistics {
         }
         self.log_likelihood += other.log_likelihood;
         self.weight_sum += other.weight_sum;
-        self.n_samples += other.n_samples;
+        // Saturating: a decoded count can be anything up to u64::MAX (found by fuzzing:
+        // merging such statistics overflowed, a panic in debug builds).
+        self.n_samples = self.n_samples.saturating_add(other.n_samples);
     }
 
     /// Adds another chunk's statistics (a plain sum).
@@ -727,6 +729,19 @@ mod tests {
     use crate::covariance::Covariances;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    /// Fuzz regression (minimised from fuzz/corpus/stats_bytes/crash-8d64ef85…, whose
+    /// header claims 0xffff…1e rows): decoded statistics claiming close to u64::MAX rows
+    /// merge without overflowing; the count saturates at u64::MAX.
+    #[test]
+    fn merging_decoded_statistics_with_a_huge_row_count_saturates() {
+        let mut s = SufficientStatistics::zeros(CovarianceType::Diag, Array2::zeros((2, 2)));
+        s.n_samples = u64::MAX - 1;
+        s.weight_sum = 1.0;
+        let mut a = SufficientStatistics::from_bytes(&s.to_bytes()).unwrap();
+        a.merge(&s).unwrap();
+        assert_eq!(a.n_samples(), u64::MAX);
+    }
 
     /// The four covariance types' statistics agree with full covariance on the same
     /// responsibilities: diag is the diagonal of full, spherical its mean, tied the
