@@ -10,7 +10,7 @@ use ndarray::Array2;
 
 use crate::io::{self, ReadOptions};
 use crate::progress::Progress;
-use crate::util::{load_model, read_for_model, with_threads};
+use crate::util::{interrupt, load_model, read_for_model, with_threads};
 
 /// Gaussian mixture models fitted by EM.
 #[derive(Parser, Debug)]
@@ -186,7 +186,8 @@ fn estimator(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Resul
         .max_iter(a.max_iter)
         .tol(a.tol)
         .reg_covar(a.reg_covar)
-        .seed(a.seed);
+        .seed(a.seed)
+        .interrupt(interrupt::flag());
     g.validate()?;
     Ok(g)
 }
@@ -210,6 +211,8 @@ pub fn fit(a: &FitArgs) -> Result<()> {
     let start = Instant::now();
     let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
     let mut observer = |e: &IterationEvent| progress.iteration(e);
+    // Ctrl-C from here on stops the fit before its next iteration (and writes nothing).
+    interrupt::set_graceful(true);
     let fitted = with_threads(a.threads, || {
         g.fit_observed(
             data.x.view(),
@@ -217,7 +220,9 @@ pub fn fit(a: &FitArgs) -> Result<()> {
             None,
             &mut observer,
         )
-    })?;
+    });
+    interrupt::set_graceful(false);
+    let fitted = fitted?;
     progress.finish();
     let mut model = fitted.with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
     model.set_feature_names(data.feature_names.clone())?;
@@ -277,7 +282,7 @@ fn should_stream(a: &FitArgs) -> Result<bool> {
 /// `fit` over an NPY or Parquet file streamed in chunks: memory bounded by the chunk, whatever the
 /// file size.
 fn fit_streaming(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Result<()> {
-    let (mut src, names): (Box<dyn gaussmix::RowSource + Send>, Vec<String>) = if a
+    let (src, names): (Box<dyn gaussmix::RowSource + Send>, Vec<String>) = if a
         .data
         .to_ascii_lowercase()
         .ends_with(".npy")
@@ -321,9 +326,14 @@ fn fit_streaming(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> R
     let start = Instant::now();
     let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
     let mut observer = |e: &IterationEvent| progress.iteration(e);
+    // Ctrl-C from here on stops the fit at the next chunk (and writes nothing).
+    let mut src = crate::stream::Interruptible::new(src, interrupt::flag());
+    interrupt::set_graceful(true);
     let fitted = with_threads(a.threads, || {
-        g.fit_stream(&mut *src, a.init_rows, &mut observer)
-    })?;
+        g.fit_stream(&mut src, a.init_rows, &mut observer)
+    });
+    interrupt::set_graceful(false);
+    let fitted = fitted?;
     progress.finish();
     let mut model = fitted.with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
     model.set_feature_names(names)?;
@@ -402,11 +412,8 @@ pub fn score(a: &ScoreArgs) -> Result<()> {
     let s = with_threads(a.threads, || model.score_samples(data.x.view()))??;
     if a.mean {
         let mean = s.mean().expect("non-empty");
-        if a.output == "-" {
-            println!("{mean}");
-            return Ok(());
-        }
-        return io::write_atomic(Path::new(&a.output), |w| Ok(writeln!(w, "{mean}")?));
+        // Through the checked writer: a full disk or /dev/full is an error, not a panic.
+        return io::write_output(&a.output, |w| Ok(writeln!(w, "{mean}")?));
     }
     let col = s.into_shape_with_order((data.x.nrows(), 1)).expect("n×1");
     io::write_csv(&a.output, &["log_density".to_string()], col.view())
@@ -471,6 +478,5 @@ pub fn info(a: &InfoArgs) -> Result<()> {
             .collect();
         writeln!(out, "  std. dev. [{}]", sd.join(", "))?;
     }
-    print!("{out}");
-    Ok(())
+    io::write_output("-", |w| Ok(w.write_all(out.as_bytes())?))
 }

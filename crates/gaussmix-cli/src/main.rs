@@ -1,10 +1,16 @@
 //! `gaussmix`: Gaussian mixture models from the command line.
 
 use clap::Parser;
+use gaussmix_cli::util::interrupt;
 use gaussmix_cli::{anomaly, bench, commands, plot, select, video};
 
 fn main() {
     let cli = commands::Cli::parse();
+    if let Err(e) = interrupt::install() {
+        eprintln!(
+            "warning: cannot handle Ctrl-C ({e}); an interrupted run may leave temporary files"
+        );
+    }
     let result = match &cli.command {
         commands::Command::Fit(a) => commands::fit(a),
         commands::Command::Predict(a) => commands::predict(a),
@@ -18,6 +24,12 @@ fn main() {
         commands::Command::Plot(a) => plot::plot(a),
     };
     if let Err(e) = result {
+        if interrupt::interrupted() {
+            // An interrupted fit (or a write refused after the signal): nothing was
+            // written and no temporary file is left.
+            eprintln!("error: interrupted; no output written");
+            std::process::exit(interrupt::exit_code());
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

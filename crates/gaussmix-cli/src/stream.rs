@@ -42,6 +42,10 @@ impl NpySource {
                 header.shape.len()
             ),
         };
+        if d == 0 {
+            // Otherwise n empty rows are streamed: a hang for a header claiming 2**62 rows.
+            bail!("{path}: the array has no columns (shape {n} × 0)");
+        }
         let need = (n as u128) * (d as u128) * (header.dtype.size() as u128);
         let len = file
             .metadata()
@@ -154,6 +158,44 @@ impl RowSource for NpySource {
         self.chunk().map_err(|e| GmmError::Source {
             reason: format!("{e:#}"),
         })
+    }
+}
+
+/// A row source that stops with [`GmmError::Interrupted`] once `flag` is set (Ctrl-C):
+/// checked before every chunk, so a streamed fit stops within one chunk.
+pub struct Interruptible {
+    inner: Box<dyn RowSource + Send>,
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Interruptible {
+    /// Wraps `inner`.
+    pub fn new(
+        inner: Box<dyn RowSource + Send>,
+        flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
+        Interruptible { inner, flag }
+    }
+
+    fn check(&self) -> gaussmix::Result<()> {
+        if self.flag.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(GmmError::Interrupted);
+        }
+        Ok(())
+    }
+}
+
+impl RowSource for Interruptible {
+    fn n_features(&self) -> usize {
+        self.inner.n_features()
+    }
+    fn reset(&mut self) -> gaussmix::Result<()> {
+        self.check()?;
+        self.inner.reset()
+    }
+    fn next_chunk(&mut self) -> gaussmix::Result<Option<Chunk>> {
+        self.check()?;
+        self.inner.next_chunk()
     }
 }
 

@@ -119,10 +119,13 @@ pub fn sniff_delimiter(prefix: &[u8], complete: bool, default: u8) -> Delim {
         return Delim::Byte(d);
     }
     // Nothing consistent (ragged rows, which the reader reports): the most frequent
-    // candidate on the first line.
+    // candidate on the first line, among those the later lines use too. One that only the
+    // first line has is part of a header name of a single-column file (`a;b` over rows of
+    // plain numbers).
     for &d in &candidates {
         let n = count_outside_quotes(lines[0], d);
-        if n > 0 && best.is_none_or(|(_, m)| n > m) {
+        let later = lines.len() == 1 || lines[1..].iter().any(|l| count_outside_quotes(l, d) > 0);
+        if n > 0 && later && best.is_none_or(|(_, m)| n > m) {
             best = Some((d, n));
         }
     }

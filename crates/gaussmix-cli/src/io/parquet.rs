@@ -325,12 +325,18 @@ pub struct ParquetSource {
     batch_rows: usize,
     reader: Option<ParquetRecordBatchReader>,
     row: usize,
+    /// The file's length when opened: a shorter file on a later pass was truncated.
+    len: u64,
 }
 
 impl ParquetSource {
     /// Opens `path` and plans its columns as `opts` says.
     pub fn open(path: &str, opts: &ReadOptions, batch_rows: usize) -> Result<ParquetSource> {
         let file = File::open(path).with_context(|| format!("cannot open {path}"))?;
+        let len = file
+            .metadata()
+            .with_context(|| format!("cannot stat {path}"))?
+            .len();
         let mut notes = Vec::new();
         let plan = plan(path, builder(path, file)?.schema(), opts, &mut notes)?;
         if !opts.quiet {
@@ -344,6 +350,7 @@ impl ParquetSource {
             batch_rows,
             reader: None,
             row: 0,
+            len,
         })
     }
 
@@ -364,6 +371,18 @@ impl gaussmix::RowSource for ParquetSource {
         let file = File::open(&self.path)
             .with_context(|| format!("cannot open {}", self.path))
             .map_err(err)?;
+        let len = file
+            .metadata()
+            .with_context(|| format!("cannot stat {}", self.path))
+            .map_err(err)?
+            .len();
+        if len < self.len {
+            return Err(err(anyhow!(
+                "{}: the file is now {len} bytes, shorter than the {} it had (truncated while the fit ran?)",
+                self.path,
+                self.len
+            )));
+        }
         let b = builder(&self.path, file).map_err(err)?;
         self.reader = Some(
             b.with_batch_size(self.batch_rows)

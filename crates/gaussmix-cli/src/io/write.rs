@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 use ndarray::{ArrayView1, ArrayView2};
 
+use crate::util::interrupt;
+
 /// One column of an output table.
 #[derive(Debug, Clone)]
 pub enum Column<'a> {
@@ -61,7 +63,8 @@ fn parent_dir(path: &Path) -> PathBuf {
 
 /// Checks, before long work, that `path` can be written: `-` (stdout) always can;
 /// otherwise the directory must exist and take a new file, and `path` must not be a
-/// directory.
+/// directory. An existing device or pipe (`/dev/null`, `/dev/stdout`) is written in
+/// place and not probed.
 ///
 /// # Errors
 /// A missing or read-only directory, or a path that is a directory, named in the message.
@@ -76,14 +79,19 @@ pub fn check_output_path(path: &str) -> Result<()> {
     if p.is_dir() {
         bail!("cannot write {path}: it is a directory");
     }
-    let dir = parent_dir(p);
+    if is_special(p) {
+        return Ok(());
+    }
+    let target = resolve_link(p);
+    let dir = parent_dir(&target);
     check_dir(path, &dir)?;
     tempfile::NamedTempFile::new_in(&dir)
         .map(drop)
         .map_err(|e| {
             anyhow!(
-                "cannot write {path}: cannot create a file in directory {}: {e}",
-                dir.display()
+                "cannot write {path}: cannot create a file in directory {}: {}",
+                dir.display(),
+                describe_io(&e)
             )
         })
 }
@@ -105,15 +113,134 @@ fn check_dir(path: &str, dir: &Path) -> Result<()> {
     }
 }
 
+/// Whether `path` exists and is neither a regular file nor a directory (a device such as
+/// `/dev/null` or `/dev/full`, a named pipe, a socket): such a target is written in place,
+/// never replaced by a renamed file.
+fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// The file a symbolic link points to (so that writing through a link replaces the
+/// file, not the link); other paths, and dangling links, as they are.
+fn resolve_link(path: &Path) -> PathBuf {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The hint for the I/O error behind an error, looking through anyhow contexts and CSV
+/// errors.
+fn chain_hint(e: &anyhow::Error) -> Option<&'static str> {
+    e.chain().find_map(|c| {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return hint(io);
+        }
+        match c.downcast_ref::<::csv::Error>().map(|ce| ce.kind()) {
+            Some(::csv::ErrorKind::Io(io)) => hint(io),
+            _ => None,
+        }
+    })
+}
+
+/// Plain words for the write failures a user can act on, before the system's message.
+fn hint(e: &std::io::Error) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::StorageFull => Some("the disk is full (no space left on device)"),
+        K::QuotaExceeded => Some("the disk quota is exceeded"),
+        K::ReadOnlyFilesystem => Some("the file system is read-only"),
+        K::PermissionDenied => Some("permission denied"),
+        K::FileTooLarge => Some("the file is too large for the file system"),
+        _ => None,
+    }
+}
+
+/// An I/O error with its hint, if any: `the disk is full (…): No space left on device (os error 28)`.
+fn describe_io(e: &std::io::Error) -> String {
+    match hint(e) {
+        Some(h) => format!("{h}: {e}"),
+        None => e.to_string(),
+    }
+}
+
+/// An error from writing `path`, with its hint: the message names the path.
+fn write_error(shown: &str, what: &str, e: anyhow::Error) -> anyhow::Error {
+    let sep = if what.is_empty() { "" } else { ": " };
+    match chain_hint(&e) {
+        Some(h) => anyhow!("cannot write {shown}: {what}{sep}{h}: {e:#}"),
+        None => anyhow!("cannot write {shown}: {what}{sep}{e:#}"),
+    }
+}
+
+/// A temporary file in the list of unfinished outputs
+/// ([`crate::util::interrupt::temps`]): removed (and taken off the list) when dropped,
+/// unless it was renamed into place.
+struct Staged {
+    tmp: Option<tempfile::NamedTempFile>,
+}
+
+impl Staged {
+    fn new_in(dir: &Path) -> std::io::Result<Staged> {
+        let mut list = interrupt::temps();
+        let tmp = tempfile::NamedTempFile::new_in(dir)?;
+        interrupt::register_temp(&mut list, tmp.path());
+        Ok(Staged { tmp: Some(tmp) })
+    }
+
+    fn file(&self) -> &std::fs::File {
+        self.tmp.as_ref().expect("staged").as_file()
+    }
+
+    /// Renames the file to `path`, unless an interrupt has arrived.
+    fn persist(mut self, path: &Path) -> Result<()> {
+        let mut list = interrupt::temps();
+        let tmp = self.tmp.take().expect("staged");
+        let staged = tmp.path().to_path_buf();
+        if interrupt::interrupted() {
+            drop(tmp);
+            interrupt::unregister_temp(&mut list, &staged);
+            bail!("interrupted");
+        }
+        let r = tmp.persist(path);
+        interrupt::unregister_temp(&mut list, &staged);
+        // On failure the temporary file comes back in the error and is removed here.
+        r.map(drop).map_err(|e| {
+            anyhow!(
+                "cannot rename the temporary file into place: {}",
+                describe_io(&e.error)
+            )
+        })
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let mut list = interrupt::temps();
+            let p = tmp.path().to_path_buf();
+            drop(tmp);
+            interrupt::unregister_temp(&mut list, &p);
+        }
+    }
+}
+
 /// Writes a file atomically: `f` writes into a temporary file in the same directory,
-/// which is flushed, synced and then renamed over `path`. If `f` or any step fails, the
-/// temporary file is removed and an existing `path` is left as it was.
+/// which is flushed, synced (`fsync`) and then renamed over `path`, and the directory is
+/// synced after the rename, so that the new file survives a crash. If `f` or any step
+/// fails, or an interrupt ([`crate::util::interrupt`]) has arrived, the temporary file is
+/// removed and an existing `path` is left as it was.
 ///
-/// A new file gets mode 0644; a replaced file keeps its permissions (Unix).
+/// A new file gets mode 0644; a replaced file keeps its permissions (Unix). A symbolic
+/// link is followed (the file it points to is replaced). A device or pipe (`/dev/null`,
+/// `/dev/full`) is written in place, and its write errors reported.
 ///
 /// # Errors
-/// A missing or read-only directory, an I/O error, or `f`'s own error; the message names
-/// `path`.
+/// A missing or read-only directory, a full disk, an I/O error, or `f`'s own error; the
+/// message names `path`, and says in plain words when the disk is full, the file system
+/// read-only or permission denied.
 pub fn write_atomic(path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let shown = path.display().to_string();
     if path.as_os_str().is_empty() {
@@ -122,39 +249,68 @@ pub fn write_atomic(path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -
     if path.is_dir() {
         bail!("cannot write {shown}: it is a directory");
     }
-    let dir = parent_dir(path);
+    if is_special(path) {
+        return write_in_place(path, &shown, f);
+    }
+    let target = resolve_link(path);
+    let dir = parent_dir(&target);
     check_dir(&shown, &dir)?;
-    let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
+    let staged = Staged::new_in(&dir).map_err(|e| {
         anyhow!(
-            "cannot write {shown}: cannot create a file in directory {}: {e}",
-            dir.display()
+            "cannot write {shown}: cannot create a file in directory {}: {}",
+            dir.display(),
+            describe_io(&e)
         )
     })?;
-    let mut w = BufWriter::new(tmp);
-    f(&mut w).map_err(|e| anyhow!("cannot write {shown}: {e:#}"))?;
-    let tmp = w
-        .into_inner()
-        .map_err(|e| anyhow!("cannot write {shown}: {}", e.error()))?;
+    let mut w = BufWriter::new(staged.file());
+    f(&mut w).map_err(|e| write_error(&shown, "", e))?;
+    w.flush()
+        .map_err(|e| write_error(&shown, "", anyhow::Error::from(e)))?;
+    drop(w);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let perms = match std::fs::metadata(path) {
+        let perms = match std::fs::metadata(&target) {
             Ok(m) => m.permissions(),
             Err(_) => std::fs::Permissions::from_mode(0o644),
         };
-        tmp.as_file()
+        staged
+            .file()
             .set_permissions(perms)
-            .map_err(|e| anyhow!("cannot write {shown}: cannot set permissions: {e}"))?;
+            .map_err(|e| write_error(&shown, "cannot set permissions", e.into()))?;
     }
-    tmp.as_file()
+    staged
+        .file()
         .sync_all()
-        .map_err(|e| anyhow!("cannot write {shown}: sync failed: {e}"))?;
-    tmp.persist(path).map_err(|e| {
-        anyhow!(
-            "cannot write {shown}: cannot rename the temporary file into place: {}",
-            e.error
-        )
-    })?;
+        .map_err(|e| write_error(&shown, "sync failed", e.into()))?;
+    staged
+        .persist(&target)
+        .map_err(|e| anyhow!("cannot write {shown}: {e:#}"))?;
+    // The rename itself is durable once the directory is synced (best effort: some file
+    // systems cannot sync a directory).
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Writes straight into an existing device or pipe.
+fn write_in_place(
+    path: &Path,
+    shown: &str,
+    f: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    if interrupt::interrupted() {
+        bail!("cannot write {shown}: interrupted");
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| anyhow!("cannot write {shown}: {}", describe_io(&e)))?;
+    let mut w = BufWriter::new(file);
+    f(&mut w).map_err(|e| write_error(shown, "", e))?;
+    w.flush()
+        .map_err(|e| write_error(shown, "", anyhow::Error::from(e)))?;
     Ok(())
 }
 
@@ -172,7 +328,10 @@ pub fn write_output(path: &str, f: impl FnOnce(&mut dyn Write) -> Result<()>) ->
     let r = f(&mut w).and_then(|()| w.flush().map_err(anyhow::Error::from));
     match r {
         Err(e) if is_broken_pipe(&e) => Ok(()),
-        r => r.map_err(|e| anyhow!("cannot write to standard output: {e:#}")),
+        r => r.map_err(|e| match chain_hint(&e) {
+            Some(h) => anyhow!("cannot write to standard output: {h}: {e:#}"),
+            None => anyhow!("cannot write to standard output: {e:#}"),
+        }),
     }
 }
 
