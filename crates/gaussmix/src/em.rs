@@ -345,6 +345,15 @@ impl GaussianMixture {
                 });
             }
         }
+        // weights are relative: bring extreme ones to a scale where N_k + 10·eps is N_k
+        let rescaled = weights.and_then(|w| {
+            weight_scale_exponent(w.iter().copied().fold(0.0, f64::max)).map(|e| {
+                let mut w = w.to_owned();
+                w.mapv_inplace(|v| scale_pow2(v, e));
+                w
+            })
+        });
+        let weights = rescaled.as_ref().map(|w| w.view()).or(weights);
         let n_pos = weights.map_or(n, |w| w.iter().filter(|v| **v > 0.0).count());
         if n_pos < self.n_components {
             return Err(GmmError::TooFewSamples {
@@ -452,6 +461,16 @@ impl GaussianMixture {
             let prev = lower_bound;
             let stats = e_pass(&model)?;
             lower_bound = stats.mean_log_likelihood();
+            if !lower_bound.is_finite() {
+                // some row has zero density under every component: only a start far from
+                // the data (given parameters, warm start) gets here; its statistics are
+                // meaningless and a −∞ bound cannot be stored in a model file
+                return Err(GmmError::InvalidModel {
+                    reason: format!(
+                        "the parameters at EM iteration {iter} give some rows zero density under every component (mean log-likelihood {lower_bound}): start closer to the data (means_init, precisions_init, warm-start model) or rescale it"
+                    ),
+                });
+            }
             let names = std::mem::take(&mut model.feature_names);
             model = stats.finalize(self.reg_covar)?;
             model.feature_names = names;
@@ -511,13 +530,14 @@ impl GaussianMixture {
             init_rows.max(self.n_components)
         };
         let mut sample = crate::stream::Reservoir::new(cap, d);
-        let (mut n, mut n_pos, mut wsum) = (0usize, 0usize, 0.0);
+        let (mut n, mut n_pos, mut wsum, mut wmax) = (0usize, 0usize, 0.0, 0.0f64);
         source.reset()?;
         while let Some(chunk) = source.next_chunk()? {
             crate::stream::check_chunk(&chunk, d, n)?;
             let w = chunk.weights.as_ref().map(|w| w.view());
             n_pos += w.map_or(chunk.x.nrows(), |w| w.iter().filter(|v| **v > 0.0).count());
             wsum += w.map_or(chunk.x.nrows() as f64, |w| w.sum());
+            wmax = w.map_or(wmax.max(1.0), |w| w.iter().copied().fold(wmax, f64::max));
             sample.offer(chunk.x.view(), w, &mut rng);
             n += chunk.x.nrows();
         }
@@ -538,7 +558,12 @@ impl GaussianMixture {
                 n_components: self.n_components,
             });
         }
-        let (xs, ws) = sample.into_parts();
+        let (xs, mut ws) = sample.into_parts();
+        // weights are relative: rescaled as in the in-memory fit
+        let wexp = weight_scale_exponent(wmax);
+        if let (Some(e), Some(w)) = (wexp, ws.as_mut()) {
+            w.mapv_inplace(|v| scale_pow2(v, e));
+        }
         let par = self.parallelism;
         let mut pass = |m: &GmmModel| -> Result<SufficientStatistics> {
             let mut total = SufficientStatistics::zeros(m.covariance_type(), m.means.clone());
@@ -546,8 +571,11 @@ impl GaussianMixture {
             let prep = crate::kernels::Prepared::new(m);
             source.reset()?;
             let mut row = 0;
-            while let Some(chunk) = source.next_chunk()? {
+            while let Some(mut chunk) = source.next_chunk()? {
                 crate::stream::check_chunk(&chunk, d, row)?;
+                if let (Some(e), Some(w)) = (wexp, chunk.weights.as_mut()) {
+                    w.mapv_inplace(|v| scale_pow2(v, e));
+                }
                 total.accumulate_prepared(
                     m,
                     &prep,
@@ -727,6 +755,30 @@ impl GaussianMixture {
             }
         }
     }
+}
+
+/// Sample weights are relative (multiplying them all by a constant leaves the model
+/// unchanged), but scikit-learn's `N_k + 10·eps` guard is absolute: with weights of
+/// 1e-300 every `N_k` is swamped by it. When the largest weight is outside
+/// `[2⁻¹⁶, 2⁶⁴]`, the weights are multiplied by the power of two (exact) that brings it
+/// into `[1, 2)`; this returns that power's exponent, or `None` to leave them as they are.
+fn weight_scale_exponent(max_weight: f64) -> Option<i32> {
+    if !(max_weight > 0.0 && max_weight.is_finite())
+        || (2f64.powi(-16)..=2f64.powi(64)).contains(&max_weight)
+    {
+        return None;
+    }
+    Some(-(max_weight.log2().floor() as i32))
+}
+
+/// `v · 2^e`, exact (in steps, since 2^e alone may not be representable).
+fn scale_pow2(mut v: f64, mut e: i32) -> f64 {
+    while e != 0 {
+        let step = e.clamp(-1000, 1000);
+        v *= 2f64.powi(step);
+        e -= step;
+    }
+    v
 }
 
 /// Initial responsibilities: hard labels (`usize::MAX` for a row that starts no

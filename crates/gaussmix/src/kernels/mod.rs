@@ -576,9 +576,14 @@ fn normalise<const F: bool>(
             *c *= f;
         }
     }
-    // rows no component can explain (only with infinite quadratic forms): spread evenly
-    for r in 0..len {
-        if ws.mx[r] == f64::NEG_INFINITY {
+    // rows no component can explain (only with infinite quadratic forms): spread evenly;
+    // padding rows contribute nothing (they are NaN when −∞ everywhere, and are summed)
+    for r in 0..TILE {
+        if r >= len {
+            for kk in 0..k {
+                ws.lp[kk * TILE + r] = 0.0;
+            }
+        } else if ws.mx[r] == f64::NEG_INFINITY {
             let wr = w.map_or(1.0, |w| w[r]);
             for kk in 0..k {
                 ws.lp[kk * TILE + r] = wr / k as f64;
