@@ -496,11 +496,14 @@ pub fn read_npy(name: &str, mut r: impl Read, known_len: Option<u64>) -> Result<
             describe()
         );
     }
+    // ndarray refuses a shape with an axis over isize::MAX even when the other is 0 (an
+    // empty array): an error, not a panic (found by fuzzing: shape (2**64-1, 0)).
+    let too_large = |e| anyhow!("{name}: shape {} is too large: {e}", shape_str(&h.shape));
     let arr = if h.fortran_order && d > 1 {
-        let f = Array2::from_shape_vec((n, d).f(), data).expect("n × d values");
+        let f = Array2::from_shape_vec((n, d).f(), data).map_err(too_large)?;
         f.as_standard_layout().into_owned()
     } else {
-        Array2::from_shape_vec((n, d), data).expect("n × d values")
+        Array2::from_shape_vec((n, d), data).map_err(too_large)?
     };
     Ok(arr)
 }
@@ -572,6 +575,57 @@ pub fn encode(descr: &str, values: &[f64]) -> Vec<u8> {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    /// An NPY header (version 1.0, padded as numpy pads it) with no data after it.
+    fn header_only(dict: &str) -> Vec<u8> {
+        let mut h = dict.as_bytes().to_vec();
+        let pad = 64 - (10 + h.len() + 1) % 64;
+        h.extend(std::iter::repeat_n(b' ', pad));
+        h.push(b'\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        out.extend_from_slice(&h);
+        out
+    }
+
+    /// Fuzz regressions (fuzz/corpus/npy/regress-empty-*.npy): an empty array whose
+    /// other axis exceeds isize::MAX is a "too large" error, not a panic in ndarray; the
+    /// same shapes that fit are read as empty arrays.
+    #[test]
+    fn empty_array_with_a_huge_axis_is_an_error() {
+        for dict in [
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (18446744073709551615, 0), }",
+            "{'descr': '<f8', 'fortran_order': True, 'shape': (0, 18446744073709551615), }",
+        ] {
+            let bytes = header_only(dict);
+            for e in [read(&bytes), read_stream(&bytes)] {
+                let msg = format!("{:#}", e.unwrap_err());
+                assert!(msg.contains("too large"), "{msg}");
+            }
+        }
+        let ok = header_only("{'descr': '<f8', 'fortran_order': False, 'shape': (5, 0), }");
+        assert_eq!(read(&ok).unwrap().dim(), (5, 0));
+    }
+
+    /// Fuzz regression (fuzz/corpus/npy/regress-zero-columns.npy): the streaming reader
+    /// refuses an array with rows but no columns at open (it used to hand out 2**62 / 64
+    /// empty chunks: a hang).
+    #[test]
+    fn streaming_reader_refuses_zero_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("z.npy");
+        std::fs::write(
+            &p,
+            header_only(
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 0), }",
+            ),
+        )
+        .unwrap();
+        let e = crate::stream::NpySource::open(p.to_str().unwrap(), None, 64)
+            .err()
+            .expect("zero columns refused");
+        assert!(format!("{e:#}").contains("no columns"), "{e:#}");
+    }
 
     fn read(bytes: &[u8]) -> Result<Array2<f64>> {
         read_npy("t.npy", bytes, Some(bytes.len() as u64))
