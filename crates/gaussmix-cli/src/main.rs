@@ -11,6 +11,19 @@ fn main() {
             "warning: cannot handle Ctrl-C ({e}); an interrupted run may leave temporary files"
         );
     }
+    // The video pipeline stages its outputs itself; an interrupt removes them too.
+    match &cli.command {
+        commands::Command::Video(video::VideoCommand::Subtract(a)) => {
+            interrupt::register_staging(&a.output)
+        }
+        commands::Command::Video(video::VideoCommand::Track(a)) => {
+            interrupt::register_staging(&a.output);
+            if let Some(p) = &a.annotate {
+                interrupt::register_staging(p);
+            }
+        }
+        _ => {}
+    }
     let result = match &cli.command {
         commands::Command::Fit(a) => commands::fit(a),
         commands::Command::Predict(a) => commands::predict(a),

@@ -104,6 +104,11 @@ pub mod interrupt {
     static GRACEFUL: AtomicBool = AtomicBool::new(false);
     static SIGNAL: AtomicI32 = AtomicI32::new(0);
     static TEMPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    /// Staging places of outputs written by other crates (the video pipeline's
+    /// `.NAME.partial-*` files and folders): folder, name prefix, and the matching
+    /// entries that existed before (not ours, never removed).
+    type Staging = (PathBuf, String, Vec<std::ffi::OsString>);
+    static STAGING: Mutex<Vec<Staging>> = Mutex::new(Vec::new());
 
     /// The interrupt flag (set by the first SIGINT or SIGTERM).
     pub fn flag() -> Arc<AtomicBool> {
@@ -146,6 +151,62 @@ pub mod interrupt {
         list.retain(|p| p != path);
     }
 
+    /// Entries of `dir` whose names start with `prefix`.
+    fn matching(dir: &Path, prefix: &str) -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name())
+                    .filter(|n| n.to_string_lossy().starts_with(prefix))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Registers an output that another crate stages as `.NAME.partial-*` next to
+    /// `target` (the video pipeline): on an interrupt that ends the process, such entries
+    /// created since this call are removed.
+    pub fn register_staging(target: &Path) {
+        let Some(name) = target.file_name() else {
+            return;
+        };
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let prefix = format!(".{}.partial-", name.to_string_lossy());
+        let before = matching(&dir, &prefix);
+        STAGING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((dir, prefix, before));
+    }
+
+    /// Removes the staged entries of [`register_staging`] (a few tries: the pipeline
+    /// may still be adding files to a staged folder).
+    fn remove_staging() {
+        let list = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+        for (dir, prefix, before) in list.iter() {
+            for _ in 0..5 {
+                let ours: Vec<_> = matching(dir, prefix)
+                    .into_iter()
+                    .filter(|n| !before.contains(n))
+                    .collect();
+                if ours.is_empty() {
+                    break;
+                }
+                for n in ours {
+                    let p = dir.join(n);
+                    if p.is_dir() {
+                        let _ = std::fs::remove_dir_all(&p);
+                    } else {
+                        let _ = std::fs::remove_file(&p);
+                    }
+                }
+            }
+        }
+    }
+
     /// Starts the signal thread (once; later calls do nothing).
     ///
     /// # Errors
@@ -173,6 +234,7 @@ pub mod interrupt {
                     for p in list.iter() {
                         let _ = std::fs::remove_file(p);
                     }
+                    remove_staging();
                     eprintln!("\nerror: interrupted; unfinished output removed");
                     std::process::exit(128 + sig);
                 }

@@ -717,3 +717,60 @@ fn streamed_fit_of_a_truncated_file_fails() {
     assert_eq!(listing(dir.path()), before);
     let _ = std::io::stderr().flush();
 }
+
+/// Expected: SIGINT while `video subtract` writes masks (its staged `.masks.partial-*`
+/// folder exists): exit 130, the staged folder removed, no `masks` folder.
+#[test]
+fn sigint_during_video_subtract_removes_the_staged_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    let (w, h) = (160usize, 120usize);
+    let mut rng = Rng(99);
+    for f in 0..400usize {
+        let grey: Vec<u8> = (0..w * h)
+            .map(|_| (100.0 + 20.0 * rng.normal()).clamp(0.0, 255.0) as u8)
+            .collect();
+        let file = std::fs::File::create(frames.join(format!("in{:06}.png", f + 1))).unwrap();
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.write_header().unwrap().write_image_data(&grey).unwrap();
+    }
+    let masks = dir.path().join("masks");
+    let before = listing(dir.path());
+    let mut run = Running::spawn(&[
+        os("video"),
+        os("subtract"),
+        frames.as_os_str(),
+        os("-o"),
+        masks.as_os_str(),
+        os("-q"),
+    ]);
+    let end = Instant::now() + Duration::from_secs(120);
+    loop {
+        let staged = listing(dir.path())
+            .into_iter()
+            .find(|n| n.starts_with(".masks.partial-"));
+        if let Some(s) = staged {
+            // Wait for a few masks so that the folder is not empty.
+            if std::fs::read_dir(dir.path().join(s))
+                .map(|d| d.count() >= 5)
+                .unwrap_or(false)
+            {
+                break;
+            }
+        }
+        if let Ok(Some(st)) = run.child.try_wait() {
+            panic!("video subtract ended ({st}) before its staged folder was seen");
+        }
+        assert!(Instant::now() < end, "no staged folder appeared");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    run.signal("INT");
+    let (code, err) = run.finish(Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!masks.exists());
+    assert_eq!(listing(dir.path()), before);
+}

@@ -180,6 +180,8 @@ impl StagedDir {
     fn commit(mut self) -> Result<()> {
         let tmp = self.tmp.take().expect("staged");
         let staged = tmp.path().to_path_buf();
+        // The files were synced as written; the folder's entries now, the rename below.
+        sync_dir(&staged).map_err(|e| Error::io("cannot sync", &staged, e))?;
         let mut old = None;
         if self.target.exists() {
             let aside = staged.with_file_name(format!(
@@ -205,6 +207,7 @@ impl StagedDir {
         if let Some(a) = old {
             let _ = std::fs::remove_dir_all(a);
         }
+        sync_parent(&self.target);
         self.parents.keep();
         Ok(())
     }
@@ -244,12 +247,34 @@ impl StagedFile {
                 .map_err(|e| Error::io("cannot replace", &self.target, e))?;
         }
         let target = self.target.clone();
+        // Data on disk before the rename makes it visible, so a crash never leaves a
+        // truncated output under the final name.
+        self.tmp
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io("cannot write", &target, e))?;
         self.tmp
             .persist(&target)
             .map_err(|e| Error::io("cannot rename the finished output to", &target, e.error))?;
+        sync_parent(&target);
         self.parents.keep();
         Ok(())
     }
+}
+
+/// Syncs a folder's entries to disk.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Syncs the folder holding `target` after a rename into it (best effort: some file
+/// systems cannot sync a folder).
+fn sync_parent(target: &Path) {
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let _ = sync_dir(parent);
 }
 
 /// Writes an 8-bit grey PNG with fast compression (masks compress well even so).
@@ -294,7 +319,11 @@ fn write_png(
                 std::io::Error::other(other.to_string()),
             ),
         })?;
-    w.flush().map_err(|e| Error::io("cannot write", path, e))
+    let f = w
+        .into_inner()
+        .map_err(|e| Error::io("cannot write", path, e.into_error()))?;
+    // Synced before the staged folder is renamed into place (see `StagedDir::commit`).
+    f.sync_all().map_err(|e| Error::io("cannot write", path, e))
 }
 
 /// Receives (frame index from 1, frame, cleaned mask, width, height, channels).
