@@ -513,9 +513,17 @@ fn interrupted_fit(stream: bool, signals: usize) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (code, err) = run.finish(Duration::from_secs(60));
-    eprintln!("stopped {:?} after the signal", t.elapsed());
+    eprintln!("stopped {:?} after the signal:\n{err}", t.elapsed());
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("interrupted"), "{err}");
+    // The first signal is taken gracefully (the fit stops at its next iteration or chunk).
+    assert!(
+        err.contains("stopping after the current iteration"),
+        "{err}"
+    );
+    if signals == 1 {
+        assert!(err.contains("no output written"), "{err}");
+    }
     assert!(!err.contains("wrote "), "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), b"{\"previous\": true}\n");
     assert_eq!(listing(dir.path()), before);

@@ -709,6 +709,43 @@ mod tests {
         assert!(e.contains("empty"), "{e}");
     }
 
+    /// Expected: writing through a symbolic link replaces the file it points to and
+    /// keeps the link; writing to /dev/null succeeds and leaves it a device; /dev/full
+    /// fails with "the disk is full".
+    #[test]
+    fn links_and_devices() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.json");
+        std::fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomic(&link, |w| Ok(w.write_all(b"new")?)).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        assert_eq!(listing(dir.path()), ["link.json", "real.json"]);
+        check_output_path(link.to_str().unwrap()).unwrap();
+
+        write_atomic(Path::new("/dev/null"), |w| Ok(w.write_all(b"x")?)).unwrap();
+        check_output_path("/dev/null").unwrap();
+        assert!(std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device());
+        if Path::new("/dev/full").exists() {
+            let e = write_atomic(Path::new("/dev/full"), |w| Ok(w.write_all(b"x")?))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("cannot write /dev/full: the disk is full"),
+                "{e}"
+            );
+        }
+    }
+
     #[test]
     fn check_output_path_ok() {
         let dir = tempfile::tempdir().unwrap();
