@@ -152,10 +152,22 @@ fn field(s: &str, delim: char, always: bool) -> String {
 }
 
 /// Writes CSV by hand: `delim`, header names quoted when `quote_all`, values in Rust's
-/// shortest round-trip form.
+/// shortest round-trip form. A one-column file has no delimiter to sniff, so there a name
+/// holding any of `,`, `;` or a tab is quoted (unquoted, `a,b` over plain numbers in a
+/// `.csv` file is two header fields by any reading).
 fn write_csv_by_hand(path: &Path, x: &Array2<f64>, names: &[String], delim: char, quote_all: bool) {
     let mut s = String::new();
-    let header: Vec<String> = names.iter().map(|n| field(n, delim, quote_all)).collect();
+    let single = names.len() == 1;
+    let header: Vec<String> = names
+        .iter()
+        .map(|n| {
+            field(
+                n,
+                delim,
+                quote_all || (single && n.contains([',', ';', '\t'])),
+            )
+        })
+        .collect();
     s.push_str(&header.join(&delim.to_string()));
     s.push('\n');
     for row in x.rows() {
