@@ -46,6 +46,11 @@ impl NpySource {
             // Otherwise n empty rows are streamed: a hang for a header claiming 2**62 rows.
             bail!("{path}: the array has no columns (shape {n} × 0)");
         }
+        if n == 0 {
+            // Checked before the column list (0..d) is built: a header claiming 0 × 2**64-1
+            // overflowed its capacity.
+            bail!("{path}: no data rows (shape 0 × {d})");
+        }
         let need = (n as u128) * (d as u128) * (header.dtype.size() as u128);
         let len = file
             .metadata()

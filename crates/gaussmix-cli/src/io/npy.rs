@@ -625,6 +625,19 @@ mod tests {
             .err()
             .expect("zero columns refused");
         assert!(format!("{e:#}").contains("no columns"), "{e:#}");
+        // Fuzz regression (fuzz/corpus/npy/regress-empty-huge-cols-fortran.npy, found by run.sh): no rows and 2**64-1 columns
+        // is "no data rows", not a capacity overflow building the column list.
+        std::fs::write(
+            &p,
+            header_only(
+                "{'descr': '<f8', 'fortran_order': True, 'shape': (0, 18446744073709551615), }",
+            ),
+        )
+        .unwrap();
+        let e = crate::stream::NpySource::open(p.to_str().unwrap(), None, 64)
+            .err()
+            .expect("no rows refused");
+        assert!(format!("{e:#}").contains("no data rows"), "{e:#}");
     }
 
     fn read(bytes: &[u8]) -> Result<Array2<f64>> {
