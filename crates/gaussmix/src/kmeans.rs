@@ -10,6 +10,7 @@ use crate::float::Float;
 use crate::kernels::{self, Prepared, Sink, Workspace};
 use crate::par::{map_fold_blocks, Parallelism};
 
+#[inline(always)]
 fn weight(w: Option<ArrayView1<f64>>, i: usize) -> f64 {
     w.map_or(1.0, |w| w[i])
 }
@@ -102,14 +103,18 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
             n,
             par,
             |s, e| {
-                let dist = block_distances(&prep, x, s, e, n_trials);
                 let mut p = vec![0.0; n_trials];
-                for (r, row) in dist.rows().into_iter().enumerate() {
-                    let (c, wi) = (closest_ref[s + r], weight(w, s + r));
-                    for t in 0..n_trials {
-                        p[t] += row[t].min(c) * wi;
-                    }
-                }
+                let mut ws = Workspace::new(n_trials, x.ncols());
+                kernels::run(
+                    &prep,
+                    x.slice(s![s..e, ..]),
+                    Sink::Potentials {
+                        closest: &closest_ref[s..e],
+                        w: w.map(|w| w.slice_move(s![s..e])),
+                        pots: &mut p,
+                    },
+                    &mut ws,
+                );
                 Ok(p)
             },
             |p| {
@@ -178,29 +183,39 @@ fn assign<T: Float>(
         n,
         par,
         |s, e| {
-            let dist = block_distances(&prep, x, s, e, k);
+            let mut labels = vec![0; e - s];
+            let mut dists = vec![0.0; e - s];
+            let mut ws = Workspace::new(k, d);
+            kernels::run(
+                &prep,
+                x.slice(s![s..e, ..]),
+                Sink::Nearest {
+                    labels: &mut labels,
+                    dists: &mut dists,
+                },
+                &mut ws,
+            );
             let mut sums = Array2::<f64>::zeros((k, d));
             let mut counts = Array1::<f64>::zeros(k);
-            let mut labels = Vec::with_capacity(e - s);
-            let mut dists = Vec::with_capacity(e - s);
-            for (r, row) in dist.rows().into_iter().enumerate() {
-                let mut best = (f64::INFINITY, 0);
-                for (c, &dd) in row.iter().enumerate() {
-                    if dd < best.0 {
-                        best = (dd, c);
+            let cs = centers.as_slice().expect("standard layout");
+            let ss = sums.as_slice_mut().expect("standard layout");
+            for (r, &c) in labels.iter().enumerate() {
+                let wi = weight(w, s + r);
+                counts[c] += wi;
+                // sums about the old centre: exact for data far from the origin
+                let (cr, sr) = (&cs[c * d..(c + 1) * d], &mut ss[c * d..(c + 1) * d]);
+                match x.row(s + r).as_slice() {
+                    Some(xr) => {
+                        for j in 0..d {
+                            sr[j] += wi * (xr[j].to_f64() - cr[j]);
+                        }
+                    }
+                    None => {
+                        for (j, v) in x.row(s + r).iter().enumerate() {
+                            sr[j] += wi * (v.to_f64() - cr[j]);
+                        }
                     }
                 }
-                let wi = weight(w, s + r);
-                counts[best.1] += wi;
-                // sums about the old centre: exact for data far from the origin
-                let xr = x.row(s + r);
-                let cr = centers.row(best.1);
-                let mut sr = sums.row_mut(best.1);
-                for j in 0..d {
-                    sr[j] += wi * (xr[j].to_f64() - cr[j]);
-                }
-                labels.push(best.1);
-                dists.push(best.0);
             }
             Ok((labels, dists, sums, counts))
         },

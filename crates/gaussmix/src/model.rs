@@ -10,7 +10,7 @@ use crate::covariance::{CovarianceType, Covariances};
 use crate::error::{GmmError, Result};
 use crate::float::Float;
 use crate::linalg;
-use crate::par::{map_fold_blocks, Parallelism};
+use crate::par::Parallelism;
 use crate::validate::{check_finite, check_nonempty};
 
 /// What a fit reports besides the parameters. Non-convergence is information, not an error.
@@ -257,51 +257,75 @@ impl GmmModel {
         Ok(())
     }
 
-    /// Runs the E-step block by block: responsibilities (when wanted) and `ln p` per row.
+    /// Runs the E-step block by block: responsibilities (when wanted) and `ln p` per row,
+    /// written straight into the outputs by the block's task (each row's values depend on
+    /// that row only, so the thread count cannot change them). Non-finite values are
+    /// reported for the first offending row.
     fn blocks<T: Float>(
         &self,
         x: ArrayView2<T>,
         par: Parallelism,
         want_resp: bool,
     ) -> Result<(Array2<f64>, Array1<f64>)> {
+        use rayon::prelude::*;
         self.check_data(x)?;
-        check_finite(x, 0)?;
         let prep = crate::kernels::Prepared::new(self);
         let n = x.nrows();
         let k = self.n_components();
         let d = self.n_features();
-        let mut resp = if want_resp {
-            Array2::zeros((n, k))
-        } else {
-            Array2::zeros((0, k))
+        let kr = if want_resp { k } else { 0 };
+        let mut resp = vec![0.0; n * kr];
+        let mut ln = vec![0.0; n];
+        let block = crate::par::BLOCK_ROWS;
+        let run = |b: usize,
+                   g: &mut [f64],
+                   l: &mut [f64],
+                   ws: &mut Option<crate::kernels::Workspace>|
+         -> Result<()> {
+            let s = b * block;
+            let xb = x.slice(s![s..s + l.len(), ..]);
+            check_finite(xb, s)?;
+            let ws = ws.get_or_insert_with(|| crate::kernels::Workspace::new(k, d));
+            let m = l.len();
+            let sink = crate::kernels::Sink::Rows {
+                resp: want_resp
+                    .then(|| ndarray::ArrayViewMut2::from_shape((m, k), g).expect("block of m×k")),
+                ln: ndarray::ArrayViewMut1::from(l),
+            };
+            crate::kernels::run(&prep, xb, sink, ws);
+            Ok(())
         };
-        let mut ln = Array1::zeros(n);
-        let mut row = 0;
-        map_fold_blocks::<_, GmmError>(
-            n,
-            par,
-            |s, e| {
-                let mut g = Array2::zeros(if want_resp { (e - s, k) } else { (0, k) });
-                let mut l = Array1::zeros(e - s);
-                let mut ws = crate::kernels::Workspace::new(k, d);
-                let sink = crate::kernels::Sink::Rows {
-                    resp: Some(g.view_mut()),
-                    ln: l.view_mut(),
-                };
-                crate::kernels::run(&prep, x.slice(s![s..e, ..]), sink, &mut ws);
-                Ok((g, l))
-            },
-            |(g, l)| {
-                let m = l.len();
-                if want_resp {
-                    resp.slice_mut(s![row..row + m, ..]).assign(&g);
+        let results: Vec<Result<()>> = match par {
+            Parallelism::Sequential => {
+                let mut ws = None;
+                let mut out = Vec::new();
+                let mut gs = resp.chunks_mut((block * kr).max(1));
+                for (b, l) in ln.chunks_mut(block).enumerate() {
+                    let g = if want_resp {
+                        gs.next().expect("as many")
+                    } else {
+                        &mut [][..]
+                    };
+                    out.push(run(b, g, l, &mut ws));
                 }
-                ln.slice_mut(s![row..row + m]).assign(&l);
-                row += m;
-                Ok(())
-            },
-        )?;
-        Ok((resp, ln))
+                out
+            }
+            Parallelism::Rayon => {
+                let lns = ln.par_chunks_mut(block).enumerate();
+                if want_resp {
+                    lns.zip(resp.par_chunks_mut(block * k))
+                        .map_init(|| None, |ws, ((b, l), g)| run(b, g, l, ws))
+                        .collect()
+                } else {
+                    lns.map_init(|| None, |ws, (b, l)| run(b, &mut [], l, ws))
+                        .collect()
+                }
+            }
+        };
+        results.into_iter().collect::<Result<()>>()?;
+        let resp = Array2::from_shape_vec((if want_resp { n } else { 0 }, k), resp)
+            .expect("n×k responsibilities");
+        Ok((resp, Array1::from(ln)))
     }
 
     /// Responsibilities `γ_nk = P(component k | x_n)` (N×K; rows sum to 1).

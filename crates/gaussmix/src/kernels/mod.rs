@@ -230,6 +230,20 @@ pub(crate) enum Sink<'a> {
     /// (the model must be a diag model with unit precision factors: see
     /// [`Prepared::for_centers`]).
     Distances { out: ArrayViewMut2<'a, f64> },
+    /// The nearest of the model's means (as for [`Sink::Distances`]) for each row: its
+    /// index (the first of equals) and squared distance.
+    Nearest {
+        labels: &'a mut [usize],
+        dists: &'a mut [f64],
+    },
+    /// k-means++ potentials of candidate centres (the model's means, as for
+    /// [`Sink::Distances`]): `pots[t] += Σ_r w_r · min(‖x_r − μ_t‖², closest_r)`, in a
+    /// fixed order.
+    Potentials {
+        closest: &'a [f64],
+        w: Option<ArrayView1<'a, f64>>,
+        pots: &'a mut [f64],
+    },
     /// Write responsibilities (N×K, may be 0 rows to skip) and `ln p(x)` per row.
     Rows {
         resp: Option<ArrayViewMut2<'a, f64>>,
@@ -315,13 +329,64 @@ fn run_generic<T: Float, const F: bool>(
                 accumulate::<F>(prep, ws, len, part);
                 part.log_likelihood = 0.0;
             }
-            Sink::Distances { out } => {
+            Sink::Nearest { labels, dists } => {
                 log_probs::<F>(prep, ws);
-                for r in 0..len {
-                    for kk in 0..prep.k {
-                        out[[r0 + r, kk]] = -2.0 * ws.lp[kk * TILE + r];
+                // lp = −½ d²: the nearest mean has the largest lp; strict > keeps the
+                // first of equals
+                let (best, arg) = (&mut ws.mx, &mut ws.sum);
+                best.copy_from_slice(&ws.lp[..TILE]);
+                arg.fill(0.0);
+                for kk in 1..prep.k {
+                    let lp = &ws.lp[kk * TILE..(kk + 1) * TILE];
+                    let kf = kk as f64;
+                    for ((b, a), v) in best.iter_mut().zip(arg.iter_mut()).zip(lp) {
+                        let gt = *v > *b;
+                        *b = if gt { *v } else { *b };
+                        *a = if gt { kf } else { *a };
                     }
                 }
+                for r in 0..len {
+                    labels[r0 + r] = arg[r] as usize;
+                    dists[r0 + r] = -2.0 * best[r];
+                }
+            }
+            Sink::Potentials { closest, w, pots } => {
+                log_probs::<F>(prep, ws);
+                for (t, pot) in pots.iter_mut().enumerate() {
+                    let lp = &ws.lp[t * TILE..t * TILE + len];
+                    let c = &closest[r0..r0 + len];
+                    let mut acc = [0.0; LANES];
+                    let mut tail = 0.0;
+                    match w {
+                        Some(w) => {
+                            for (r, (v, cr)) in lp.iter().zip(c).enumerate() {
+                                let term = (-2.0 * v).min(*cr) * w[r0 + r];
+                                if r < len / LANES * LANES {
+                                    acc[r % LANES] += term;
+                                } else {
+                                    tail += term;
+                                }
+                            }
+                        }
+                        None => {
+                            let (lb, lt) = lp.as_chunks::<LANES>();
+                            let (cb, ct) = c.as_chunks::<LANES>();
+                            for (lv, cv) in lb.iter().zip(cb) {
+                                for l in 0..LANES {
+                                    acc[l] += (-2.0 * lv[l]).min(cv[l]);
+                                }
+                            }
+                            for (v, cr) in lt.iter().zip(ct) {
+                                tail += (-2.0 * v).min(*cr);
+                            }
+                        }
+                    }
+                    *pot += hsum(&acc) + tail;
+                }
+            }
+            Sink::Distances { out } => {
+                log_probs::<F>(prep, ws);
+                write_rows(&ws.lp, -2.0, r0, len, prep.k, out.view_mut());
             }
             Sink::Stats { part, w } => {
                 log_probs::<F>(prep, ws);
@@ -341,16 +406,38 @@ fn run_generic<T: Float, const F: bool>(
                 }
                 if let Some(resp) = resp {
                     if resp.nrows() > 0 {
-                        for r in 0..len {
-                            for kk in 0..prep.k {
-                                resp[[r0 + r, kk]] = ws.lp[kk * TILE + r];
-                            }
-                        }
+                        write_rows(&ws.lp, 1.0, r0, len, prep.k, resp.view_mut());
                     }
                 }
             }
         }
         r0 += len;
+    }
+}
+
+/// `out[r0 + r][k] = scale · lp[k][r]` for the tile's `len` rows (tile-major to row-major).
+#[inline(always)]
+fn write_rows(
+    lp: &[f64],
+    scale: f64,
+    r0: usize,
+    len: usize,
+    k: usize,
+    mut out: ArrayViewMut2<f64>,
+) {
+    if let Some(dst) = out.as_slice_mut() {
+        let dst = &mut dst[r0 * k..(r0 + len) * k];
+        for (r, row) in dst.chunks_exact_mut(k).enumerate() {
+            for (kk, v) in row.iter_mut().enumerate() {
+                *v = scale * lp[kk * TILE + r];
+            }
+        }
+    } else {
+        for r in 0..len {
+            for kk in 0..k {
+                out[[r0 + r, kk]] = scale * lp[kk * TILE + r];
+            }
+        }
     }
 }
 
@@ -883,6 +970,78 @@ mod tests {
         let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
             assert!((x - y).abs() <= tol * scale, "{what}[{i}]: {x} vs {y}");
+        }
+    }
+
+    /// The k-means sinks agree with the distance matrix: `Nearest` is its row argmin (the
+    /// first of equals) and minimum, `Potentials` the weighted sum of `min(d, closest)`,
+    /// at every level and for ragged tiles.
+    #[test]
+    fn kmeans_sinks_agree_with_distances() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for &(n, d, k) in &[(700usize, 3usize, 5usize), (257, 8, 4), (33, 1, 3)] {
+            let x = Array2::from_shape_fn((n, d), |_| rng.random::<f64>() * 10.0);
+            let mut centers = Array2::from_shape_fn((k, d), |_| rng.random::<f64>() * 10.0);
+            // a duplicated centre: ties must go to the first
+            let c0 = centers.row(0).to_owned();
+            centers.row_mut(k - 1).assign(&c0);
+            let closest: Vec<f64> = (0..n).map(|_| rng.random::<f64>() * 30.0).collect();
+            let w = Array1::from_shape_fn(n, |i| (i % 3) as f64);
+            for level in levels() {
+                let prep = Prepared::for_centers_with(CovarianceType::Diag, &centers, level);
+                let mut ws = Workspace::new(k, d);
+                let mut dist = Array2::zeros((n, k));
+                run(
+                    &prep,
+                    x.view(),
+                    Sink::Distances {
+                        out: dist.view_mut(),
+                    },
+                    &mut ws,
+                );
+                let (mut labels, mut dists) = (vec![9; n], vec![0.0; n]);
+                run(
+                    &prep,
+                    x.view(),
+                    Sink::Nearest {
+                        labels: &mut labels,
+                        dists: &mut dists,
+                    },
+                    &mut ws,
+                );
+                for r in 0..n {
+                    let mut best = (f64::INFINITY, 0);
+                    for kk in 0..k {
+                        if dist[[r, kk]] < best.0 {
+                            best = (dist[[r, kk]], kk);
+                        }
+                    }
+                    assert_eq!((dists[r], labels[r]), best, "{level:?} row {r}");
+                    assert_ne!(labels[r], k - 1, "tie went to the later copy");
+                }
+                for weights in [None, Some(w.view())] {
+                    let mut pots = vec![0.0; k];
+                    run(
+                        &prep,
+                        x.view(),
+                        Sink::Potentials {
+                            closest: &closest,
+                            w: weights,
+                            pots: &mut pots,
+                        },
+                        &mut ws,
+                    );
+                    for (t, p) in pots.iter().enumerate() {
+                        let want: f64 = (0..n)
+                            .map(|r| dist[[r, t]].min(closest[r]) * weights.map_or(1.0, |w| w[r]))
+                            .sum();
+                        assert!(
+                            (p - want).abs() <= 1e-12 * want,
+                            "{level:?} t={t}: {p} vs {want}"
+                        );
+                    }
+                }
+            }
         }
     }
 
