@@ -298,17 +298,14 @@ impl GmmModel {
         let results: Vec<Result<()>> = match par {
             Parallelism::Sequential => {
                 let mut ws = None;
-                let mut out = Vec::new();
-                let mut gs = resp.chunks_mut((block * kr).max(1));
-                for (b, l) in ln.chunks_mut(block).enumerate() {
-                    let g = if want_resp {
-                        gs.next().expect("as many")
-                    } else {
-                        &mut [][..]
-                    };
-                    out.push(run(b, g, l, &mut ws));
+                let lns = ln.chunks_mut(block).enumerate();
+                if want_resp {
+                    lns.zip(resp.chunks_mut(block * k))
+                        .map(|((b, l), g)| run(b, g, l, &mut ws))
+                        .collect()
+                } else {
+                    lns.map(|(b, l)| run(b, &mut [], l, &mut ws)).collect()
                 }
-                out
             }
             Parallelism::Rayon => {
                 let lns = ln.par_chunks_mut(block).enumerate();
