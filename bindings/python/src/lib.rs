@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use gaussmix::{
     CovarianceType, Covariances, GaussianMixture, GmmError, GmmModel, InitMethod, ModelFile,
-    Parallelism, SufficientStatistics,
+    Parallelism, Storage, SufficientStatistics,
 };
 use ndarray::{Array1, ArrayView1, Ix1, Ix2, Ix3};
 use numpy::{
@@ -81,23 +81,23 @@ fn covariances_from(ct: CovarianceType, a: &PyReadonlyArrayDyn<'_, f64>) -> PyRe
             "array of shape {shape:?} does not have the shape of covariance type {ct}"
         ))
     };
-    Ok(match ct {
-        CovarianceType::Full => Covariances::Full(
+    Ok(match ct.storage() {
+        Storage::Full => Covariances::Full(
             v.into_dimensionality::<Ix3>()
                 .map_err(|_| bad())?
                 .to_owned(),
         ),
-        CovarianceType::Tied => Covariances::Tied(
+        Storage::Tied => Covariances::Tied(
             v.into_dimensionality::<Ix2>()
                 .map_err(|_| bad())?
                 .to_owned(),
         ),
-        CovarianceType::Diag => Covariances::Diag(
+        Storage::Diag => Covariances::Diag(
             v.into_dimensionality::<Ix2>()
                 .map_err(|_| bad())?
                 .to_owned(),
         ),
-        CovarianceType::Spherical => Covariances::Spherical(
+        Storage::Spherical => Covariances::Spherical(
             v.into_dimensionality::<Ix1>()
                 .map_err(|_| bad())?
                 .to_owned(),

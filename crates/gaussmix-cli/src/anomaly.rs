@@ -186,14 +186,7 @@ impl Standardiser {
 /// Free parameters of one component (its weight, mean and own covariance; a tied
 /// covariance is shared, so counted as its share).
 fn params_per_component(ct: CovarianceType, d: usize, k: usize) -> f64 {
-    let d_f = d as f64;
-    1.0 + d_f
-        + match ct {
-            CovarianceType::Full => d_f * (d_f + 1.0) / 2.0,
-            CovarianceType::Tied => d_f * (d_f + 1.0) / 2.0 / k as f64,
-            CovarianceType::Diag => d_f,
-            CovarianceType::Spherical => 1.0,
-        }
+    1.0 + d as f64 + ct.n_covariance_parameters(k, d) as f64 / k as f64
 }
 
 /// Why a candidate is too thin to trust, if it is: a component with fewer effective rows
@@ -415,7 +408,7 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
         if a.verbose && !a.quiet {
             eprint!(
                 "{}",
-                crate::select::format_table(&cands, best, crate::select::Criterion::Bic)
+                crate::select::format_candidates(&cands, best, crate::select::Criterion::Bic)
             );
             for (c, t) in cands.iter().zip(&thin) {
                 if let Some(why) = t {

@@ -27,8 +27,8 @@ use plotters::prelude::*;
 
 use crate::commands::DataArgs;
 use crate::io;
-use crate::select::{Candidate, Criterion};
 use crate::util::{load_model, read_for_model};
+use gaussmix::select::{CellOutcome, SelectionResult};
 
 /// Arguments of `plot`.
 #[derive(Args, Debug)]
@@ -560,29 +560,58 @@ impl Figure for Hist1<'_> {
 
 /// The criterion of `select` against k, one curve per covariance type.
 struct Curves<'a> {
-    cands: &'a [Candidate],
-    criterion: Criterion,
+    result: &'a SelectionResult,
     best: usize,
     title: String,
 }
 
+/// Distinct colours for the fourteen families (a qualitative palette, as mclust's plot).
+const FAMILY_COLOURS: [(u8, u8, u8); 14] = [
+    (128, 128, 128),
+    (0, 0, 0),
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 158, 115),
+    (213, 94, 0),
+    (0, 114, 178),
+    (204, 121, 167),
+    (153, 153, 51),
+    (136, 34, 85),
+    (68, 170, 153),
+    (221, 204, 119),
+    (17, 119, 51),
+    (204, 102, 119),
+];
+
 impl Figure for Curves<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        let pts: Vec<(usize, CovarianceType, f64)> = self
-            .cands
+        let criterion = self.result.criterion;
+        // (k, family, value, degenerate)
+        let pts: Vec<(usize, CovarianceType, f64, bool)> = self
+            .result
+            .cells
             .iter()
             .filter_map(|c| {
-                c.fit
-                    .as_ref()
-                    .ok()
-                    .map(|s| (c.k, c.covariance, s.criterion(self.criterion)))
+                let degenerate = matches!(c.outcome, CellOutcome::Degenerate { .. });
+                c.scores()
+                    .map(|s| (c.k, c.covariance_type, s.get(criterion), degenerate))
                     .filter(|p| p.2.is_finite())
             })
             .collect();
         let (k0, k1) = min_max(pts.iter().map(|p| p.0 as f64));
-        let (v0, v1) = min_max(pts.iter().map(|p| p.2));
+        let best_v = self.result.cells[self.best]
+            .scores()
+            .map_or(f64::NAN, |s| s.get(criterion));
+        // the competitive region: from the best value to a little past the median of the
+        // other fitted cells (far-off cells such as k = 1 would flatten the rest)
+        let mut vals: Vec<f64> = pts.iter().filter(|p| !p.3).map(|p| p.2).collect();
+        vals.sort_by(f64::total_cmp);
+        let (all0, all1) = min_max(pts.iter().map(|p| p.2));
+        let median = vals.get(vals.len() / 2).copied().unwrap_or(all1);
+        let top = all1.min(best_v + 2.0 * (median - best_v).max(10.0));
+        let clipped = pts.iter().any(|p| p.2 > top);
+        let (v0, v1) = padded(all0.min(best_v), top, 0.06);
         let (k0, k1) = (k0 - 0.3, k1 + 0.3);
-        let (v0, v1) = padded(v0, v1, 0.06);
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, ("sans-serif", 22))
             .margin(12)
@@ -591,10 +620,18 @@ impl Figure for Curves<'_> {
             .build_cartesian_2d(k0..k1, v0..v1)
             .map_err(perr)?;
         let span = (k1 - k0).round() as usize;
+        let y_desc = if clipped {
+            format!(
+                "{} (lower is better; values above {top:.0} off the top)",
+                criterion.name()
+            )
+        } else {
+            format!("{} (lower is better)", criterion.name())
+        };
         chart
             .configure_mesh()
             .x_desc("number of components k")
-            .y_desc(format!("{} (lower is better)", self.criterion.name()))
+            .y_desc(y_desc)
             .axis_desc_style(("sans-serif", 16))
             .label_style(("sans-serif", 13))
             .x_labels(span.clamp(2, 20) + 1)
@@ -610,38 +647,61 @@ impl Figure for Curves<'_> {
             .draw()
             .map_err(perr)?;
         for (ci, ct) in CovarianceType::ALL.iter().enumerate() {
-            let line: Vec<(f64, f64)> = pts
+            let line: Vec<(f64, f64, bool)> = pts
                 .iter()
                 .filter(|p| p.1 == *ct)
-                .map(|p| (p.0 as f64, p.2))
+                .map(|p| (p.0 as f64, p.2, p.3))
                 .collect();
             if line.is_empty() {
                 continue;
             }
-            let c = colour(ci);
+            let (r, g, b) = FAMILY_COLOURS[ci];
+            let c = RGBColor(r, g, b);
+            let name = ct.mclust_name();
             chart
-                .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    line.iter().map(|p| (p.0, p.1)),
+                    c.stroke_width(2),
+                ))
                 .map_err(perr)?
-                .label(ct.name())
+                .label(name)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
                 });
+            // filled marks for sound fits, hollow for degenerate ones
             chart
-                .draw_series(line.iter().map(|&p| Circle::new(p, 4, c.filled())))
+                .draw_series(line.iter().map(|&(x, y, deg)| {
+                    if deg {
+                        Circle::new((x, y), 4, c.stroke_width(1))
+                    } else {
+                        Circle::new((x, y), 4, c.filled())
+                    }
+                }))
                 .map_err(perr)?;
         }
-        let b = &self.cands[self.best];
-        if let Ok(s) = &b.fit {
-            let p = (b.k as f64, s.criterion(self.criterion));
+        if pts.iter().any(|p| p.3) {
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map_err(perr)?
+                .label("hollow: degenerate (never chosen)")
+                .legend(|(x, y)| Circle::new((x + 10, y), 4, BLACK.stroke_width(1)));
+        }
+        let b = &self.result.cells[self.best];
+        if let Some(s) = b.scores() {
+            let p = (b.k as f64, s.get(criterion));
             chart
                 .draw_series(std::iter::once(Circle::new(p, 10, BLACK.stroke_width(2))))
                 .map_err(perr)?
-                .label(format!("best: k={} {}", b.k, b.covariance))
+                .label(format!(
+                    "best: k={} {}",
+                    b.k,
+                    b.covariance_type.mclust_name()
+                ))
                 .legend(|(x, y)| Circle::new((x + 10, y), 6, BLACK.stroke_width(2)));
         }
         chart
             .configure_series_labels()
-            .label_font(("sans-serif", 14))
+            .label_font(("sans-serif", 13))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(160, 160, 160))
             .position(SeriesLabelPosition::UpperRight)
@@ -651,29 +711,28 @@ impl Figure for Curves<'_> {
     }
 }
 
-/// Draws the criterion curves of a selection to `path` (800×500).
+/// Draws the criterion of every cell of a selection against k, one curve per family, to
+/// `path` (900×560).
 ///
 /// # Errors
 /// An unsupported extension or a write failure.
 pub fn criterion_curves(
     path: &str,
-    cands: &[Candidate],
-    criterion: Criterion,
+    result: &SelectionResult,
     best: usize,
     data_name: &str,
 ) -> Result<()> {
     let title = format!(
         "{} by number of components — {}",
-        criterion.name(),
+        result.criterion.name(),
         file_name(data_name)
     );
     render(
         path,
-        800,
-        500,
+        900,
+        560,
         &Curves {
-            cands,
-            criterion,
+            result,
             best,
             title,
         },

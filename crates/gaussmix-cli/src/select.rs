@@ -1,21 +1,9 @@
-//! `gaussmix select`: fit every (k, covariance type) pair, compare them by an information
-//! criterion, keep the best.
+//! `gaussmix select`: fit every (k, covariance family) cell, compare them by an
+//! information criterion, keep the best model that has no degenerate component.
 //!
-//! For a model with log-likelihood ln L on N rows and p free parameters:
-//!
-//! | criterion | formula (lower is better) |
-//! |---|---|
-//! | BIC | −2 ln L + p ln N |
-//! | AIC | −2 ln L + 2p |
-//! | ICL | BIC + 2 Σ_n Σ_k −γ_nk ln γ_nk (BIC plus twice the entropy of the responsibilities: it also penalises overlapping components) |
-//!
-//! Values of k above the number of rows cannot be fitted: they are skipped with a note
-//! (an error only when nothing is left). A fit that fails (a covariance that stays
-//! singular) is reported in the table and left out of the comparison.
-//!
-//! The pairs are fitted in parallel on the rayon pool; each fit is seeded on its own and
-//! the library's reductions are in a fixed order, so the table and the chosen model do not
-//! depend on the number of threads.
+//! The decisions live in the library ([`gaussmix::select`]: starts, tolerance rule,
+//! degeneracy, criteria); this command parses the arguments, reads the data, shows
+//! progress and writes the table, the plot and the chosen model.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -23,46 +11,59 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use gaussmix::{CovarianceType, GaussianMixture, GmmModel, InitMethod, IterationEvent};
+pub use gaussmix::select::Criterion;
+use gaussmix::select::{Cell, CellOutcome, Selection, SelectionResult};
+use gaussmix::{CovarianceType, PriorChoice};
+use gaussmix::{GaussianMixture, GmmModel, IterationEvent};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
 use crate::commands::DataArgs;
 use crate::io::{self, ReadOptions};
 use crate::output::{self, Ticker};
-use crate::util::with_threads;
+use crate::util::{interrupt, with_threads};
 
 /// Arguments of `select`.
 #[derive(Args, Debug)]
 pub struct SelectArgs {
-    /// Data file (CSV, NPY, NPZ) or `-` for standard input.
+    /// Data file (CSV, NPY, NPZ, Parquet) or `-` for standard input.
     pub data: String,
     /// Numbers of components to try: `A..B` (inclusive), `A`, or a comma-separated list of
     /// either (e.g. `1..4,6,8`).
-    #[arg(short = 'k', long = "k", default_value = "1..10")]
+    #[arg(short = 'k', long = "k", default_value = "1..9")]
     pub k: String,
-    /// Covariance types to try, comma-separated (full, tied, diag, spherical), or `all`.
+    /// Covariance families to try, comma-separated (mclust's EII … VVV, or full, tied,
+    /// diag, spherical), `all` (the fourteen) or `sklearn` (the four).
     #[arg(long, default_value = "all")]
     pub covariance: String,
-    /// Criterion to minimise: bic, aic or icl.
+    /// Criterion to minimise: bic, aic, icl (mclust's, hard classification) or icl-soft.
     #[arg(long, default_value = "bic")]
     pub criterion: String,
-    /// Initialisations per fit; the best lower bound of each is kept.
-    #[arg(long, default_value_t = 1)]
-    pub n_init: usize,
-    /// Initialisation: kmeans, k-means++, random or random-from-data.
-    #[arg(long, default_value = "kmeans")]
-    pub init: String,
-    /// Maximum EM iterations per initialisation.
-    #[arg(long, default_value_t = 100)]
+    /// k-means starts on the standardised data per cell (besides the hierarchical one).
+    #[arg(long, default_value_t = 3)]
+    pub kmeans_starts: usize,
+    /// Leave out the hierarchical (mclust hc) start.
+    #[arg(long)]
+    pub no_hc: bool,
+    /// Refinement tolerance on the change of the total log-likelihood per iteration.
+    #[arg(long, default_value_t = 1e-5, allow_hyphen_values = true)]
+    pub total_tol: f64,
+    /// Maximum EM iterations of a refinement.
+    #[arg(long, default_value_t = 2000)]
     pub max_iter: usize,
-    /// Convergence threshold on the change of the mean log-likelihood.
-    #[arg(long, default_value_t = 1e-3, allow_hyphen_values = true)]
-    pub tol: f64,
     /// Added to covariance diagonals.
     #[arg(long, default_value_t = 1e-6, allow_hyphen_values = true)]
     pub reg_covar: f64,
-    /// Seed for every random choice (each fit uses the same seed).
+    /// Fit with mclust's default conjugate prior (MAP EM); families without one are skipped.
+    #[arg(long)]
+    pub prior: bool,
+    /// Add a uniform noise component to every model.
+    #[arg(long)]
+    pub noise: bool,
+    /// Equal mixing proportions.
+    #[arg(long)]
+    pub equal_weights: bool,
+    /// Seed for every random choice.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[command(flatten)]
@@ -73,53 +74,15 @@ pub struct SelectArgs {
     /// No progress, table or notes on stderr/stdout.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Print the lower bound at every iteration of every fit.
-    #[arg(long, short = 'v')]
-    pub verbose: bool,
     /// Also write the table to a file (.csv, .tsv, or - for standard output).
     #[arg(long)]
     pub table: Option<String>,
-    /// Draw the criterion against k, one curve per covariance type (.png or .svg).
+    /// Draw the criterion against k, one curve per family, as mclust's BIC plot (.png, .svg).
     #[arg(long)]
     pub plot: Option<String>,
     /// Where to write the best model (JSON).
     #[arg(short = 'o', long = "output")]
     pub output: String,
-}
-
-/// An information criterion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Criterion {
-    /// Bayesian information criterion.
-    Bic,
-    /// Akaike information criterion.
-    Aic,
-    /// Integrated completed likelihood (BIC + 2·entropy).
-    Icl,
-}
-
-impl Criterion {
-    /// Parses `bic`, `aic` or `icl` (any case).
-    ///
-    /// # Errors
-    /// Any other name.
-    pub fn parse(s: &str) -> Result<Criterion> {
-        match s.to_ascii_lowercase().as_str() {
-            "bic" => Ok(Criterion::Bic),
-            "aic" => Ok(Criterion::Aic),
-            "icl" => Ok(Criterion::Icl),
-            _ => bail!("unknown criterion '{s}': use bic, aic or icl"),
-        }
-    }
-
-    /// Upper-case name for tables and plots.
-    pub fn name(self) -> &'static str {
-        match self {
-            Criterion::Bic => "BIC",
-            Criterion::Aic => "AIC",
-            Criterion::Icl => "ICL",
-        }
-    }
 }
 
 /// Parses a `--k` specification: `A..B` (inclusive; `A..=B` too), `A`, or a comma-separated
@@ -166,23 +129,25 @@ pub fn parse_k_range(spec: &str) -> Result<Vec<usize>> {
     Ok(ks)
 }
 
-/// Parses a `--covariance` list: comma-separated type names, or `all`.
+/// Parses a `--covariance` list: comma-separated family names, `all` or `sklearn`.
 ///
 /// # Errors
 /// An unknown name, or an empty list.
 pub fn parse_covariances(spec: &str) -> Result<Vec<CovarianceType>> {
-    if spec.trim().eq_ignore_ascii_case("all") {
-        return Ok(CovarianceType::ALL.to_vec());
+    match spec.trim().to_ascii_lowercase().as_str() {
+        "all" => return Ok(CovarianceType::ALL.to_vec()),
+        "sklearn" => return Ok(CovarianceType::SKLEARN.to_vec()),
+        _ => {}
     }
     let mut out = Vec::new();
     for part in spec.split(',') {
         let p = part.trim();
         if p.is_empty() {
-            bail!("bad --covariance '{spec}': empty item (use full, tied, diag, spherical or all)");
+            bail!("bad --covariance '{spec}': empty item (use e.g. full,VEV, all or sklearn)");
         }
         let t: CovarianceType = p.parse().map_err(|_| {
             anyhow::anyhow!(
-                "unknown covariance type '{p}' in --covariance '{spec}': use full, tied, diag, spherical, a comma-separated list of them, or all"
+                "unknown covariance type '{p}' in --covariance '{spec}': use mclust's families (EII, VII, EEI, VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, EVV, VVV), full, tied, diag, spherical, all or sklearn"
             )
         })?;
         if !out.contains(&t) {
@@ -191,6 +156,120 @@ pub fn parse_covariances(spec: &str) -> Result<Vec<CovarianceType>> {
     }
     Ok(out)
 }
+
+/// A family's name in tables: mclust's letters, with scikit-learn's name beside them.
+pub fn family_label(ct: CovarianceType) -> String {
+    if ct.is_sklearn() {
+        format!("{} ({})", ct.mclust_name(), ct.name())
+    } else {
+        ct.mclust_name().to_string()
+    }
+}
+
+/// The human table of a selection, best row marked with `*`.
+pub fn format_table(r: &SelectionResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  {:>3}  {:<15}  {:>15}  {:>6}  {:>14}  {:>14}  {:>14}  {:>14}  {:<9}  start",
+        "k", "family", "log-likelihood", "params", "BIC", "AIC", "ICL", "ICL-soft", "converged"
+    );
+    for (i, c) in r.cells.iter().enumerate() {
+        let mark = if Some(i) == r.best { '*' } else { ' ' };
+        let label = family_label(c.covariance_type);
+        let row = |s: &gaussmix::select::Scores| {
+            format!(
+                "{:>15.4}  {:>6}  {:>14.4}  {:>14.4}  {:>14.4}  {:>14.4}  {:<9}  {}",
+                s.log_likelihood,
+                s.n_parameters,
+                s.bic,
+                s.aic,
+                s.icl,
+                s.icl_soft,
+                if s.converged { "yes" } else { "no" },
+                s.start
+            )
+        };
+        let _ = match &c.outcome {
+            CellOutcome::Fitted(s) => writeln!(out, "{mark} {:>3}  {label:<15}  {}", c.k, row(s)),
+            CellOutcome::Degenerate { scores, reason } => writeln!(
+                out,
+                "{mark} {:>3}  {label:<15}  {}  degenerate: {reason}",
+                c.k,
+                row(scores)
+            ),
+            CellOutcome::Skipped(why) => {
+                writeln!(out, "{mark} {:>3}  {label:<15}  skipped: {why}", c.k)
+            }
+            CellOutcome::Failed(why) => {
+                writeln!(out, "{mark} {:>3}  {label:<15}  failed: {why}", c.k)
+            }
+        };
+    }
+    if let Some(b) = r.best {
+        let c = &r.cells[b];
+        let _ = writeln!(
+            out,
+            "best by {}: k={} {}",
+            r.criterion.name(),
+            c.k,
+            family_label(c.covariance_type)
+        );
+    }
+    out
+}
+
+/// The table as rows for CSV/TSV (empty score cells for cells not fitted).
+fn table_rows(r: &SelectionResult) -> Vec<Vec<String>> {
+    r.cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut row = vec![c.k.to_string(), c.covariance_type.mclust_name().to_string()];
+            let (status, note) = match &c.outcome {
+                CellOutcome::Fitted(_) => ("fitted", String::new()),
+                CellOutcome::Degenerate { reason, .. } => ("degenerate", reason.clone()),
+                CellOutcome::Skipped(w) => ("skipped", w.clone()),
+                CellOutcome::Failed(w) => ("failed", w.clone()),
+            };
+            match c.scores() {
+                Some(s) => row.extend([
+                    format!("{:?}", s.log_likelihood),
+                    s.n_parameters.to_string(),
+                    format!("{:?}", s.bic),
+                    format!("{:?}", s.aic),
+                    format!("{:?}", s.icl),
+                    format!("{:?}", s.icl_soft),
+                    s.converged.to_string(),
+                    s.start.clone(),
+                ]),
+                None => row.extend(std::iter::repeat_n(String::new(), 8)),
+            }
+            row.extend([status.to_string(), note, (Some(i) == r.best).to_string()]);
+            row
+        })
+        .collect()
+}
+
+/// The columns of the table file.
+pub const TABLE_HEADER: [&str; 13] = [
+    "k",
+    "covariance",
+    "log_likelihood",
+    "n_parameters",
+    "bic",
+    "aic",
+    "icl",
+    "icl_soft",
+    "converged",
+    "start",
+    "status",
+    "note",
+    "best",
+];
+
+// The plain grid of fits below serves `gaussmix anomaly`'s own model choice (one start per
+// cell, scikit-learn's tolerance) until that choice moves into the library.
 
 /// One fitted (or failed) candidate of a selection.
 #[derive(Debug, Clone)]
@@ -216,7 +295,7 @@ pub struct Scored {
     pub bic: f64,
     /// −2 ln L + 2p.
     pub aic: f64,
-    /// BIC + 2·entropy of the responsibilities.
+    /// BIC + 2·entropy of the responsibilities (the soft ICL).
     pub icl: f64,
     /// Whether EM converged.
     pub converged: bool,
@@ -254,7 +333,7 @@ impl Scored {
         match c {
             Criterion::Bic => self.bic,
             Criterion::Aic => self.aic,
-            Criterion::Icl => self.icl,
+            Criterion::Icl | Criterion::IclSoft => self.icl,
         }
     }
 }
@@ -310,7 +389,7 @@ pub fn best_index(cands: &[Candidate], c: Criterion) -> Option<usize> {
 }
 
 /// The human table of a selection, best row marked with `*`.
-pub fn format_table(cands: &[Candidate], best: Option<usize>, c: Criterion) -> String {
+pub fn format_candidates(cands: &[Candidate], best: Option<usize>, c: Criterion) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -356,62 +435,29 @@ pub fn format_table(cands: &[Candidate], best: Option<usize>, c: Criterion) -> S
     out
 }
 
-/// Writes the table as CSV/TSV (empty cells for failed fits).
-fn write_table_file(path: &str, cands: &[Candidate], best: Option<usize>) -> Result<()> {
-    let rows: Vec<Vec<String>> = cands
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut r = vec![c.k.to_string(), c.covariance.name().to_string()];
-            match &c.fit {
-                Ok(s) => r.extend([
-                    format!("{:?}", s.log_likelihood),
-                    s.n_parameters.to_string(),
-                    format!("{:?}", s.bic),
-                    format!("{:?}", s.aic),
-                    format!("{:?}", s.icl),
-                    s.converged.to_string(),
-                    String::new(),
-                ]),
-                Err(e) => {
-                    r.extend(std::iter::repeat_n(String::new(), 5));
-                    r.extend(["false".to_string(), e.clone()]);
-                }
-            }
-            r.push((Some(i) == best).to_string());
-            r
-        })
-        .collect();
-    output::write_text_table(
-        path,
-        &[
-            "k",
-            "covariance",
-            "log_likelihood",
-            "n_parameters",
-            "bic",
-            "aic",
-            "icl",
-            "converged",
-            "error",
-            "best",
-        ],
-        &rows,
-    )
-}
-
 /// `gaussmix select`.
 pub fn select(a: &SelectArgs) -> Result<()> {
     let ks = parse_k_range(&a.k)?;
     let covs = parse_covariances(&a.covariance)?;
-    let criterion = Criterion::parse(&a.criterion)?;
-    let init: InitMethod = a.init.parse()?;
-    // validate the shared parameters once, before reading anything
-    GaussianMixture::new(1)
-        .n_init(a.n_init)
-        .tol(a.tol)
+    let criterion: Criterion = a.criterion.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "unknown criterion '{}': use bic, aic, icl or icl-soft",
+            a.criterion
+        )
+    })?;
+    let sel = Selection::new(ks.iter().copied())
+        .covariance_types(&covs)
+        .criterion(criterion)
+        .hc_start(!a.no_hc)
+        .kmeans_starts(a.kmeans_starts)
+        .total_tol(a.total_tol)
+        .max_iter(a.max_iter)
         .reg_covar(a.reg_covar)
-        .validate()?;
+        .prior(a.prior.then_some(PriorChoice::Mclust))
+        .noise(a.noise)
+        .equal_weights(a.equal_weights)
+        .seed(a.seed)
+        .interrupt(interrupt::flag());
     if let Some(t) = &a.table {
         output::check_table_output(t)?;
     }
@@ -428,65 +474,73 @@ pub fn select(a: &SelectArgs) -> Result<()> {
     let data = io::read_dataset(&a.data, &opts)?;
     let x = data.x.view();
     let n = x.nrows();
-    let usable: Vec<usize> = ks.iter().copied().filter(|&k| k <= n).collect();
-    if usable.is_empty() {
+    if ks.iter().all(|&k| k > n) {
         bail!(
             "{} has {n} rows: every k in --k {} is above that (a mixture needs at least as many rows as components)",
             a.data,
             a.k
         );
     }
-    if usable.len() < ks.len() && !a.quiet {
+    if !a.quiet {
         let skipped: Vec<String> = ks
             .iter()
             .filter(|&&k| k > n)
             .map(|k| k.to_string())
             .collect();
-        eprintln!(
-            "note: skipping k = {} (more components than the {n} rows)",
-            skipped.join(", ")
-        );
+        if !skipped.is_empty() {
+            eprintln!(
+                "note: skipping k = {} (more components than the {n} rows)",
+                skipped.join(", ")
+            );
+        }
     }
-    let pairs: Vec<(usize, CovarianceType)> = covs
-        .iter()
-        .flat_map(|&c| usable.iter().map(move |&k| (k, c)))
-        .collect();
-    let make = |k: usize, c: CovarianceType| {
-        GaussianMixture::new(k)
-            .covariance_type(c)
-            .init(init)
-            .n_init(a.n_init)
-            .max_iter(a.max_iter)
-            .tol(a.tol)
-            .reg_covar(a.reg_covar)
-            .seed(a.seed)
-    };
     let start = Instant::now();
-    let ticker = Ticker::new("fits", pairs.len(), !a.quiet);
-    let cands = with_threads(a.threads, || fit_all(x, &pairs, &make, &ticker, a.verbose))?;
+    let ticker = Ticker::new("cells", ks.len() * covs.len(), !a.quiet);
+    let on_cell = |c: &Cell| ticker.tick(&format!("k={} {}", c.k, c.covariance_type.mclust_name()));
+    interrupt::set_graceful(true);
+    let result = with_threads(a.threads, || sel.run_weighted(x, None, &on_cell));
+    interrupt::set_graceful(false);
     ticker.finish();
-    let best = best_index(&cands, criterion);
+    let result = result??;
     if !a.quiet {
-        print!("{}", format_table(&cands, best, criterion));
+        for c in &result.cells {
+            if let CellOutcome::Skipped(why) = &c.outcome {
+                if c.k <= n {
+                    eprintln!(
+                        "note: skipping k={} {}: {why}",
+                        c.k,
+                        c.covariance_type.mclust_name()
+                    );
+                }
+            }
+        }
+        print!("{}", format_table(&result));
     }
-    let Some(b) = best else {
-        let first = cands
+    if let Some(t) = &a.table {
+        output::write_text_table(t, &TABLE_HEADER, &table_rows(&result))?;
+    }
+    let (Some(b), Some(model)) = (result.best, result.model.as_ref()) else {
+        let first = result
+            .cells
             .iter()
-            .find_map(|c| c.fit.as_ref().err().cloned())
+            .find_map(|c| match &c.outcome {
+                CellOutcome::Failed(w) => Some(format!("k={} {}: {w}", c.k, c.covariance_type)),
+                CellOutcome::Degenerate { reason, .. } => Some(format!(
+                    "k={} {} is degenerate: {reason}",
+                    c.k, c.covariance_type
+                )),
+                _ => None,
+            })
             .unwrap_or_default();
         bail!(
-            "no (k, covariance) pair could be fitted to {}: {first}",
+            "no (k, covariance) cell could be fitted to {} without a degenerate component: {first}",
             a.data
         );
     };
-    if let Some(t) = &a.table {
-        write_table_file(t, &cands, best)?;
-    }
     if let Some(p) = &a.plot {
-        crate::plot::criterion_curves(p, &cands, criterion, b, &a.data)?;
+        crate::plot::criterion_curves(p, &result, b, &a.data)?;
     }
-    let scored = cands[b].fit.as_ref().expect("best is a fitted candidate");
-    let mut model = scored.model.clone();
+    let mut model = model.clone();
     model.set_feature_names(data.feature_names.clone())?;
     let json = model.to_json()?;
     io::write_atomic(Path::new(&a.output), |w| {
@@ -497,12 +551,12 @@ pub fn select(a: &SelectArgs) -> Result<()> {
     .with_context(|| format!("cannot write the model to {}", a.output))?;
     if !a.quiet {
         eprintln!(
-            "{} fits on {n} rows × {} columns in {:.2?}; wrote k={} {} to {}",
-            cands.len(),
+            "{} cells on {n} rows × {} columns in {:.2?}; wrote k={} {} to {}",
+            result.cells.len(),
             x.ncols(),
             start.elapsed(),
-            cands[b].k,
-            cands[b].covariance,
+            result.cells[b].k,
+            family_label(result.cells[b].covariance_type),
             a.output
         );
     }
@@ -526,7 +580,12 @@ mod tests {
 
     #[test]
     fn covariance_lists() {
-        assert_eq!(parse_covariances("all").unwrap().len(), 4);
+        assert_eq!(parse_covariances("all").unwrap().len(), 14);
+        assert_eq!(parse_covariances("sklearn").unwrap().len(), 4);
+        assert_eq!(
+            parse_covariances("VEV,vvv,full").unwrap(),
+            vec![CovarianceType::VEV, CovarianceType::Full]
+        );
         assert_eq!(
             parse_covariances("diag, full,diag").unwrap(),
             vec![CovarianceType::Diag, CovarianceType::Full]

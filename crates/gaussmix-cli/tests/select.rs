@@ -39,12 +39,21 @@ fn select_prints_the_table_and_writes_the_best_model() {
         .arg(&model)
         .assert()
         .success()
-        .stdout(predicate::str::contains("best by BIC: k=2 full"))
+        .stdout(predicate::str::contains("best by BIC: k=2 VVV (full)"))
         .get_output()
         .stdout
         .clone();
     let text = String::from_utf8(out).unwrap();
-    for h in ["log-likelihood", "params", "BIC", "AIC", "ICL", "converged"] {
+    for h in [
+        "log-likelihood",
+        "params",
+        "BIC",
+        "AIC",
+        "ICL",
+        "ICL-soft",
+        "converged",
+        "start",
+    ] {
         assert!(text.contains(h), "table lacks {h}:\n{text}");
     }
     // 4 k × 2 types, one marked best
@@ -61,7 +70,7 @@ fn select_prints_the_table_and_writes_the_best_model() {
     assert_eq!(v["feature_names"][0], "eruptions");
     let t = std::fs::read_to_string(&table).unwrap();
     assert!(
-        t.starts_with("k,covariance,log_likelihood,n_parameters,bic,aic,icl,converged,error,best")
+        t.starts_with("k,covariance,log_likelihood,n_parameters,bic,aic,icl,icl_soft,converged,start,status,note,best")
     );
     assert_eq!(t.lines().count(), 9);
     assert_eq!(t.lines().filter(|l| l.ends_with(",true")).count(), 1);
@@ -69,6 +78,7 @@ fn select_prints_the_table_and_writes_the_best_model() {
 
 #[test]
 fn icl_is_bic_plus_twice_the_entropy_and_never_below_it() {
+    // ICL (mclust's: hard classification) and ICL-soft are BIC plus twice an entropy
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("t.tsv");
     gaussmix()
@@ -92,10 +102,13 @@ fn icl_is_bic_plus_twice_the_entropy_and_never_below_it() {
         let f: Vec<&str> = line.split('\t').collect();
         let bic: f64 = f[4].parse().unwrap();
         let icl: f64 = f[6].parse().unwrap();
+        let soft: f64 = f[7].parse().unwrap();
         if i == 0 {
             assert_eq!(bic, icl, "k = 1 has zero entropy");
+            assert_eq!(bic, soft, "k = 1 has zero entropy");
         } else {
             assert!(icl > bic);
+            assert!(soft > bic);
         }
     }
 }
@@ -214,7 +227,7 @@ fn bad_covariance_and_criterion_are_clear_errors() {
     select_fails(&["--covariance", "ful"], "unknown covariance type 'ful'");
     select_fails(&["--covariance", "full,,diag"], "empty item");
     select_fails(&["--criterion", "mdl"], "unknown criterion 'mdl'");
-    select_fails(&["--n-init", "0"], "n_init");
+    select_fails(&["--kmeans-starts", "0", "--no-hc"], "at least one start");
     select_fails(
         &["--plot", "curves.jpg"],
         "unsupported picture extension '.jpg'",
@@ -234,4 +247,37 @@ fn missing_data_is_a_clear_error() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("/nonexistent/x.csv"));
+}
+
+/// The headline on the bundled Old Faithful: with the defaults (all fourteen
+/// families, k = 1..9), mclust's choice EEE with three components, at a BIC no worse than
+/// mclust 6.0.0's 2314.32 (in our sign; `Mclust(faithful)`).
+#[test]
+fn default_selection_on_faithful_is_eee_3_as_mclust() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    let model = dir.path().join("m.json");
+    gaussmix()
+        .args(["select", &faithful(), "-q", "--table"])
+        .arg(&table)
+        .arg("-o")
+        .arg(&model)
+        .assert()
+        .success();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(v["covariance_type"], "tied");
+    assert_eq!(v["n_components"], 3);
+    let t = std::fs::read_to_string(&table).unwrap();
+    let best: Vec<&str> = t
+        .lines()
+        .find(|l| l.ends_with(",true"))
+        .unwrap()
+        .split(',')
+        .collect();
+    assert_eq!(best[1], "EEE");
+    let bic: f64 = best[4].parse().unwrap();
+    assert!(bic <= 2314.33, "BIC {bic}");
+    // 14 families × 9 values of k
+    assert_eq!(t.lines().count(), 1 + 14 * 9);
 }

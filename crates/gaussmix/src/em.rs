@@ -8,13 +8,16 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::covariance::{CovarianceType, Covariances};
+use crate::covariance::family::Prior;
+use crate::covariance::{CovarianceType, Covariances, Storage};
+use crate::degenerate::{degenerate_components, DegeneratePolicy, MAX_RESEEDS};
 use crate::error::{GmmError, Result};
 use crate::float::Float;
 use crate::kmeans;
-use crate::model::{FitInfo, GmmModel};
+use crate::model::{FitInfo, GmmModel, Noise};
 use crate::par::{Parallelism, BLOCK_ROWS};
-use crate::stats::SufficientStatistics;
+use crate::stats::{MStepOptions, SufficientStatistics};
+use crate::summary::DataSummary;
 use crate::validate::{check_finite, check_nonempty, check_weights};
 
 /// How the initial responsibilities (or parameters) are chosen.
@@ -29,6 +32,37 @@ pub enum InitMethod {
     Random,
     /// K distinct random rows, each alone starting a component.
     RandomFromData,
+    /// mclust's model-based hierarchical agglomeration (VVV criterion) on the rows
+    /// standardised and rotated onto scaled principal axes, cut at K clusters; on at most
+    /// [`HC_MAX_ROWS`] rows (a seeded uniform subset of larger data, as mclust does).
+    Hc,
+}
+
+/// Rows the hierarchical initialisation works on (mclust's `subset` option): larger data
+/// are subsampled, uniformly and seeded.
+pub const HC_MAX_ROWS: usize = 2000;
+
+/// On which scale the initialisation (k-means, k-means++, random rows) chooses its
+/// partition; the statistics that start EM are always taken on the data as given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum InitScaling {
+    /// The data as given (scikit-learn's choice).
+    #[default]
+    Raw,
+    /// Each feature centred and divided by its standard deviation, so that a feature
+    /// measured in large units does not decide the partition alone.
+    Standardized,
+}
+
+/// The conjugate prior of a MAP fit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PriorChoice {
+    /// mclust's default hyperparameters (`priorControl()`), computed from the data:
+    /// shrinkage 0.01, the data mean, D + 2 degrees of freedom, and the data covariance
+    /// divided by `K^{2/D}` (its mean variance for the diagonal families).
+    Mclust,
+    /// Hyperparameters given explicitly.
+    Given(Prior),
 }
 
 impl std::str::FromStr for InitMethod {
@@ -39,10 +73,11 @@ impl std::str::FromStr for InitMethod {
             "k-means++" | "kmeans++" => Ok(InitMethod::KMeansPlusPlus),
             "random" => Ok(InitMethod::Random),
             "random-from-data" => Ok(InitMethod::RandomFromData),
+            "hc" => Ok(InitMethod::Hc),
             _ => Err(GmmError::InvalidParam {
                 name: "init",
                 value: s.to_string(),
-                reason: "must be one of kmeans, k-means++, random, random-from-data".into(),
+                reason: "must be one of kmeans, k-means++, random, random-from-data, hc".into(),
             }),
         }
     }
@@ -55,6 +90,7 @@ impl std::fmt::Display for InitMethod {
             InitMethod::KMeansPlusPlus => "k-means++",
             InitMethod::Random => "random",
             InitMethod::RandomFromData => "random-from-data",
+            InitMethod::Hc => "hc",
         })
     }
 }
@@ -110,6 +146,82 @@ pub struct GaussianMixture {
     precisions_init: Option<Covariances>,
     parallelism: Parallelism,
     interrupt: Option<StopFlag>,
+    prior: Option<PriorChoice>,
+    noise: bool,
+    noise_init: f64,
+    equal_weights: bool,
+    fix_weights: bool,
+    fix_means: bool,
+    fix_covariances: bool,
+    degenerate: DegeneratePolicy,
+    init_scaling: InitScaling,
+    hc_tree: Option<Arc<HcTree>>,
+}
+
+/// The merge tree of the hierarchical initialisation ([`InitMethod::Hc`]) of one data
+/// set: build it once and share it (with [`GaussianMixture::hc_tree`]) between fits of
+/// different K or families on the same rows, as model selection does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HcTree {
+    n_rows: usize,
+    /// The rows agglomerated (all, or a seeded subset of [`HC_MAX_ROWS`]).
+    rows: Vec<usize>,
+    merges: Vec<(usize, usize)>,
+}
+
+impl HcTree {
+    /// Agglomerates the rows of `x` (rows of zero weight left out; a seeded uniform
+    /// subset of [`HC_MAX_ROWS`] rows of larger data).
+    pub fn build<T: Float>(x: ArrayView2<T>, weights: Option<ArrayView1<f64>>, seed: u64) -> Self {
+        let n = x.nrows();
+        let rows = subset_rows(n, weights, seed);
+        let sub = x.select(ndarray::Axis(0), &rows);
+        let (z, dz) = crate::hc::svd_scaled(sub.view());
+        let merges = crate::hc::agglomerate(&z, rows.len(), dz);
+        HcTree {
+            n_rows: n,
+            rows,
+            merges,
+        }
+    }
+
+    /// Labels of every row for the cut at `k` clusters (`usize::MAX` for rows outside the
+    /// agglomerated subset).
+    pub fn labels(&self, k: usize) -> Vec<usize> {
+        let cut = crate::hc::cut(&self.merges, self.rows.len(), k);
+        let mut labels = vec![usize::MAX; self.n_rows];
+        for (i, &r) in self.rows.iter().enumerate() {
+            labels[r] = cut[i];
+        }
+        labels
+    }
+}
+
+/// The rows of positive weight, or a seeded uniform subset of [`HC_MAX_ROWS`] of them
+/// (sorted).
+pub(crate) fn subset_rows(n: usize, weights: Option<ArrayView1<f64>>, seed: u64) -> Vec<usize> {
+    let mut rows: Vec<usize> = (0..n)
+        .filter(|&i| weights.is_none_or(|w| w[i] > 0.0))
+        .collect();
+    if rows.len() > HC_MAX_ROWS {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(u64::MAX - 1);
+        for c in 0..HC_MAX_ROWS {
+            let j = rng.random_range(c..rows.len());
+            rows.swap(c, j);
+        }
+        rows.truncate(HC_MAX_ROWS);
+        rows.sort_unstable();
+    }
+    rows
+}
+
+/// What a fit computes once from its data, beyond the parameters.
+struct Resolved {
+    mstep: MStepOptions,
+    noise_log_density: Option<f64>,
+    /// Per-feature variances and the total weight, for the degeneracy test.
+    scale: Option<(Vec<f64>, f64)>,
 }
 
 impl GaussianMixture {
@@ -131,7 +243,89 @@ impl GaussianMixture {
             precisions_init: None,
             parallelism: Parallelism::default(),
             interrupt: None,
+            prior: None,
+            noise: false,
+            noise_init: 0.1,
+            equal_weights: false,
+            fix_weights: false,
+            fix_means: false,
+            fix_covariances: false,
+            degenerate: DegeneratePolicy::Keep,
+            init_scaling: InitScaling::Raw,
+            hc_tree: None,
         }
+    }
+
+    /// A precomputed merge tree for [`InitMethod::Hc`] (used when it was built on data
+    /// with the same number of rows as the fit's).
+    pub fn hc_tree(mut self, tree: Arc<HcTree>) -> Self {
+        self.hc_tree = Some(tree);
+        self
+    }
+
+    /// A conjugate prior: EM then finds the posterior mode (MAP EM, Fraley & Raftery
+    /// 2007), which keeps components off the spikes that tied or discrete values create.
+    /// mclust does not offer a prior for EVE, VEE, VVE and EVV.
+    pub fn prior(mut self, prior: PriorChoice) -> Self {
+        self.prior = Some(prior);
+        self
+    }
+
+    /// Adds a uniform noise component (Banfield & Raftery 1993) of density `1/V` over the
+    /// data's region (V: mclust's `hypvol`, the smaller of the bounding-box volumes of the
+    /// data and of its principal components), whose weight EM estimates. It starts with
+    /// weight `noise_init` (default 0.1) taken evenly from the Gaussians.
+    pub fn noise(mut self, on: bool) -> Self {
+        self.noise = on;
+        self
+    }
+
+    /// Initial weight of the noise component (in (0, 1)).
+    pub fn noise_init(mut self, w: f64) -> Self {
+        self.noise_init = w;
+        self
+    }
+
+    /// All mixing proportions equal, `(1 − π_0)/K` (mclust's equal-proportion models).
+    pub fn equal_weights(mut self, on: bool) -> Self {
+        self.equal_weights = on;
+        self
+    }
+
+    /// Hold the initial weights (`weights_init`) fixed during EM.
+    pub fn fix_weights(mut self, on: bool) -> Self {
+        self.fix_weights = on;
+        self
+    }
+
+    /// Hold the initial means (`means_init`) fixed during EM: covariances are estimated
+    /// about them.
+    pub fn fix_means(mut self, on: bool) -> Self {
+        self.fix_means = on;
+        self
+    }
+
+    /// Hold the initial covariances (`precisions_init`) fixed during EM.
+    pub fn fix_covariances(mut self, on: bool) -> Self {
+        self.fix_covariances = on;
+        self
+    }
+
+    /// What to do about degenerate components (see [`crate::degenerate`]).
+    pub fn degenerate(mut self, policy: DegeneratePolicy) -> Self {
+        self.degenerate = policy;
+        self
+    }
+
+    /// The scale on which the initialisation partitions the rows.
+    pub fn init_scaling(mut self, s: InitScaling) -> Self {
+        self.init_scaling = s;
+        self
+    }
+
+    /// The covariance type.
+    pub fn covariance_type_value(&self) -> CovarianceType {
+        self.covariance_type
     }
 
     /// Sets the covariance type.
@@ -268,16 +462,95 @@ impl GaussianMixture {
             }
         }
         if let Some(p) = &self.precisions_init {
-            if p.covariance_type() != self.covariance_type {
+            if p.storage() != self.covariance_type.storage() {
                 return bad(
                     "precisions_init",
-                    p.covariance_type().to_string(),
+                    format!("{:?}", p.storage()),
                     &format!(
-                        "must have the shape of covariance type {}",
-                        self.covariance_type
+                        "must have the shape of covariance type {} ({:?})",
+                        self.covariance_type,
+                        self.covariance_type.storage()
                     ),
                 );
             }
+        }
+        if self.noise && !(self.noise_init > 0.0 && self.noise_init < 1.0) {
+            return bad(
+                "noise_init",
+                self.noise_init.to_string(),
+                "must be in (0, 1)",
+            );
+        }
+        for (on, given, name) in [
+            (self.fix_weights, self.weights_init.is_some(), "fix_weights"),
+            (self.fix_means, self.means_init.is_some(), "fix_means"),
+            (
+                self.fix_covariances,
+                self.precisions_init.is_some(),
+                "fix_covariances",
+            ),
+        ] {
+            if on && !given {
+                return bad(
+                    name,
+                    "true".into(),
+                    "needs the initial value to hold (weights_init, means_init or precisions_init)",
+                );
+            }
+        }
+        if self.fix_weights && self.equal_weights {
+            return bad(
+                "equal_weights",
+                "true".into(),
+                "cannot be combined with fix_weights",
+            );
+        }
+        if let Some(PriorChoice::Given(p)) = &self.prior {
+            validate_prior(p)?;
+        }
+        if self.prior.is_some()
+            && matches!(
+                self.covariance_type,
+                CovarianceType::EVE
+                    | CovarianceType::VEE
+                    | CovarianceType::VVE
+                    | CovarianceType::EVV
+            )
+        {
+            return bad(
+                "prior",
+                self.covariance_type.to_string(),
+                "mclust defines no conjugate prior for EVE, VEE, VVE and EVV",
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether the family can be fitted to `n` rows in `d` dimensions with K components.
+    ///
+    /// # Errors
+    /// [`GmmError::InvalidParam`] naming the family and why: in one dimension only EII
+    /// and VII (and scikit-learn's four types) are distinct models; a model with more
+    /// free parameters than rows cannot be estimated.
+    pub fn check_estimable(&self, n: usize, d: usize) -> Result<()> {
+        let ct = self.covariance_type;
+        if d == 1 && !ct.is_sklearn() && ct != CovarianceType::EII {
+            return Err(GmmError::InvalidParam {
+                name: "covariance_type",
+                value: ct.to_string(),
+                reason: "in one dimension a family is EII (equal variances) or VII (variable): use one of those".into(),
+            });
+        }
+        let k = self.n_components;
+        let p = ct.n_covariance_parameters(k, d) + k * d + k - 1 + usize::from(self.noise);
+        if !ct.is_sklearn() && p > n {
+            return Err(GmmError::InvalidParam {
+                name: "covariance_type",
+                value: ct.to_string(),
+                reason: format!(
+                    "{ct} with {k} components in {d} dimensions has {p} free parameters, more than the {n} rows"
+                ),
+            });
         }
         Ok(())
     }
@@ -373,6 +646,8 @@ impl GaussianMixture {
         if let Some(p) = &self.precisions_init {
             p.check_shape("precisions_init", self.n_components, d)?;
         }
+        self.check_estimable(n_pos, d)?;
+        let res = self.resolve(x, weights)?;
         if let Some(m) = warm {
             if m.n_components() != self.n_components
                 || m.n_features() != d
@@ -390,7 +665,7 @@ impl GaussianMixture {
                 });
             }
             let (mut model, info) =
-                self.em(x, weights, m.clone(), m.info.lower_bound, 0, observer)?;
+                self.em(x, weights, m.clone(), m.info.lower_bound, 0, observer, &res)?;
             model.feature_names = m.feature_names.clone();
             model.set_info(info);
             return Ok(model);
@@ -399,8 +674,9 @@ impl GaussianMixture {
         for init in 0..self.n_init {
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(init as u64);
-            let start = self.initial_model(x, weights, &mut rng)?;
-            let (model, info) = self.em(x, weights, start, f64::NEG_INFINITY, init, observer)?;
+            let start = self.initial_model(x, weights, &mut rng, &res)?;
+            let (model, info) =
+                self.em(x, weights, start, f64::NEG_INFINITY, init, observer, &res)?;
             let better = match &best {
                 None => true,
                 Some((_, b)) => info.lower_bound > b.lower_bound,
@@ -416,6 +692,7 @@ impl GaussianMixture {
 
     /// The EM loop from `model`: E-step statistics with the current parameters (whose mean
     /// log-likelihood is the lower bound), then the M-step, until the change is below `tol`.
+    #[allow(clippy::too_many_arguments)]
     fn em<T: Float>(
         &self,
         x: ArrayView2<T>,
@@ -424,6 +701,7 @@ impl GaussianMixture {
         lower_bound: f64,
         init: usize,
         observer: &mut dyn FnMut(&IterationEvent),
+        res: &Resolved,
     ) -> Result<(GmmModel, FitInfo)> {
         let par = self.parallelism;
         self.em_with(
@@ -432,7 +710,87 @@ impl GaussianMixture {
             lower_bound,
             init,
             observer,
+            res,
         )
+    }
+
+    /// What the fit needs from the data besides the initialisation: the prior's
+    /// hyperparameters, the noise component's volume, the scale of the degeneracy test.
+    fn resolve<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+    ) -> Result<Resolved> {
+        let (n, d) = x.dim();
+        let need = self.prior.is_some() || self.noise || self.degenerate != DegeneratePolicy::Keep;
+        let summary = need.then(|| DataSummary::of(x, weights, self.parallelism));
+        let prior = match (&self.prior, &summary) {
+            (Some(PriorChoice::Mclust), Some(s)) => Some(crate::covariance::family::default_prior(
+                self.covariance_type.family(),
+                self.n_components,
+                n,
+                s.mean.view(),
+                s.cov.view(),
+            )),
+            (Some(PriorChoice::Given(p)), _) => {
+                if p.mean.len() != d {
+                    return Err(GmmError::ShapeMismatch {
+                        what: "prior mean".into(),
+                        expected: format!("[{d}]"),
+                        got: format!("[{}]", p.mean.len()),
+                    });
+                }
+                if let crate::covariance::family::PriorScale::Matrix(m) = &p.scale {
+                    if m.dim() != (d, d) {
+                        return Err(GmmError::ShapeMismatch {
+                            what: "prior scale".into(),
+                            expected: format!("[{d}, {d}]"),
+                            got: format!("{:?}", m.shape()),
+                        });
+                    }
+                }
+                Some(p.clone())
+            }
+            _ => None,
+        };
+        if let Some(p) = &prior {
+            validate_prior(p)?;
+        }
+        let noise_log_density = match (&summary, self.noise) {
+            (Some(s), true) => {
+                let lv = crate::summary::log_hypervolume(x, s);
+                if !lv.is_finite() {
+                    return Err(GmmError::InvalidParam {
+                        name: "noise",
+                        value: "true".into(),
+                        reason: "the data span no volume (a constant column?): a uniform noise component is undefined".into(),
+                    });
+                }
+                Some(-lv)
+            }
+            _ => None,
+        };
+        let fixed_covariances = match (&self.precisions_init, self.fix_covariances) {
+            (Some(p), true) => {
+                let factor = p.factor_from_precisions()?;
+                Some((factor.covariances_from_factor(), factor))
+            }
+            _ => None,
+        };
+        Ok(Resolved {
+            mstep: MStepOptions {
+                reg_covar: self.reg_covar,
+                prior,
+                equal_weights: self.equal_weights,
+                fixed_weights: self.weights_init.clone().filter(|_| self.fix_weights),
+                fixed_means: self.means_init.clone().filter(|_| self.fix_means),
+                fixed_covariances,
+            },
+            noise_log_density,
+            scale: summary
+                .filter(|_| self.degenerate != DegeneratePolicy::Keep)
+                .map(|s| (s.variances(), s.weight_sum)),
+        })
     }
 
     /// The EM loop around any E-step pass (in memory, or over a stream of chunks).
@@ -443,7 +801,9 @@ impl GaussianMixture {
         mut lower_bound: f64,
         init: usize,
         observer: &mut dyn FnMut(&IterationEvent),
+        res: &Resolved,
     ) -> Result<(GmmModel, FitInfo)> {
+        let mut reseeds = 0;
         let mut info = FitInfo {
             converged: false,
             n_iter: 0,
@@ -472,7 +832,7 @@ impl GaussianMixture {
                 });
             }
             let names = std::mem::take(&mut model.feature_names);
-            model = stats.finalize(self.reg_covar)?;
+            model = stats.finalize_with(&res.mstep, Some(&model.covariances))?;
             model.feature_names = names;
             info.lower_bounds.push(lower_bound);
             info.n_iter = iter;
@@ -484,9 +844,50 @@ impl GaussianMixture {
                 lower_bound,
                 change,
             });
+            if let (Some((var, n)), DegeneratePolicy::Reseed | DegeneratePolicy::Drop) =
+                (&res.scale, self.degenerate)
+            {
+                let bad = degenerate_components(&model, *n, var, self.reg_covar);
+                if let Some((c, why)) = bad.first() {
+                    if self.degenerate == DegeneratePolicy::Drop {
+                        if model.n_components() == 1 {
+                            return Err(GmmError::Degenerate {
+                                component: *c,
+                                reason: format!("{why}, and it is the last component"),
+                            });
+                        }
+                        model = drop_component(&model, *c)?;
+                    } else {
+                        reseeds += 1;
+                        if reseeds > MAX_RESEEDS {
+                            return Err(GmmError::Degenerate {
+                                component: *c,
+                                reason: format!(
+                                    "{why}, still after {MAX_RESEEDS} re-seeds (lower k, or add a prior)"
+                                ),
+                            });
+                        }
+                        model = reseed_component(&model, *c, self.reg_covar)?;
+                    }
+                    // the parameters changed under EM's feet: its bound starts afresh
+                    lower_bound = f64::NEG_INFINITY;
+                    continue;
+                }
+            }
             if change.abs() < self.tol {
                 info.converged = true;
                 break;
+            }
+        }
+        if let (Some((var, n)), DegeneratePolicy::Error) = (&res.scale, self.degenerate) {
+            if let Some((c, why)) = degenerate_components(&model, *n, var, self.reg_covar)
+                .into_iter()
+                .next()
+            {
+                return Err(GmmError::Degenerate {
+                    component: c,
+                    reason: why.to_string(),
+                });
             }
         }
         Ok((model, info))
@@ -524,7 +925,9 @@ impl GaussianMixture {
         // first pass: validate, count, and sample rows for the initialisation
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(u64::MAX);
-        let cap = if all_given {
+        let needs_sample =
+            self.prior.is_some() || self.noise || self.degenerate != DegeneratePolicy::Keep;
+        let cap = if all_given && !needs_sample {
             0
         } else {
             init_rows.max(self.n_components)
@@ -565,10 +968,13 @@ impl GaussianMixture {
             w.mapv_inplace(|v| scale_pow2(v, e));
         }
         let par = self.parallelism;
+        self.check_estimable(n_pos, d)?;
+        // prior, noise volume and data scale from the initialisation sample
+        let res = self.resolve(xs.view(), ws.as_ref().map(|w| w.view()))?;
         let mut pass = |m: &GmmModel| -> Result<SufficientStatistics> {
-            let mut total = SufficientStatistics::zeros(m.covariance_type(), m.means.clone());
+            let mut total = SufficientStatistics::zeros_for(m);
             // the kernel constants once per pass, not once per chunk
-            let prep = crate::kernels::Prepared::new(m);
+            let prep = m.prepared();
             source.reset()?;
             let mut row = 0;
             while let Some(mut chunk) = source.next_chunk()? {
@@ -595,12 +1001,17 @@ impl GaussianMixture {
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(init as u64);
             let start = if all_given {
-                self.initial_model(ndarray::Array2::<f64>::zeros((0, d)).view(), None, &mut rng)?
+                self.initial_model(
+                    ndarray::Array2::<f64>::zeros((0, d)).view(),
+                    None,
+                    &mut rng,
+                    &res,
+                )?
             } else {
-                self.initial_model(xs.view(), ws.as_ref().map(|w| w.view()), &mut rng)?
+                self.initial_model(xs.view(), ws.as_ref().map(|w| w.view()), &mut rng, &res)?
             };
             let (model, info) =
-                self.em_with(&mut pass, start, f64::NEG_INFINITY, init, observer)?;
+                self.em_with(&mut pass, start, f64::NEG_INFINITY, init, observer, &res)?;
             if best
                 .as_ref()
                 .is_none_or(|(_, b)| info.lower_bound > b.lower_bound)
@@ -620,6 +1031,7 @@ impl GaussianMixture {
         x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
         rng: &mut ChaCha8Rng,
+        res: &Resolved,
     ) -> Result<GmmModel> {
         let k = self.n_components;
         let d = x.ncols();
@@ -629,23 +1041,25 @@ impl GaussianMixture {
         let par = self.parallelism;
         let mut model = if all_given {
             // placeholder parameters, all overridden below
-            let cov = match self.covariance_type {
-                CovarianceType::Full => {
+            let cov = match self.covariance_type.storage() {
+                Storage::Full => {
                     Covariances::Full(ndarray::Array3::from_shape_fn((k, d, d), |(_, i, j)| {
                         f64::from(u8::from(i == j))
                     }))
                 }
-                CovarianceType::Tied => Covariances::Tied(Array2::eye(d)),
-                CovarianceType::Diag => Covariances::Diag(Array2::ones((k, d))),
-                CovarianceType::Spherical => Covariances::Spherical(Array1::ones(k)),
+                Storage::Tied => Covariances::Tied(Array2::eye(d)),
+                Storage::Diag => Covariances::Diag(Array2::ones((k, d))),
+                Storage::Spherical => Covariances::Spherical(Array1::ones(k)),
             };
             let f = cov.clone();
-            GmmModel::from_parts_unchecked(
+            let mut m = GmmModel::from_parts_unchecked(
                 Array1::from_elem(k, 1.0 / k as f64),
                 Array2::zeros((k, d)),
                 cov,
                 f,
-            )?
+            )?;
+            m.covariance_type = self.covariance_type;
+            m
         } else {
             match self.responsibilities(x, weights, rng) {
                 InitResp::Labels(labels) => SufficientStatistics::from_labels(
@@ -656,7 +1070,7 @@ impl GaussianMixture {
                     k,
                     par,
                 )
-                .finalize(self.reg_covar)?,
+                .finalize_with(&res.mstep, None)?,
                 InitResp::Dense(fill) => {
                     // two passes: the component means first, then moments about them
                     // (exact even for data far from the origin)
@@ -682,7 +1096,7 @@ impl GaussianMixture {
                         par,
                         &*fill,
                     )
-                    .finalize(self.reg_covar)?
+                    .finalize_with(&res.mstep, None)?
                 }
             }
         };
@@ -697,6 +1111,15 @@ impl GaussianMixture {
             model.covariances = factor.covariances_from_factor();
             model.precisions_cholesky = factor;
         }
+        if let Some(log_density) = res.noise_log_density {
+            // the noise component starts with its share taken evenly from the Gaussians
+            let w0 = self.noise_init;
+            model.weights.mapv_inplace(|v| v * (1.0 - w0));
+            model.noise = Some(Noise {
+                weight: w0,
+                log_density,
+            });
+        }
         Ok(model)
     }
 
@@ -709,6 +1132,26 @@ impl GaussianMixture {
     ) -> InitResp {
         let k = self.n_components;
         let n = x.nrows();
+        if self.init == InitMethod::Hc {
+            let tree = match &self.hc_tree {
+                Some(t) if t.n_rows == n => t.clone(),
+                _ => Arc::new(HcTree::build(x, weights, self.seed)),
+            };
+            return InitResp::Labels(tree.labels(k));
+        }
+        if self.init_scaling == InitScaling::Standardized
+            && matches!(
+                self.init,
+                InitMethod::KMeans | InitMethod::KMeansPlusPlus | InitMethod::RandomFromData
+            )
+        {
+            let z = standardized(x);
+            let raw = GaussianMixture {
+                init_scaling: InitScaling::Raw,
+                ..self.clone()
+            };
+            return raw.responsibilities(z.view(), weights, rng);
+        }
         match self.init {
             InitMethod::KMeans => {
                 let seeds = kmeans::kmeans_plusplus(x, weights, k, rng, self.parallelism);
@@ -737,6 +1180,7 @@ impl GaussianMixture {
                 }
                 InitResp::Labels(labels)
             }
+            InitMethod::Hc => unreachable!("handled above"),
             InitMethod::Random => {
                 let base: u64 = rng.random();
                 InitResp::Dense(Box::new(move |s, mut g| {
@@ -755,6 +1199,175 @@ impl GaussianMixture {
             }
         }
     }
+}
+
+/// Each column centred and divided by its standard deviation (constant columns: centred).
+fn standardized<T: Float>(x: ArrayView2<T>) -> Array2<f64> {
+    let (n, d) = x.dim();
+    let mut z = Array2::zeros((n, d));
+    for j in 0..d {
+        let col = x.column(j);
+        let mean = col.iter().map(|v| v.to_f64()).sum::<f64>() / n as f64;
+        let var = col.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / n as f64;
+        let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
+        for (o, v) in z.column_mut(j).iter_mut().zip(col.iter()) {
+            *o = (v.to_f64() - mean) / sd;
+        }
+    }
+    z
+}
+
+/// Checks a prior's hyperparameters.
+fn validate_prior(p: &Prior) -> Result<()> {
+    let d = p.mean.len();
+    let bad = |name, value: String, reason: String| {
+        Err(GmmError::InvalidParam {
+            name,
+            value,
+            reason,
+        })
+    };
+    if !(p.shrinkage >= 0.0 && p.shrinkage.is_finite()) {
+        return bad(
+            "prior shrinkage",
+            p.shrinkage.to_string(),
+            "must be finite and ≥ 0".into(),
+        );
+    }
+    if p.mean.iter().any(|v| !v.is_finite()) {
+        return bad("prior mean", format!("{}", p.mean), "must be finite".into());
+    }
+    if !(p.dof > d as f64 - 1.0 && p.dof.is_finite()) {
+        return bad(
+            "prior dof",
+            p.dof.to_string(),
+            format!("must exceed D − 1 = {} (and be finite)", d as f64 - 1.0),
+        );
+    }
+    match &p.scale {
+        crate::covariance::family::PriorScale::Scalar(v) => {
+            if !(*v > 0.0 && v.is_finite()) {
+                return bad("prior scale", v.to_string(), "must be positive".into());
+            }
+        }
+        crate::covariance::family::PriorScale::Matrix(m) => {
+            let dd = m.nrows();
+            let mut a: Vec<f64> = m.iter().copied().collect();
+            let symmetric = m.ncols() == dd
+                && (0..dd).all(|i| {
+                    (0..i).all(|j| {
+                        (m[[i, j]] - m[[j, i]]).abs() <= 1e-12 * (m[[i, j]].abs() + m[[j, i]].abs())
+                    })
+                });
+            if !symmetric
+                || a.iter().any(|v| !v.is_finite())
+                || crate::linalg::cholesky_lower(&mut a, dd).is_err()
+            {
+                return bad(
+                    "prior scale",
+                    format!("{dd}×{} matrix", m.ncols()),
+                    "must be symmetric positive definite".into(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The model without component `c` (weights renormalised over the rest).
+fn drop_component(m: &GmmModel, c: usize) -> Result<GmmModel> {
+    let k = m.n_components();
+    let keep: Vec<usize> = (0..k).filter(|&j| j != c).collect();
+    let sel = |a: &Covariances| -> Covariances {
+        match a {
+            Covariances::Full(v) => Covariances::Full(v.select(ndarray::Axis(0), &keep)),
+            Covariances::Tied(v) => Covariances::Tied(v.clone()),
+            Covariances::Diag(v) => Covariances::Diag(v.select(ndarray::Axis(0), &keep)),
+            Covariances::Spherical(v) => Covariances::Spherical(v.select(ndarray::Axis(0), &keep)),
+        }
+    };
+    let mut weights = m.weights.select(ndarray::Axis(0), &keep);
+    let target = 1.0 - m.noise.map_or(0.0, |n| n.weight);
+    let sum = weights.sum();
+    weights.mapv_inplace(|v| v / sum * target);
+    let mut out = GmmModel::from_parts_unchecked(
+        weights,
+        m.means.select(ndarray::Axis(0), &keep),
+        sel(&m.covariances),
+        sel(&m.precisions_cholesky),
+    )?;
+    out.covariance_type = m.covariance_type;
+    out.noise = m.noise;
+    out.feature_names = m.feature_names.clone();
+    Ok(out)
+}
+
+/// Re-seeds component `c` by splitting the heaviest other component along its principal
+/// axis: the two get half its weight each and means one standard deviation either side of
+/// its mean; both keep its covariance. Data-free, so streaming fits re-seed alike.
+fn reseed_component(m: &GmmModel, c: usize, reg_covar: f64) -> Result<GmmModel> {
+    let k = m.n_components();
+    let d = m.n_features();
+    let Some(h) = (0..k)
+        .filter(|&j| j != c)
+        .max_by(|&a, &b| m.weights[a].total_cmp(&m.weights[b]))
+    else {
+        return Err(GmmError::Degenerate {
+            component: c,
+            reason: "there is no other component to split".into(),
+        });
+    };
+    let cov_h: Vec<f64> = match &m.covariances {
+        Covariances::Full(a) => a.index_axis(ndarray::Axis(0), h).iter().copied().collect(),
+        Covariances::Tied(a) => a.iter().copied().collect(),
+        Covariances::Diag(a) => {
+            let mut v = vec![0.0; d * d];
+            for i in 0..d {
+                v[i * d + i] = a[[h, i]];
+            }
+            v
+        }
+        Covariances::Spherical(a) => {
+            let mut v = vec![0.0; d * d];
+            for i in 0..d {
+                v[i * d + i] = a[h];
+            }
+            v
+        }
+    };
+    let (vals, vecs) = crate::eigen::symmetric_eigen(&cov_h, d);
+    let sd = vals[0].max(0.0).sqrt();
+    let mut out = m.clone();
+    for i in 0..d {
+        let step = sd * vecs[i * d];
+        out.means[[c, i]] = m.means[[h, i]] + step;
+        out.means[[h, i]] = m.means[[h, i]] - step;
+    }
+    let half = m.weights[h] / 2.0;
+    let freed = m.weights[c];
+    out.weights[h] = half;
+    out.weights[c] = half;
+    // the degenerate component's weight goes back to everyone in proportion
+    if freed > 0.0 {
+        let total: f64 = out.weights.sum();
+        let target = total + freed;
+        out.weights.mapv_inplace(|v| v / total * target);
+    }
+    let copy = |a: &mut Covariances| match a {
+        Covariances::Full(v) => {
+            let src = v.index_axis(ndarray::Axis(0), h).to_owned();
+            v.index_axis_mut(ndarray::Axis(0), c).assign(&src);
+        }
+        Covariances::Tied(_) => {}
+        Covariances::Diag(v) => {
+            let src = v.row(h).to_owned();
+            v.row_mut(c).assign(&src);
+        }
+        Covariances::Spherical(v) => v[c] = v[h],
+    };
+    copy(&mut out.covariances);
+    out.precisions_cholesky = out.covariances.precision_cholesky(reg_covar)?;
+    Ok(out)
 }
 
 /// Sample weights are relative (multiplying them all by a constant leaves the model

@@ -71,6 +71,15 @@ pub enum GmmError {
         /// What failed.
         reason: String,
     },
+    /// A component is degenerate (a spike on a few points: see `gaussmix::degenerate`)
+    /// and the fit's policy is to fail.
+    #[error("component {component} is degenerate: {reason}; lower the number of components, use another covariance family, add a prior, or choose the reseed or drop policy")]
+    Degenerate {
+        /// Component index (0-based).
+        component: usize,
+        /// Why it is degenerate.
+        reason: String,
+    },
     /// A model (loaded from a file or built by hand) is inconsistent.
     #[error("invalid model: {reason}")]
     InvalidModel {

@@ -54,23 +54,32 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod covariance;
+pub mod degenerate;
+mod eigen;
 mod em;
 mod error;
 mod float;
+mod hc;
 mod kernels;
 mod kmeans;
 mod linalg;
 mod model;
 mod par;
+pub mod select;
 mod stats;
 mod stream;
+mod summary;
 mod validate;
 
-pub use covariance::{CovarianceType, Covariances, SecondMoments};
-pub use em::{GaussianMixture, InitMethod, IterationEvent};
+pub use covariance::family::{Prior, PriorScale};
+pub use covariance::{CovarianceType, Covariances, SecondMoments, Storage};
+pub use degenerate::DegeneratePolicy;
+pub use em::{
+    GaussianMixture, HcTree, InitMethod, InitScaling, IterationEvent, PriorChoice, HC_MAX_ROWS,
+};
 pub use error::{GmmError, Result};
 pub use float::Float;
-pub use model::{FitInfo, GmmModel, ModelFile, MODEL_FORMAT_VERSION};
+pub use model::{FitInfo, GmmModel, ModelFile, Noise, MODEL_FORMAT_VERSION};
 pub use par::Parallelism;
-pub use stats::{SufficientStatistics, STATS_FORMAT_VERSION};
+pub use stats::{MStepOptions, SufficientStatistics, STATS_FORMAT_VERSION};
 pub use stream::{ArraySource, Chunk, RowSource, STREAM_CHUNK_MULTIPLE};

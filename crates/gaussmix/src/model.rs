@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
-use crate::covariance::{CovarianceType, Covariances};
+use crate::covariance::{CovarianceType, Covariances, Storage};
 use crate::error::{GmmError, Result};
 use crate::float::Float;
 use crate::linalg;
@@ -27,9 +27,23 @@ pub struct FitInfo {
     pub lower_bounds: Vec<f64>,
 }
 
-/// A Gaussian mixture `p(x) = Σ_k π_k N(x | μ_k, Σ_k)`.
+/// A uniform "noise" component (Banfield & Raftery 1993): constant density `1/V` over the
+/// data's region, with mixing weight `π_0`. Rows that no Gaussian explains go to it, so
+/// outliers stop dragging the clusters, and its responsibility is an outlier score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Noise {
+    /// Mixing weight `π_0` (the Gaussians' weights sum to `1 − π_0`).
+    pub weight: f64,
+    /// `ln(1/V)`, the log density of the component where it is defined.
+    pub log_density: f64,
+}
+
+/// A Gaussian mixture `p(x) = Σ_k π_k N(x | μ_k, Σ_k)`, optionally with a uniform noise
+/// component: `p(x) = π_0/V + Σ_k π_k N(x | μ_k, Σ_k)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GmmModel {
+    pub(crate) covariance_type: CovarianceType,
+    pub(crate) noise: Option<Noise>,
     pub(crate) weights: Array1<f64>,
     pub(crate) means: Array2<f64>,
     pub(crate) covariances: Covariances,
@@ -54,6 +68,28 @@ impl GmmModel {
         Ok(m)
     }
 
+    /// Builds a model of a given covariance family (its covariances in the family's
+    /// storage: see [`CovarianceType::storage`]) and an optional noise component (the
+    /// Gaussian weights then sum to `1 − π_0`).
+    ///
+    /// # Errors
+    /// As [`GmmModel::new`], and [`GmmError::InvalidModel`] when the covariances are not
+    /// stored as the family stores them.
+    pub fn from_family(
+        covariance_type: CovarianceType,
+        weights: Array1<f64>,
+        means: Array2<f64>,
+        covariances: Covariances,
+        noise: Option<Noise>,
+    ) -> Result<Self> {
+        let factor = covariances.precision_cholesky(0.0)?;
+        let mut m = Self::from_parts_unchecked(weights, means, covariances, factor)?;
+        m.covariance_type = covariance_type;
+        m.noise = noise;
+        m.validate()?;
+        Ok(m)
+    }
+
     pub(crate) fn from_parts_unchecked(
         weights: Array1<f64>,
         means: Array2<f64>,
@@ -61,7 +97,15 @@ impl GmmModel {
         precisions_cholesky: Covariances,
     ) -> Result<Self> {
         let d = means.ncols();
+        let covariance_type = match covariances.storage() {
+            Storage::Full => CovarianceType::Full,
+            Storage::Tied => CovarianceType::Tied,
+            Storage::Diag => CovarianceType::Diag,
+            Storage::Spherical => CovarianceType::Spherical,
+        };
         Ok(GmmModel {
+            covariance_type,
+            noise: None,
             weights,
             means,
             covariances,
@@ -94,10 +138,32 @@ impl GmmModel {
         self.covariances.check_shape("covariances", k, d)?;
         self.precisions_cholesky
             .check_shape("precisions_cholesky", k, d)?;
-        if self.covariances.covariance_type() != self.precisions_cholesky.covariance_type() {
+        if self.covariances.storage() != self.precisions_cholesky.storage() {
             return Err(GmmError::InvalidModel {
                 reason: "covariances and precision factors differ in type".into(),
             });
+        }
+        if self.covariances.storage() != self.covariance_type.storage() {
+            return Err(GmmError::InvalidModel {
+                reason: format!(
+                    "covariance family {} is stored as {:?}, not {:?}",
+                    self.covariance_type,
+                    self.covariance_type.storage(),
+                    self.covariances.storage()
+                ),
+            });
+        }
+        if let Some(n) = self.noise {
+            if !(n.weight.is_finite() && (0.0..1.0).contains(&n.weight))
+                || !n.log_density.is_finite()
+            {
+                return Err(GmmError::InvalidModel {
+                    reason: format!(
+                        "noise component weight {} must be in [0, 1) and its log density {} finite",
+                        n.weight, n.log_density
+                    ),
+                });
+            }
         }
         let finite = |it: &mut dyn Iterator<Item = f64>| {
             for v in it {
@@ -121,7 +187,7 @@ impl GmmModel {
                 reason: "negative mixture weight".into(),
             });
         }
-        let sum = self.weights.sum();
+        let sum = self.weights.sum() + self.noise.map_or(0.0, |n| n.weight);
         if (sum - 1.0).abs() > 1e-6 {
             return Err(GmmError::InvalidModel {
                 reason: format!("mixture weights sum to {sum}, not 1"),
@@ -167,11 +233,16 @@ impl GmmModel {
     pub fn n_features(&self) -> usize {
         self.means.ncols()
     }
-    /// The covariance type.
+    /// The covariance type (family).
     pub fn covariance_type(&self) -> CovarianceType {
-        self.covariances.covariance_type()
+        self.covariance_type
     }
-    /// Mixture weights π (K).
+    /// The uniform noise component, if the model has one.
+    pub fn noise(&self) -> Option<Noise> {
+        self.noise
+    }
+    /// Mixture weights π (K) of the Gaussian components (they sum to `1 − π_0` with a
+    /// noise component).
     pub fn weights(&self) -> &Array1<f64> {
         &self.weights
     }
@@ -244,6 +315,37 @@ impl GmmModel {
         self.info = info;
     }
 
+    /// The kernels' constants for this model at the run-time instruction-set level.
+    pub(crate) fn prepared(&self) -> crate::kernels::Prepared {
+        self.prepared_with(crate::kernels::Level::detect())
+    }
+
+    /// The kernels' constants at a given level.
+    pub(crate) fn prepared_with(&self, level: crate::kernels::Level) -> crate::kernels::Prepared {
+        let k = self.n_components();
+        let d = self.n_features();
+        let p: Vec<f64> = match &self.precisions_cholesky {
+            Covariances::Full(a) => a.iter().copied().collect(),
+            Covariances::Tied(a) | Covariances::Diag(a) => a.iter().copied().collect(),
+            Covariances::Spherical(a) => a.to_vec(),
+        };
+        let log_det = self.precisions_cholesky.log_det_factor(k, d);
+        crate::kernels::Prepared::new(
+            self.covariances.storage().kernel_shape(),
+            self.weights.view(),
+            self.means.view(),
+            p,
+            log_det.as_slice().expect("standard layout"),
+            self.noise.map(|n| n.weight.ln() + n.log_density),
+            level,
+        )
+    }
+
+    /// Columns of [`GmmModel::predict_proba`]: K, plus one for the noise component.
+    pub fn n_columns(&self) -> usize {
+        self.n_components() + usize::from(self.noise.is_some())
+    }
+
     /// Checks that data has the model's number of columns and at least one row.
     pub(crate) fn check_data<T: Float>(&self, x: ArrayView2<T>) -> Result<()> {
         check_nonempty(x)?;
@@ -269,9 +371,9 @@ impl GmmModel {
     ) -> Result<(Array2<f64>, Array1<f64>)> {
         use rayon::prelude::*;
         self.check_data(x)?;
-        let prep = crate::kernels::Prepared::new(self);
+        let prep = self.prepared();
         let n = x.nrows();
-        let k = self.n_components();
+        let k = self.n_columns();
         let d = self.n_features();
         let kr = if want_resp { k } else { 0 };
         let mut resp = vec![0.0; n * kr];
@@ -325,7 +427,8 @@ impl GmmModel {
         Ok((resp, Array1::from(ln)))
     }
 
-    /// Responsibilities `γ_nk = P(component k | x_n)` (N×K; rows sum to 1).
+    /// Responsibilities `γ_nk = P(component k | x_n)` (N×K; rows sum to 1). With a
+    /// noise component there are K+1 columns, the noise component's last.
     ///
     /// # Errors
     /// [`GmmError::ShapeMismatch`] for a different number of columns, [`GmmError::EmptyData`],
@@ -346,7 +449,8 @@ impl GmmModel {
         Ok(self.blocks(x, par, true)?.0)
     }
 
-    /// The most responsible component of each row (argmax of [`GmmModel::predict_proba`]).
+    /// The most responsible component of each row (argmax of [`GmmModel::predict_proba`];
+    /// `K` for rows the noise component explains best).
     ///
     /// # Errors
     /// As [`GmmModel::predict_proba`].
@@ -383,11 +487,13 @@ impl GmmModel {
         Ok(self.score_samples(x)?.mean().expect("non-empty"))
     }
 
-    /// Number of free parameters: `K−1` weights, `K·D` means and the covariance parameters.
+    /// Number of free parameters: `K−1` weights (one more for a noise component),
+    /// `K·D` means and the covariance parameters (mclust's counts for its families).
     pub fn n_parameters(&self) -> usize {
         let k = self.n_components();
         let d = self.n_features();
         self.covariance_type().n_covariance_parameters(k, d) + k * d + k - 1
+            + usize::from(self.noise.is_some())
     }
 
     /// Bayesian information criterion on `x`: `−2·ln L + p·ln N` (lower is better).
@@ -410,6 +516,8 @@ impl GmmModel {
 
     /// Draws `n` samples with their component labels, grouped by component in
     /// ascending order (as scikit-learn does). The same seed gives the same samples.
+    /// A noise component is not sampled (it has no region stored): the draws come from
+    /// the Gaussians, in proportion to their weights.
     ///
     /// # Errors
     /// [`GmmError::IllDefinedCovariance`] if a covariance cannot be factorised.
@@ -547,12 +655,14 @@ enum Nested {
 /// The on-disk JSON layout of a model, version [`MODEL_FORMAT_VERSION`].
 ///
 /// `covariances` and `precisions_cholesky` are nested arrays shaped by
-/// `covariance_type`: K×D×D (full), D×D (tied), K×D (diag), K (spherical).
+/// `covariance_type`: K×D×D (full), D×D (tied), K×D (diag), K (spherical), and K×D×D
+/// for every other (mclust) family. A noise component adds `noise_weight` and
+/// `noise_log_density`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelFile {
     /// Layout version.
     pub format_version: u32,
-    /// `full`, `tied`, `diag` or `spherical`.
+    /// `full`, `tied`, `diag`, `spherical`, or an mclust family (`EII`, `VEV`, ...).
     pub covariance_type: CovarianceType,
     /// K.
     pub n_components: usize,
@@ -583,6 +693,54 @@ pub struct ModelFile {
     /// Anomaly threshold on `−ln p(x)`, for models fitted for anomaly detection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly_threshold: Option<f64>,
+    /// Mixing weight of the uniform noise component, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_weight: Option<f64>,
+    /// `ln(1/V)` of the noise component, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_log_density: Option<f64>,
+}
+
+/// Every stored value as K full D×D matrices (for the mclust families in files).
+fn as_full(c: &Covariances, k: usize, d: usize) -> Nested {
+    Nested::D3(
+        (0..k)
+            .map(|c_| {
+                (0..d)
+                    .map(|i| {
+                        (0..d)
+                            .map(|j| match c {
+                                Covariances::Full(a) => a[[c_, i, j]],
+                                Covariances::Tied(a) => a[[i, j]],
+                                Covariances::Diag(a) => {
+                                    if i == j {
+                                        a[[c_, i]]
+                                    } else {
+                                        0.0
+                                    }
+                                }
+                                Covariances::Spherical(a) => {
+                                    if i == j {
+                                        a[c_]
+                                    } else {
+                                        0.0
+                                    }
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+fn nested_for(ct: CovarianceType, c: &Covariances, k: usize, d: usize) -> Nested {
+    if ct.is_sklearn() {
+        nested(c)
+    } else {
+        as_full(c, k, d)
+    }
 }
 
 fn nested(c: &Covariances) -> Nested {
@@ -619,17 +777,42 @@ fn unnest(n: &Nested, ct: CovarianceType, k: usize, d: usize, what: &str) -> Res
             "{what} has the wrong shape for covariance type {ct} with k={k}, d={d}"
         ))
     };
-    Ok(match (ct, n) {
-        (CovarianceType::Full, Nested::D3(v)) => {
-            if v.len() != k {
-                return Err(shape_err());
-            }
-            let mut a = ndarray::Array3::zeros((k, d, d));
-            for (c, m) in v.iter().enumerate() {
-                a.index_axis_mut(Axis(0), c).assign(&rect2(m, what, d, d)?);
-            }
-            Covariances::Full(a)
+    let full = |v: &Vec<Vec<Vec<f64>>>| -> Result<ndarray::Array3<f64>> {
+        if v.len() != k {
+            return Err(shape_err());
         }
+        let mut a = ndarray::Array3::zeros((k, d, d));
+        for (c, m) in v.iter().enumerate() {
+            a.index_axis_mut(Axis(0), c).assign(&rect2(m, what, d, d)?);
+        }
+        Ok(a)
+    };
+    if !ct.is_sklearn() {
+        // the mclust families are written as K full matrices: back to their storage
+        let Nested::D3(v) = n else {
+            return Err(shape_err());
+        };
+        let a = full(v)?;
+        let off_diagonal = |c: usize| (0..d).any(|i| (0..d).any(|j| i != j && a[[c, i, j]] != 0.0));
+        return Ok(match ct.storage() {
+            Storage::Full => Covariances::Full(a),
+            Storage::Tied => Covariances::Tied(a.index_axis(Axis(0), 0).to_owned()),
+            Storage::Diag | Storage::Spherical => {
+                if let Some(c) = (0..k).find(|&c| off_diagonal(c)) {
+                    return Err(decode_err(format!(
+                        "{what}: component {c} of a {ct} model has off-diagonal entries"
+                    )));
+                }
+                if ct.storage() == Storage::Diag {
+                    Covariances::Diag(Array2::from_shape_fn((k, d), |(c, i)| a[[c, i, i]]))
+                } else {
+                    Covariances::Spherical(Array1::from_shape_fn(k, |c| a[[c, 0, 0]]))
+                }
+            }
+        });
+    }
+    Ok(match (ct, n) {
+        (CovarianceType::Full, Nested::D3(v)) => Covariances::Full(full(v)?),
         (CovarianceType::Tied, Nested::D2(v)) => Covariances::Tied(rect2(v, what, d, d)?),
         (CovarianceType::Diag, Nested::D2(v)) => Covariances::Diag(rect2(v, what, k, d)?),
         (CovarianceType::Spherical, Nested::D1(v)) => {
@@ -653,13 +836,25 @@ impl ModelFile {
             feature_names: m.feature_names.clone(),
             weights: m.weights.to_vec(),
             means: m.means.outer_iter().map(|r| r.to_vec()).collect(),
-            covariances_nested: nested(&m.covariances),
-            factor_nested: Some(nested(&m.precisions_cholesky)),
+            covariances_nested: nested_for(
+                m.covariance_type,
+                &m.covariances,
+                m.n_components(),
+                m.n_features(),
+            ),
+            factor_nested: Some(nested_for(
+                m.covariance_type,
+                &m.precisions_cholesky,
+                m.n_components(),
+                m.n_features(),
+            )),
             converged: m.info.converged,
             n_iter: m.info.n_iter,
             lower_bound: Some(m.info.lower_bound).filter(|v| v.is_finite()),
             lower_bounds: m.info.lower_bounds.clone(),
             anomaly_threshold: m.anomaly_threshold,
+            noise_weight: m.noise.map(|n| n.weight),
+            noise_log_density: m.noise.map(|n| n.log_density),
         }
     }
 
@@ -694,7 +889,21 @@ impl ModelFile {
             Some(n) => unnest(n, ct, k, d, "precisions_cholesky")?,
             None => covariances.precision_cholesky(0.0)?,
         };
+        let noise = match (self.noise_weight, self.noise_log_density) {
+            (Some(weight), Some(log_density)) => Some(Noise {
+                weight,
+                log_density,
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(decode_err(
+                    "noise_weight and noise_log_density must be given together".into(),
+                ))
+            }
+        };
         let mut model = GmmModel {
+            covariance_type: ct,
+            noise,
             weights: Array1::from(self.weights),
             means,
             covariances,

@@ -55,7 +55,7 @@ fn case(max_extra: usize) -> impl Strategy<Value = Case> {
             k,
             d,
             n: k + extra,
-            ct: CovarianceType::ALL[ct],
+            ct: CovarianceType::SKLEARN[ct],
             seed,
             f32,
         })

@@ -37,6 +37,7 @@ fn cov(v: &Value, ct: CovarianceType) -> Covariances {
         CovarianceType::Tied => Covariances::Tied(a2(v)),
         CovarianceType::Diag => Covariances::Diag(a2(v)),
         CovarianceType::Spherical => Covariances::Spherical(Array1::from(v1(v))),
+        other => unreachable!("{other} has no scikit-learn fixture"),
     }
 }
 

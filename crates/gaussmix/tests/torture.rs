@@ -20,7 +20,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-const ALL: [CovarianceType; 4] = CovarianceType::ALL;
+const ALL: [CovarianceType; 4] = CovarianceType::SKLEARN;
 
 /// The three ways to fit that these tests drive.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -212,6 +212,7 @@ fn identity_precisions(ct: CovarianceType, k: usize, d: usize) -> Covariances {
         CovarianceType::Tied => Covariances::Tied(Array2::eye(d)),
         CovarianceType::Diag => Covariances::Diag(Array2::ones((k, d))),
         CovarianceType::Spherical => Covariances::Spherical(Array1::ones(k)),
+        other => unreachable!("{other} is not one of scikit-learn's types"),
     }
 }
 
@@ -716,6 +717,7 @@ fn one_component_is_the_ml_gaussian() {
                 CovarianceType::Full | CovarianceType::Tied => cov.clone(),
                 CovarianceType::Diag => Array2::from_diag(&cov.diag()),
                 CovarianceType::Spherical => Array2::eye(3) * (cov.diag().sum() / 3.0),
+                other => unreachable!("{other}"),
             };
             for (g, w) in got.iter().zip(want.iter()) {
                 assert!(

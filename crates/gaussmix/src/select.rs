@@ -1,0 +1,749 @@
+//! Model selection: fit every (K, covariance family) cell, score it by an information
+//! criterion, keep the best model that is not degenerate.
+//!
+//! For a model with log-likelihood ln L on N rows (Σw with weights) and p free parameters
+//! (mclust's counts), lower is better:
+//!
+//! | criterion | value |
+//! |---|---|
+//! | BIC | −2 ln L + p ln N (mclust's BIC with the opposite sign) |
+//! | AIC | −2 ln L + 2p |
+//! | ICL | BIC − 2 Σ_n ln γ_{n,ĉ(n)}, ĉ(n) the most responsible component (mclust's `icl`: BIC plus twice the entropy of the hard classification) |
+//! | ICL (soft) | BIC + 2 Σ_n Σ_k −γ_nk ln γ_nk (the entropy of the responsibilities) |
+//!
+//! **Starts.** EM finds a local optimum; which one depends on the start, and a poor start
+//! changes the choice. Every cell is started, by default, from mclust's model-based
+//! hierarchical agglomeration on SVD-scaled data ([`InitMethod::Hc`], one merge tree shared
+//! by all cells) and from `n_kmeans_starts` k-means runs on the standardised data (k-means++
+//! seeds, distinct seeds). The starts compete on at most [`crate::HC_MAX_ROWS`] rows (a
+//! seeded uniform subset of larger data, the rows the agglomeration also uses), each running
+//! EM to `start_tol`; the best start whose model is not degenerate then continues on all
+//! rows under the tolerance rule.
+//!
+//! **Tolerance rule.** The refinement stops when an iteration changes the *total*
+//! log-likelihood by less than `total_tol` (default 1e-5), i.e. the mean per row by
+//! `total_tol / N`: every criterion then moves by less than `2·total_tol` per iteration,
+//! far below the differences that decide a choice, whatever N. scikit-learn's fixed 1e-3 on
+//! the mean moves the BIC of 272 rows by up to 0.5 per iteration and stops EM early enough
+//! to change the choice on Old Faithful. EM stops earlier only at `max_iter` (default 2,000),
+//! which the cell reports as not converged.
+//!
+//! **Degenerate cells** (see [`crate::degenerate`]) are reported with the reason and never
+//! chosen; cells that cannot be estimated (more parameters than rows, a family that is
+//! undefined in one dimension, more components than rows) are skipped with the reason; a
+//! fit that fails is reported as failed.
+//!
+//! Cells are fitted in parallel on the current rayon pool; every fit is seeded and the
+//! library's reductions run in a fixed order, so the table and the choice do not depend on
+//! the number of threads.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use ndarray::{ArrayView1, ArrayView2};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::covariance::CovarianceType;
+use crate::degenerate::{degenerate_components, DegeneratePolicy};
+use crate::em::{GaussianMixture, HcTree, InitMethod, InitScaling, PriorChoice};
+use crate::error::{GmmError, Result};
+use crate::float::Float;
+use crate::model::GmmModel;
+use crate::par::Parallelism;
+use crate::summary::DataSummary;
+
+/// Cells whose screened criterion is within this of the best (plus twenty times what
+/// EM's extrapolated remaining gain could still bring) are refined to the tight tolerance.
+const FINALIST_MARGIN: f64 = 10.0;
+
+/// An information criterion (lower is better).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Criterion {
+    /// Bayesian information criterion, −2 ln L + p ln N.
+    #[default]
+    Bic,
+    /// Akaike information criterion, −2 ln L + 2p.
+    Aic,
+    /// mclust's integrated completed likelihood: BIC plus twice the entropy of the hard
+    /// classification.
+    Icl,
+    /// BIC plus twice the entropy of the responsibilities.
+    IclSoft,
+}
+
+impl Criterion {
+    /// Short name for tables (`BIC`, `AIC`, `ICL`, `ICL-soft`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Criterion::Bic => "BIC",
+            Criterion::Aic => "AIC",
+            Criterion::Icl => "ICL",
+            Criterion::IclSoft => "ICL-soft",
+        }
+    }
+}
+
+impl std::str::FromStr for Criterion {
+    type Err = GmmError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "bic" => Ok(Criterion::Bic),
+            "aic" => Ok(Criterion::Aic),
+            "icl" => Ok(Criterion::Icl),
+            "icl-soft" => Ok(Criterion::IclSoft),
+            _ => Err(GmmError::InvalidParam {
+                name: "criterion",
+                value: s.to_string(),
+                reason: "must be one of bic, aic, icl, icl-soft".into(),
+            }),
+        }
+    }
+}
+
+/// The scores of a fitted cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Total log-likelihood ln L of the data under the final parameters.
+    pub log_likelihood: f64,
+    /// Free parameters p.
+    pub n_parameters: usize,
+    /// −2 ln L + p ln N.
+    pub bic: f64,
+    /// −2 ln L + 2p.
+    pub aic: f64,
+    /// mclust's ICL (hard classification entropy).
+    pub icl: f64,
+    /// ICL with the soft entropy.
+    pub icl_soft: f64,
+    /// Whether EM converged to `tol` before `max_iter`.
+    pub converged: bool,
+    /// EM iterations of the refinement.
+    pub n_iter: usize,
+    /// Which start won (`hc`, `kmeans-std #2`, ...).
+    pub start: String,
+}
+
+impl Scores {
+    /// The value of a criterion.
+    pub fn get(&self, c: Criterion) -> f64 {
+        match c {
+            Criterion::Bic => self.bic,
+            Criterion::Aic => self.aic,
+            Criterion::Icl => self.icl,
+            Criterion::IclSoft => self.icl_soft,
+        }
+    }
+}
+
+/// What happened to a cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellOutcome {
+    /// Fitted; a candidate for the choice.
+    Fitted(Scores),
+    /// Fitted, but a component is degenerate: reported, never chosen.
+    Degenerate {
+        /// The scores of the fit.
+        scores: Scores,
+        /// Which component and why.
+        reason: String,
+    },
+    /// Not attempted (the model cannot be estimated from these data).
+    Skipped(String),
+    /// Every start failed; the first error.
+    Failed(String),
+}
+
+/// One (K, family) cell of a selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    /// Number of components.
+    pub k: usize,
+    /// Covariance family.
+    pub covariance_type: CovarianceType,
+    /// The outcome.
+    pub outcome: CellOutcome,
+}
+
+impl Cell {
+    /// The scores, fitted or degenerate.
+    pub fn scores(&self) -> Option<&Scores> {
+        match &self.outcome {
+            CellOutcome::Fitted(s) | CellOutcome::Degenerate { scores: s, .. } => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The result of a selection: every cell, and the chosen model.
+#[derive(Debug, Clone)]
+pub struct SelectionResult {
+    /// Cells in the order families × K (families outer, as given).
+    pub cells: Vec<Cell>,
+    /// Index of the chosen cell in `cells`, if any cell was fitted without degeneracy.
+    pub best: Option<usize>,
+    /// The chosen cell's model.
+    pub model: Option<GmmModel>,
+    /// The criterion the choice minimised.
+    pub criterion: Criterion,
+}
+
+/// A selection over K and covariance families, with the defaults described in the
+/// module docs.
+///
+/// ```
+/// use gaussmix::select::Selection;
+/// use gaussmix::CovarianceType;
+/// use ndarray::Array2;
+/// let x = Array2::from_shape_fn((120, 2), |(i, j)| ((i % 2) * 8) as f64 + ((i * 7 + j * 3) % 11) as f64 * 0.1);
+/// let result = Selection::new(1..=3)
+///     .covariance_types(&[CovarianceType::Full, CovarianceType::EII])
+///     .run(x.view())?;
+/// assert_eq!(result.cells.len(), 6);
+/// assert!(result.model.is_some());
+/// # Ok::<(), gaussmix::GmmError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Selection {
+    ks: Vec<usize>,
+    families: Vec<CovarianceType>,
+    criterion: Criterion,
+    hc_start: bool,
+    n_kmeans_starts: usize,
+    start_tol: f64,
+    start_max_iter: usize,
+    screen_tol: f64,
+    total_tol: f64,
+    max_iter: usize,
+    reg_covar: f64,
+    prior: Option<PriorChoice>,
+    noise: bool,
+    equal_weights: bool,
+    seed: u64,
+    parallelism: Parallelism,
+    interrupt: Option<Arc<AtomicBool>>,
+}
+
+impl Selection {
+    /// A selection over the given numbers of components and all fourteen families.
+    pub fn new(ks: impl IntoIterator<Item = usize>) -> Self {
+        let mut ks: Vec<usize> = ks.into_iter().collect();
+        ks.sort_unstable();
+        ks.dedup();
+        Selection {
+            ks,
+            families: CovarianceType::ALL.to_vec(),
+            criterion: Criterion::Bic,
+            hc_start: true,
+            n_kmeans_starts: 3,
+            start_tol: 1e-5,
+            start_max_iter: 500,
+            screen_tol: 1e-2,
+            total_tol: 1e-5,
+            max_iter: 2000,
+            reg_covar: 1e-6,
+            prior: None,
+            noise: false,
+            equal_weights: false,
+            seed: 0,
+            parallelism: Parallelism::Rayon,
+            interrupt: None,
+        }
+    }
+
+    /// The families to try (default: all fourteen).
+    pub fn covariance_types(mut self, families: &[CovarianceType]) -> Self {
+        self.families = families.to_vec();
+        self
+    }
+    /// The criterion to minimise (default BIC).
+    pub fn criterion(mut self, c: Criterion) -> Self {
+        self.criterion = c;
+        self
+    }
+    /// Whether to start from the hierarchical agglomeration (default yes).
+    pub fn hc_start(mut self, on: bool) -> Self {
+        self.hc_start = on;
+        self
+    }
+    /// How many k-means starts on the standardised data (default 3).
+    pub fn kmeans_starts(mut self, n: usize) -> Self {
+        self.n_kmeans_starts = n;
+        self
+    }
+    /// Tolerance of each start (default 1e-5) and its iteration cap (default 500).
+    pub fn start_tol(mut self, tol: f64, max_iter: usize) -> Self {
+        self.start_tol = tol;
+        self.start_max_iter = max_iter;
+        self
+    }
+    /// Tolerance of the refinement of the best start on the change of the total
+    /// log-likelihood per iteration (default 1e-5; see the module docs).
+    pub fn total_tol(mut self, tol: f64) -> Self {
+        self.total_tol = tol;
+        self
+    }
+    /// Iteration cap of the refinement (default 2000).
+    pub fn max_iter(mut self, n: usize) -> Self {
+        self.max_iter = n;
+        self
+    }
+    /// Added to covariance diagonals (default 1e-6).
+    pub fn reg_covar(mut self, r: f64) -> Self {
+        self.reg_covar = r;
+        self
+    }
+    /// A conjugate prior for every fit (families without one in mclust are skipped).
+    pub fn prior(mut self, p: Option<PriorChoice>) -> Self {
+        self.prior = p;
+        self
+    }
+    /// A uniform noise component in every model.
+    pub fn noise(mut self, on: bool) -> Self {
+        self.noise = on;
+        self
+    }
+    /// Equal mixing proportions in every model.
+    pub fn equal_weights(mut self, on: bool) -> Self {
+        self.equal_weights = on;
+        self
+    }
+    /// Seed of every random choice.
+    pub fn seed(mut self, s: u64) -> Self {
+        self.seed = s;
+        self
+    }
+    /// How the fits use threads.
+    pub fn parallelism(mut self, p: Parallelism) -> Self {
+        self.parallelism = p;
+        self
+    }
+    /// A flag that stops the selection (its fits return [`GmmError::Interrupted`]).
+    pub fn interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.interrupt = Some(flag);
+        self
+    }
+
+    /// The estimator of one start of a cell.
+    fn estimator(&self, k: usize, ct: CovarianceType) -> GaussianMixture {
+        let mut g = GaussianMixture::new(k)
+            .covariance_type(ct)
+            .reg_covar(self.reg_covar)
+            .tol(self.start_tol)
+            .max_iter(self.start_max_iter)
+            .noise(self.noise)
+            .equal_weights(self.equal_weights)
+            .degenerate(DegeneratePolicy::Keep)
+            .parallelism(self.parallelism)
+            .seed(self.seed);
+        if let Some(p) = &self.prior {
+            g = g.prior(p.clone());
+        }
+        if let Some(f) = &self.interrupt {
+            g = g.interrupt(f.clone());
+        }
+        g
+    }
+
+    /// Fits every cell on the rows of `x`.
+    ///
+    /// # Errors
+    /// [`GmmError::InvalidParam`] for an empty list of K or families or bad tolerances;
+    /// the data errors of [`GaussianMixture::fit`]; [`GmmError::Interrupted`].
+    pub fn run<T: Float>(&self, x: ArrayView2<T>) -> Result<SelectionResult> {
+        self.run_weighted(x, None, &|_| {})
+    }
+
+    /// [`Selection::run`] with optional row weights, calling `on_cell` as each cell
+    /// finishes (from the worker threads; for progress bars).
+    ///
+    /// # Errors
+    /// As [`Selection::run`].
+    pub fn run_weighted<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        on_cell: &(dyn Fn(&Cell) + Sync),
+    ) -> Result<SelectionResult> {
+        if self.ks.is_empty() || self.ks.contains(&0) {
+            return Err(GmmError::InvalidParam {
+                name: "n_components",
+                value: format!("{:?}", self.ks),
+                reason: "must be a non-empty list of positive numbers".into(),
+            });
+        }
+        if self.families.is_empty() {
+            return Err(GmmError::InvalidParam {
+                name: "covariance_types",
+                value: "[]".into(),
+                reason: "must name at least one family".into(),
+            });
+        }
+        if !self.hc_start && self.n_kmeans_starts == 0 {
+            return Err(GmmError::InvalidParam {
+                name: "starts",
+                value: "0".into(),
+                reason: "at least one start (hc or k-means) is needed".into(),
+            });
+        }
+        if !(self.total_tol >= 0.0 && self.total_tol.is_finite()) {
+            return Err(GmmError::InvalidParam {
+                name: "total_tol",
+                value: self.total_tol.to_string(),
+                reason: "must be a finite number ≥ 0".into(),
+            });
+        }
+        self.estimator(1, CovarianceType::Full).validate()?;
+        crate::validate::check_nonempty(x)?;
+        crate::validate::check_finite(x, 0)?;
+        if let Some(w) = weights {
+            crate::validate::check_weights(w, x.nrows())?;
+        }
+        let (n, d) = x.dim();
+        let n_pos = weights.map_or(n, |w| w.iter().filter(|v| **v > 0.0).count());
+        let summary = DataSummary::of(x, weights, self.parallelism);
+        let data_var = summary.variances();
+        let wsum = summary.weight_sum;
+        // the rows the starts compete on
+        let rows = crate::em::subset_rows(n, weights, self.seed);
+        let (xs, ws) = if rows.len() < n {
+            let xs = x.select(ndarray::Axis(0), &rows).mapv(T::to_f64);
+            let ws = weights.map(|w| w.select(ndarray::Axis(0), &rows));
+            (Some(xs), ws)
+        } else {
+            (None, None)
+        };
+        let sub = Subset {
+            x: xs.as_ref().map(|a| a.view()),
+            w: ws.as_ref().map(|w| w.view()),
+        };
+        let tree = self.hc_start.then(|| {
+            Arc::new(match sub.x {
+                Some(xs) => HcTree::build(xs, sub.w, self.seed),
+                None => HcTree::build(x, weights, self.seed),
+            })
+        });
+        let cells: Vec<(usize, CovarianceType)> = self
+            .families
+            .iter()
+            .flat_map(|&f| self.ks.iter().map(move |&k| (k, f)))
+            .collect();
+        let stopped = || {
+            self.interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::Relaxed))
+        };
+        let fitted: Vec<(Cell, Option<GmmModel>)> = cells
+            .par_iter()
+            .map(|&(k, ct)| {
+                let out = if stopped() {
+                    (
+                        Cell {
+                            k,
+                            covariance_type: ct,
+                            outcome: CellOutcome::Failed("interrupted".into()),
+                        },
+                        None,
+                    )
+                } else {
+                    self.fit_cell(
+                        x,
+                        weights,
+                        &sub,
+                        k,
+                        ct,
+                        n_pos,
+                        d,
+                        tree.as_ref(),
+                        &data_var,
+                        wsum,
+                    )
+                };
+                on_cell(&out.0);
+                out
+            })
+            .collect();
+        if stopped() {
+            return Err(GmmError::Interrupted);
+        }
+        // phase 2: the cells that can still win continue to the tight tolerance
+        let screened = |f: &[(Cell, Option<GmmModel>)]| -> Option<f64> {
+            f.iter()
+                .filter_map(|(c, _)| match &c.outcome {
+                    CellOutcome::Fitted(s) => Some(s.get(self.criterion)),
+                    _ => None,
+                })
+                .filter(|v| v.is_finite())
+                .reduce(f64::min)
+        };
+        let fitted: Vec<(Cell, Option<GmmModel>)> = match screened(&fitted) {
+            None => fitted,
+            Some(b) => fitted
+                .into_par_iter()
+                .map(|(cell, model)| {
+                    let Some(m) = model else {
+                        return (cell, None);
+                    };
+                    let v = cell
+                        .scores()
+                        .map_or(f64::INFINITY, |s| s.get(self.criterion));
+                    let slack = FINALIST_MARGIN + 20.0 * remaining_gain(&m, wsum);
+                    let converged = cell.scores().is_some_and(|s| s.converged);
+                    if v - b > slack || (!converged && v - b > FINALIST_MARGIN * 10.0) {
+                        return (cell, Some(m));
+                    }
+                    let start = cell.scores().map_or_else(String::new, |s| s.start.clone());
+                    self.refine(
+                        cell.k,
+                        cell.covariance_type,
+                        m,
+                        &start,
+                        x,
+                        weights,
+                        self.total_tol,
+                        &data_var,
+                        wsum,
+                    )
+                })
+                .collect(),
+        };
+        let mut best: Option<(usize, f64)> = None;
+        for (i, (cell, _)) in fitted.iter().enumerate() {
+            if let CellOutcome::Fitted(s) = &cell.outcome {
+                let v = s.get(self.criterion);
+                if v.is_finite() && best.is_none_or(|(_, b)| v < b) {
+                    best = Some((i, v));
+                }
+            }
+        }
+        let best = best.map(|(i, _)| i);
+        let mut cells_out = Vec::with_capacity(fitted.len());
+        let mut model = None;
+        for (i, (cell, m)) in fitted.into_iter().enumerate() {
+            if Some(i) == best {
+                model = m;
+            }
+            cells_out.push(cell);
+        }
+        Ok(SelectionResult {
+            cells: cells_out,
+            best,
+            model,
+            criterion: self.criterion,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fit_cell<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        sub: &Subset<'_>,
+        k: usize,
+        ct: CovarianceType,
+        n_pos: usize,
+        d: usize,
+        tree: Option<&Arc<HcTree>>,
+        data_var: &[f64],
+        wsum: f64,
+    ) -> (Cell, Option<GmmModel>) {
+        let cell = |outcome| Cell {
+            k,
+            covariance_type: ct,
+            outcome,
+        };
+        if k > n_pos {
+            return (
+                cell(CellOutcome::Skipped(format!(
+                    "{k} components need at least {k} rows; there are {n_pos}"
+                ))),
+                None,
+            );
+        }
+        let base = self.estimator(k, ct);
+        if let Err(e) = base.check_estimable(n_pos, d).and_then(|_| base.validate()) {
+            let reason = match e {
+                GmmError::InvalidParam { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            return (cell(CellOutcome::Skipped(reason)), None);
+        }
+        // the starts: hc, then k-means on the standardised data with distinct seeds
+        let mut starts: Vec<(String, GaussianMixture)> = Vec::new();
+        if let Some(t) = tree {
+            starts.push((
+                "hc".into(),
+                base.clone().init(InitMethod::Hc).hc_tree(t.clone()),
+            ));
+        }
+        for s in 0..self.n_kmeans_starts {
+            starts.push((
+                format!("kmeans-std #{}", s + 1),
+                base.clone()
+                    .init(InitMethod::KMeans)
+                    .init_scaling(InitScaling::Standardized)
+                    .seed(self.seed.wrapping_add(s as u64)),
+            ));
+        }
+        let mut first_err = None;
+        let mut candidates: Vec<(String, GmmModel, bool)> = Vec::new();
+        for (name, g) in &starts {
+            let fit = match sub.x {
+                Some(xs) => g.fit_observed(xs, sub.w, None, &mut |_| {}),
+                None => g.fit_observed(x, weights, None, &mut |_| {}),
+            };
+            match fit {
+                Ok(m) => {
+                    let degenerate =
+                        !degenerate_components(&m, wsum, data_var, self.reg_covar).is_empty();
+                    candidates.push((name.clone(), m, degenerate));
+                }
+                Err(GmmError::Interrupted) => {
+                    return (cell(CellOutcome::Failed("interrupted".into())), None)
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e.to_string());
+                }
+            }
+        }
+        // the best start among the non-degenerate ones (all, if none is)
+        let any_sound = candidates.iter().any(|c| !c.2);
+        let Some((name, start, _)) = candidates
+            .into_iter()
+            .filter(|c| !any_sound || !c.2)
+            .max_by(|a, b| a.1.info().lower_bound.total_cmp(&b.1.info().lower_bound))
+        else {
+            return (
+                cell(CellOutcome::Failed(first_err.unwrap_or_default())),
+                None,
+            );
+        };
+        self.refine(
+            k,
+            ct,
+            start,
+            &name,
+            x,
+            weights,
+            self.screen_tol,
+            data_var,
+            wsum,
+        )
+    }
+
+    /// Continues EM from `start` on all rows until an iteration changes the total
+    /// log-likelihood by less than `total_tol`, and scores the result.
+    #[allow(clippy::too_many_arguments)]
+    fn refine<T: Float>(
+        &self,
+        k: usize,
+        ct: CovarianceType,
+        start: GmmModel,
+        name: &str,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        total_tol: f64,
+        data_var: &[f64],
+        wsum: f64,
+    ) -> (Cell, Option<GmmModel>) {
+        let cell = |outcome| Cell {
+            k,
+            covariance_type: ct,
+            outcome,
+        };
+        let refine = self
+            .estimator(k, ct)
+            .tol(total_tol / wsum.max(1.0))
+            .max_iter(self.max_iter);
+        let model = match refine.fit_warm(&start, x, weights) {
+            Ok(m) => m,
+            Err(GmmError::Interrupted) => {
+                return (cell(CellOutcome::Failed("interrupted".into())), None)
+            }
+            // a refinement that fails (a covariance that becomes singular) keeps the start
+            Err(_) => start,
+        };
+        let scores = match score(&model, x, weights, name) {
+            Ok(s) => s,
+            Err(e) => return (cell(CellOutcome::Failed(e.to_string())), None),
+        };
+        let deg = degenerate_components(&model, wsum, data_var, self.reg_covar);
+        let outcome = match deg.first() {
+            Some((c, why)) => CellOutcome::Degenerate {
+                scores,
+                reason: format!("component {c}: {why}"),
+            },
+            None => CellOutcome::Fitted(scores),
+        };
+        (cell(outcome), Some(model))
+    }
+}
+
+/// What remains of the total log-likelihood's increase, by Aitken's extrapolation of the
+/// last three lower bounds (at least the last change).
+fn remaining_gain(model: &GmmModel, wsum: f64) -> f64 {
+    let lb = &model.info().lower_bounds;
+    let n = lb.len();
+    if n < 3 {
+        return f64::INFINITY;
+    }
+    let (d1, d2) = (lb[n - 2] - lb[n - 3], lb[n - 1] - lb[n - 2]);
+    let r = d2 / d1;
+    let rem = if d1 > 0.0 && (0.0..1.0).contains(&r) {
+        d2 * r / (1.0 - r)
+    } else {
+        d2.abs()
+    };
+    rem.max(d2.abs()) * wsum
+}
+
+/// The rows the starts of a selection compete on, when they are fewer than all.
+struct Subset<'a> {
+    x: Option<ArrayView2<'a, f64>>,
+    w: Option<ArrayView1<'a, f64>>,
+}
+
+/// The criteria of a fitted model on the rows of `x`.
+fn score<T: Float>(
+    model: &GmmModel,
+    x: ArrayView2<T>,
+    weights: Option<ArrayView1<f64>>,
+    start: &str,
+) -> Result<Scores> {
+    let resp = model.predict_proba(x)?;
+    let ln = model.score_samples(x)?;
+    let w = |r: usize| weights.map_or(1.0, |w| w[r]);
+    let n: f64 = (0..x.nrows()).map(w).sum();
+    let mut ll = 0.0;
+    let mut hard = 0.0;
+    let mut soft = 0.0;
+    for (r, row) in resp.rows().into_iter().enumerate() {
+        let wr = w(r);
+        if wr == 0.0 {
+            continue;
+        }
+        ll += wr * ln[r];
+        let top = row.iter().copied().fold(0.0, f64::max);
+        if top > 0.0 {
+            hard -= wr * top.ln();
+        }
+        soft += wr
+            * row
+                .iter()
+                .map(|&g| if g > 0.0 { -g * g.ln() } else { 0.0 })
+                .sum::<f64>();
+    }
+    let p = model.n_parameters();
+    let bic = -2.0 * ll + p as f64 * n.ln();
+    Ok(Scores {
+        log_likelihood: ll,
+        n_parameters: p,
+        bic,
+        aic: -2.0 * ll + 2.0 * p as f64,
+        icl: bic + 2.0 * hard,
+        icl_soft: bic + 2.0 * soft,
+        converged: model.info().converged,
+        n_iter: model.info().n_iter,
+        start: start.to_string(),
+    })
+}
