@@ -123,9 +123,9 @@ pub(crate) fn transpose(a: &[f64], d: usize) -> Vec<f64> {
 pub(crate) fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     debug_assert_eq!(a.len(), d * d);
     let mut m = a.to_vec();
-    let mut v = vec![0.0; d * d];
+    let mut vt = vec![0.0; d * d];
     for i in 0..d {
-        v[i * d + i] = 1.0;
+        vt[i * d + i] = 1.0;
     }
     let norm2: f64 = m.iter().map(|x| x * x).sum();
     for _sweep in 0..100 {
@@ -135,8 +135,8 @@ pub(crate) fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
                 off += m[p * d + q] * m[p * d + q];
             }
         }
-        // off-diagonal mass negligible against the matrix (or exactly diagonal)
-        if !(off > f64::EPSILON * f64::EPSILON * norm2 * 1e-4) {
+        // off-diagonal mass negligible against the matrix (or exactly diagonal; NaN stops too)
+        if off.is_nan() || off <= f64::EPSILON * f64::EPSILON * norm2 * 1e-4 {
             break;
         }
         for p in 0..d {
@@ -147,6 +147,12 @@ pub(crate) fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
                 }
                 let app = m[p * d + p];
                 let aqq = m[q * d + q];
+                // below rounding against both diagonal entries: already converged
+                if apq.abs() <= 0.5 * f64::EPSILON * (app * aqq).abs().sqrt() {
+                    m[p * d + q] = 0.0;
+                    m[q * d + p] = 0.0;
+                    continue;
+                }
                 // rotation angle zeroing a_pq (Rutishauser's stable form)
                 let theta = (aqq - app) / (2.0 * apq);
                 let t = if theta.is_finite() {
@@ -162,26 +168,31 @@ pub(crate) fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
                 }
                 let c = 1.0 / (t * t + 1.0).sqrt();
                 let s = t * c;
-                // A ← Pᵀ A P with P = [[c, s], [−s, c]] in the (p, q) plane
-                for k in 0..d {
-                    let mkp = m[k * d + p];
-                    let mkq = m[k * d + q];
-                    m[k * d + p] = c * mkp - s * mkq;
-                    m[k * d + q] = s * mkp + c * mkq;
-                }
-                for k in 0..d {
-                    let mpk = m[p * d + k];
-                    let mqk = m[q * d + k];
-                    m[p * d + k] = c * mpk - s * mqk;
-                    m[q * d + k] = s * mpk + c * mqk;
-                }
+                // A ← Pᵀ A P with P = [[c, s], [−s, c]] in the (p, q) plane; A stays
+                // symmetric, so rows p and q are updated and mirrored into the columns
+                m[p * d + p] = app - t * apq;
+                m[q * d + q] = aqq + t * apq;
                 m[p * d + q] = 0.0;
                 m[q * d + p] = 0.0;
                 for k in 0..d {
-                    let vkp = v[k * d + p];
-                    let vkq = v[k * d + q];
-                    v[k * d + p] = c * vkp - s * vkq;
-                    v[k * d + q] = s * vkp + c * vkq;
+                    if k == p || k == q {
+                        continue;
+                    }
+                    let mkp = m[p * d + k];
+                    let mkq = m[q * d + k];
+                    let nkp = c * mkp - s * mkq;
+                    let nkq = s * mkp + c * mkq;
+                    m[p * d + k] = nkp;
+                    m[k * d + p] = nkp;
+                    m[q * d + k] = nkq;
+                    m[k * d + q] = nkq;
+                }
+                // eigenvectors kept as the rows of vt (contiguous updates)
+                for r in 0..d {
+                    let vp = vt[p * d + r];
+                    let vq = vt[q * d + r];
+                    vt[p * d + r] = c * vp - s * vq;
+                    vt[q * d + r] = s * vp + c * vq;
                 }
             }
         }
@@ -192,7 +203,7 @@ pub(crate) fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     let mut vs = vec![0.0; d * d];
     for (col, &i) in order.iter().enumerate() {
         for r in 0..d {
-            vs[r * d + col] = v[r * d + i];
+            vs[r * d + col] = vt[i * d + r];
         }
     }
     (w, vs)

@@ -14,6 +14,7 @@
 //! `precisions_cholesky_`), so that `ln N(x|μ_k,Σ_k) = −½(D ln 2π + ‖(x−μ_k)P_k‖²) + Σ_i ln (P_k)_ii`.
 
 pub mod diag;
+pub(crate) mod family;
 pub mod full;
 pub mod spherical;
 pub mod tied;
