@@ -459,21 +459,9 @@ fn matmul(a: &[f64], b: &[f64], d: usize, out: &mut [f64]) {
     }
 }
 
-/// `out = aᵀ b`.
+/// `out = aᵀ b` (not on a hot path: the EVE/VVE warm start).
 fn matmul_tn(a: &[f64], b: &[f64], d: usize, out: &mut [f64]) {
-    out.iter_mut().for_each(|v| *v = 0.0);
-    for k in 0..d {
-        for i in 0..d {
-            let aki = a[k * d + i];
-            if aki == 0.0 {
-                continue;
-            }
-            let (row, brow) = (&mut out[i * d..(i + 1) * d], &b[k * d..(k + 1) * d]);
-            for (o, bv) in row.iter_mut().zip(brow) {
-                *o += aki * bv;
-            }
-        }
-    }
+    matmul(&crate::linalg::transpose(a, d), b, d, out);
 }
 
 /// `V diag(s) Vᵀ`, written into `out`.
@@ -498,6 +486,14 @@ fn ill(component: usize, reg_covar: f64, reason: impl Into<String>) -> GmmError 
         reg_covar,
         reason: reason.into(),
     }
+}
+
+fn wrong_previous(family: Family, variant: &str, shape: &str, got: &Covariances) -> GmmError {
+    bad_previous(format!(
+        "the {family} warm start needs Covariances::{variant} of shape {shape}, got {:?} of shape {:?}",
+        got.covariance_type(),
+        got.shape()
+    ))
 }
 
 fn bad_previous(reason: String) -> GmmError {
@@ -940,11 +936,12 @@ fn vei(st: &Stats, previous: Option<&Covariances>) -> Result<Covariances> {
             (row0.iter().map(|v| v / g0).collect(), scale)
         }
         Some(other) => {
-            return Err(bad_previous(format!(
-                "VEI warm start needs Covariances::Diag of shape [{k}, {d}], got {:?} {:?}",
-                other.covariance_type(),
-                other.shape()
-            )))
+            return Err(wrong_previous(
+                st.family,
+                "Diag",
+                &format!("[{k}, {d}]"),
+                other,
+            ))
         }
     };
     let mut scl = vec![0.0; k];
@@ -1134,11 +1131,12 @@ fn vev(st: &Stats, previous: Option<&Covariances>) -> Result<Covariances> {
             (w.iter().map(|v| v / scale[0]).collect(), scale)
         }
         Some(other) => {
-            return Err(bad_previous(format!(
-                "VEV warm start needs Covariances::Full of shape [{k}, {d}, {d}], got {:?} {:?}",
-                other.covariance_type(),
-                other.shape()
-            )))
+            return Err(wrong_previous(
+                st.family,
+                "Full",
+                &format!("[{k}, {d}, {d}]"),
+                other,
+            ))
         }
     };
     let mut w = vec![0.0; d];
@@ -1358,12 +1356,12 @@ fn xve(st: &Stats, previous: Option<&Covariances>) -> Result<Covariances> {
         }
         Some(Covariances::Full(p)) if p.dim() == (k, d, d) => orientation_of(p, k, d)?,
         Some(other) => {
-            return Err(bad_previous(format!(
-                "{} warm start needs Covariances::Full of shape [{k}, {d}, {d}], got {:?} {:?}",
+            return Err(wrong_previous(
                 st.family,
-                other.covariance_type(),
-                other.shape()
-            )))
+                "Full",
+                &format!("[{k}, {d}, {d}]"),
+                other,
+            ))
         }
     };
     let mut scale = vec![1.0; k];
