@@ -1999,6 +1999,24 @@ mod tests {
     }
 
     #[test]
+    fn default_prior_with_fewer_rows_than_features_keeps_the_diagonal() {
+        let mean = Array1::zeros(3);
+        let cov = Array2::from_shape_fn((3, 3), |(i, j)| if i == j { 4.0 } else { 1.0 });
+        let p = default_prior(Family::VVV, 2, 3, mean.view(), cov.view());
+        let fac = 0.5f64.powf(2.0 / 3.0);
+        let PriorScale::Matrix(m) = &p.scale else {
+            panic!("matrix scale")
+        };
+        for ((i, j), v) in m.indexed_iter() {
+            let want = if i == j { 4.0 * fac } else { 0.0 };
+            assert!((v - want).abs() < 1e-15, "({i},{j}) {v}");
+        }
+        assert_eq!(p.dof, 5.0);
+        let p = default_prior(Family::VEI, 2, 3, mean.view(), cov.view());
+        assert_eq!(p.scale, PriorScale::Scalar(fac * 12.0 / 3.0));
+    }
+
+    #[test]
     fn names_round_trip() {
         for fam in Family::ALL {
             assert_eq!(fam.name().parse::<Family>().expect("parse"), fam);
