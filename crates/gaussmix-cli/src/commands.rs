@@ -67,12 +67,36 @@ pub struct FitArgs {
     /// Number of components.
     #[arg(short = 'k', long = "k")]
     pub k: usize,
-    /// Covariance type: full, tied, diag or spherical.
+    /// Covariance family: full, tied, diag, spherical, or one of mclust's EII, VII, EEI,
+    /// VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, EVV, VVV.
     #[arg(long, default_value = "full")]
     pub covariance: String,
-    /// Initialisation: kmeans, k-means++, random or random-from-data.
+    /// Initialisation: kmeans, k-means++, random, random-from-data or hc (mclust's
+    /// hierarchical agglomeration).
     #[arg(long, default_value = "kmeans")]
     pub init: String,
+    /// Run the k-means / k-means++ / random-row initialisation on standardised columns.
+    #[arg(long)]
+    pub init_standardized: bool,
+    /// Start from the parameters of a model file (weights, means, covariances) instead.
+    #[arg(long, value_name = "MODEL")]
+    pub start: Option<String>,
+    /// Parameters of the --start model to hold fixed: any of weights, means, covariances.
+    #[arg(long, value_delimiter = ',', value_name = "WHAT")]
+    pub fix: Vec<String>,
+    /// MAP EM with mclust's default conjugate prior.
+    #[arg(long)]
+    pub prior: bool,
+    /// Add a uniform noise component (its weight estimated by EM; label K in predictions).
+    #[arg(long)]
+    pub noise: bool,
+    /// Equal mixing proportions.
+    #[arg(long)]
+    pub equal_weights: bool,
+    /// What to do about a degenerate component (a spike on a few rows or one recorded
+    /// value): warn (keep it and say so), error, reseed, drop, or keep (silently).
+    #[arg(long, default_value = "warn")]
+    pub degenerate: String,
     /// Number of initialisations; the best lower bound is kept.
     #[arg(long, default_value_t = 1)]
     pub n_init: usize,
@@ -179,7 +203,17 @@ pub struct InfoArgs {
 
 /// The estimator `fit`'s flags describe, checked.
 fn estimator(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Result<GaussianMixture> {
-    let g = GaussianMixture::new(a.k)
+    let degenerate: gaussmix::DegeneratePolicy = if a.degenerate.eq_ignore_ascii_case("warn") {
+        gaussmix::DegeneratePolicy::Keep
+    } else {
+        a.degenerate.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "--degenerate {}: use warn, error, reseed, drop or keep",
+                a.degenerate
+            )
+        })?
+    };
+    let mut g = GaussianMixture::new(a.k)
         .covariance_type(covariance)
         .init(init)
         .n_init(a.n_init)
@@ -187,7 +221,42 @@ fn estimator(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Resul
         .tol(a.tol)
         .reg_covar(a.reg_covar)
         .seed(a.seed)
+        .noise(a.noise)
+        .equal_weights(a.equal_weights)
+        .degenerate(degenerate)
         .interrupt(interrupt::flag());
+    if a.init_standardized {
+        g = g.init_scaling(gaussmix::InitScaling::Standardized);
+    }
+    if a.prior {
+        g = g.prior(gaussmix::PriorChoice::Mclust);
+    }
+    if let Some(path) = &a.start {
+        let m = load_model(path)?;
+        if m.n_components() != a.k || m.covariance_type().storage() != covariance.storage() {
+            bail!(
+                "--start {path} has k={} {}; the fit asks for k={} {covariance}",
+                m.n_components(),
+                m.covariance_type(),
+                a.k
+            );
+        }
+        let total = m.weights().sum();
+        g = g
+            .weights_init(m.weights() / total)
+            .means_init(m.means().clone())
+            .precisions_init(m.precisions());
+    } else if !a.fix.is_empty() {
+        bail!("--fix needs --start MODEL (the values to hold fixed)");
+    }
+    for what in &a.fix {
+        g = match what.trim().to_ascii_lowercase().as_str() {
+            "weights" => g.fix_weights(true),
+            "means" => g.fix_means(true),
+            "covariances" => g.fix_covariances(true),
+            other => bail!("--fix {other}: use weights, means and/or covariances"),
+        };
+    }
     g.validate()?;
     Ok(g)
 }
@@ -253,6 +322,13 @@ pub fn fit(a: &FitArgs) -> Result<()> {
                 "warning: EM did not converge in {} iterations; raise --max-iter or --tol",
                 a.max_iter
             );
+        }
+        if a.degenerate.eq_ignore_ascii_case("warn") {
+            for (c, why) in model.degenerate_components(x, a.reg_covar)? {
+                eprintln!(
+                    "warning: component {c} is degenerate: {why} (a spike, not a cluster: lower -k, try another --covariance or --prior, or --degenerate reseed|drop)"
+                );
+            }
         }
         eprintln!("wrote {}", a.output);
     }

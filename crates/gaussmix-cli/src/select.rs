@@ -54,7 +54,7 @@ pub struct SelectArgs {
     /// Added to covariance diagonals.
     #[arg(long, default_value_t = 1e-6, allow_hyphen_values = true)]
     pub reg_covar: f64,
-    /// Fit with mclust's default conjugate prior (MAP EM); families without one are skipped.
+    /// Fit with mclust's default conjugate prior (MAP EM).
     #[arg(long)]
     pub prior: bool,
     /// Add a uniform noise component to every model.

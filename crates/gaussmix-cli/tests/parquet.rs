@@ -293,7 +293,7 @@ fn table_outputs_by_extension() {
         .build()
         .unwrap();
     let batches: Vec<RecordBatch> = r.map(|b| b.unwrap()).collect();
-    assert_eq!(batches[0].num_rows(), 12);
+    assert_eq!(batches[0].num_rows(), 14 * 3);
     gaussmix()
         .args(["anomaly", &faithful, "-q", "-o"])
         .arg(d.join("s.xlsx"))

@@ -156,6 +156,7 @@ pub struct GaussianMixture {
     degenerate: DegeneratePolicy,
     init_scaling: InitScaling,
     hc_tree: Option<Arc<HcTree>>,
+    inner_tol: Option<f64>,
 }
 
 /// The merge tree of the hierarchical initialisation ([`InitMethod::Hc`]) of one data
@@ -220,7 +221,7 @@ pub(crate) fn subset_rows(n: usize, weights: Option<ArrayView1<f64>>, seed: u64)
 struct Resolved {
     mstep: MStepOptions,
     noise_log_density: Option<f64>,
-    /// Per-feature variances and the total weight, for the degeneracy test.
+    /// Per-feature variances, grains and the total weight, for the degeneracy test.
     scale: Option<(Vec<f64>, f64)>,
 }
 
@@ -253,7 +254,16 @@ impl GaussianMixture {
             degenerate: DegeneratePolicy::Keep,
             init_scaling: InitScaling::Raw,
             hc_tree: None,
+            inner_tol: None,
         }
+    }
+
+    /// Tolerance of the inner iterations of the M-steps of VEI, VEE, VEV, EVE and VVE
+    /// (default mclust's, `√ε`). A looser one makes every EM iteration cheaper and still
+    /// raises the likelihood (a generalised EM step); the fixed points are the same.
+    pub fn inner_tol(mut self, tol: f64) -> Self {
+        self.inner_tol = Some(tol);
+        self
     }
 
     /// A precomputed merge tree for [`InitMethod::Hc`] (used when it was built on data
@@ -265,7 +275,8 @@ impl GaussianMixture {
 
     /// A conjugate prior: EM then finds the posterior mode (MAP EM, Fraley & Raftery
     /// 2007), which keeps components off the spikes that tied or discrete values create.
-    /// mclust does not offer a prior for EVE, VEE, VVE and EVV.
+    /// mclust offers no prior for EVE, VEE, VVE and EVV; for those the fit uses the exact
+    /// posterior mode under the family's constraint (see [`crate::covariance::family`]).
     pub fn prior(mut self, prior: PriorChoice) -> Self {
         self.prior = Some(prior);
         self
@@ -474,6 +485,15 @@ impl GaussianMixture {
                 );
             }
         }
+        if let Some(t) = self.inner_tol {
+            if !(t > 0.0 && t.is_finite()) {
+                return bad(
+                    "inner_tol",
+                    t.to_string(),
+                    "must be a positive finite number",
+                );
+            }
+        }
         if self.noise && !(self.noise_init > 0.0 && self.noise_init < 1.0) {
             return bad(
                 "noise_init",
@@ -506,22 +526,7 @@ impl GaussianMixture {
             );
         }
         if let Some(PriorChoice::Given(p)) = &self.prior {
-            validate_prior(p)?;
-        }
-        if self.prior.is_some()
-            && matches!(
-                self.covariance_type,
-                CovarianceType::EVE
-                    | CovarianceType::VEE
-                    | CovarianceType::VVE
-                    | CovarianceType::EVV
-            )
-        {
-            return bad(
-                "prior",
-                self.covariance_type.to_string(),
-                "mclust defines no conjugate prior for EVE, VEE, VVE and EVV",
-            );
+            p.validate(self.covariance_type.family(), p.mean.len())?;
         }
         Ok(())
     }
@@ -754,7 +759,7 @@ impl GaussianMixture {
             _ => None,
         };
         if let Some(p) = &prior {
-            validate_prior(p)?;
+            p.validate(self.covariance_type.family(), d)?;
         }
         let noise_log_density = match (&summary, self.noise) {
             (Some(s), true) => {
@@ -785,6 +790,7 @@ impl GaussianMixture {
                 fixed_weights: self.weights_init.clone().filter(|_| self.fix_weights),
                 fixed_means: self.means_init.clone().filter(|_| self.fix_means),
                 fixed_covariances,
+                inner_tol: self.inner_tol,
             },
             noise_log_density,
             scale: summary
@@ -1062,15 +1068,17 @@ impl GaussianMixture {
             m
         } else {
             match self.responsibilities(x, weights, rng) {
-                InitResp::Labels(labels) => SufficientStatistics::from_labels(
-                    self.covariance_type,
-                    x,
-                    weights,
-                    &labels,
-                    k,
-                    par,
-                )
-                .finalize_with(&res.mstep, None)?,
+                InitResp::Labels(labels) => {
+                    let stats = SufficientStatistics::from_labels(
+                        self.covariance_type,
+                        x,
+                        weights,
+                        &labels,
+                        k,
+                        par,
+                    );
+                    stats.finalize_with(&res.mstep, stats.orientation_guess().as_ref())?
+                }
                 InitResp::Dense(fill) => {
                     // two passes: the component means first, then moments about them
                     // (exact even for data far from the origin)
@@ -1088,15 +1096,15 @@ impl GaussianMixture {
                         let nk = first.nk[c] + crate::stats::NK_EPS;
                         shift.row_mut(c).assign(&(&first.s1.row(c) / nk));
                     }
-                    SufficientStatistics::from_responsibilities(
+                    let stats = SufficientStatistics::from_responsibilities(
                         self.covariance_type,
                         shift,
                         x,
                         weights,
                         par,
                         &*fill,
-                    )
-                    .finalize_with(&res.mstep, None)?
+                    );
+                    stats.finalize_with(&res.mstep, stats.orientation_guess().as_ref())?
                 }
             }
         };
@@ -1138,6 +1146,38 @@ impl GaussianMixture {
                 _ => Arc::new(HcTree::build(x, weights, self.seed)),
             };
             return InitResp::Labels(tree.labels(k));
+        }
+        if self.noise
+            && matches!(
+                self.init,
+                InitMethod::KMeans | InitMethod::KMeansPlusPlus | InitMethod::RandomFromData
+            )
+        {
+            // the clusters start on the rows that are not likely outliers; those are left
+            // to the noise component
+            let out = noise_candidates(x, self.noise_init, self.seed);
+            let w = Array1::from_shape_fn(n, |r| {
+                if out[r] {
+                    0.0
+                } else {
+                    weights.map_or(1.0, |w| w[r])
+                }
+            });
+            if (0..n).filter(|&r| w[r] > 0.0).count() >= k {
+                let clean = GaussianMixture {
+                    noise: false,
+                    ..self.clone()
+                };
+                if let InitResp::Labels(mut labels) = clean.responsibilities(x, Some(w.view()), rng)
+                {
+                    for (l, o) in labels.iter_mut().zip(&out) {
+                        if *o {
+                            *l = usize::MAX;
+                        }
+                    }
+                    return InitResp::Labels(labels);
+                }
+            }
         }
         if self.init_scaling == InitScaling::Standardized
             && matches!(
@@ -1201,6 +1241,51 @@ impl GaussianMixture {
     }
 }
 
+/// The rows an initialisation with a noise component leaves to it: the `share` of rows
+/// whose distance to their 5th nearest neighbour (among a seeded sample of at most 500
+/// rows, on standardised columns) is largest — outliers sit far from every other row.
+/// Leaving them out keeps them from pulling a cluster centre of their own.
+fn noise_candidates<T: Float>(x: ArrayView2<T>, share: f64, seed: u64) -> Vec<bool> {
+    let (n, d) = x.dim();
+    let z = standardized(x);
+    let m = n.min(500);
+    let mut idx: Vec<usize> = (0..n).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(u64::MAX - 2);
+    for c in 0..m {
+        let j = rng.random_range(c..n);
+        idx.swap(c, j);
+    }
+    let refs: Vec<usize> = idx[..m].to_vec();
+    let kth = 5.min(m.saturating_sub(1)).max(1);
+    let mut score = vec![0.0; n];
+    let mut best = vec![f64::INFINITY; kth + 1];
+    for r in 0..n {
+        best.fill(f64::INFINITY);
+        for &q in &refs {
+            let d2: f64 = (0..d).map(|j| (z[[r, j]] - z[[q, j]]).powi(2)).sum();
+            // keep the kth + 1 smallest (the row itself may be among the references)
+            if d2 < best[kth] {
+                let mut p = kth;
+                while p > 0 && best[p - 1] > d2 {
+                    best[p] = best[p - 1];
+                    p -= 1;
+                }
+                best[p] = d2;
+            }
+        }
+        score[r] = if refs.contains(&r) {
+            best[kth]
+        } else {
+            best[kth - 1]
+        };
+    }
+    let mut sorted = score.clone();
+    sorted.sort_by(f64::total_cmp);
+    let cut = sorted[((1.0 - share) * (n - 1) as f64).floor() as usize];
+    score.iter().map(|&s| s > cut).collect()
+}
+
 /// Each column centred and divided by its standard deviation (constant columns: centred).
 fn standardized<T: Float>(x: ArrayView2<T>) -> Array2<f64> {
     let (n, d) = x.dim();
@@ -1215,63 +1300,6 @@ fn standardized<T: Float>(x: ArrayView2<T>) -> Array2<f64> {
         }
     }
     z
-}
-
-/// Checks a prior's hyperparameters.
-fn validate_prior(p: &Prior) -> Result<()> {
-    let d = p.mean.len();
-    let bad = |name, value: String, reason: String| {
-        Err(GmmError::InvalidParam {
-            name,
-            value,
-            reason,
-        })
-    };
-    if !(p.shrinkage >= 0.0 && p.shrinkage.is_finite()) {
-        return bad(
-            "prior shrinkage",
-            p.shrinkage.to_string(),
-            "must be finite and ≥ 0".into(),
-        );
-    }
-    if p.mean.iter().any(|v| !v.is_finite()) {
-        return bad("prior mean", format!("{}", p.mean), "must be finite".into());
-    }
-    if !(p.dof > d as f64 - 1.0 && p.dof.is_finite()) {
-        return bad(
-            "prior dof",
-            p.dof.to_string(),
-            format!("must exceed D − 1 = {} (and be finite)", d as f64 - 1.0),
-        );
-    }
-    match &p.scale {
-        crate::covariance::family::PriorScale::Scalar(v) => {
-            if !(*v > 0.0 && v.is_finite()) {
-                return bad("prior scale", v.to_string(), "must be positive".into());
-            }
-        }
-        crate::covariance::family::PriorScale::Matrix(m) => {
-            let dd = m.nrows();
-            let mut a: Vec<f64> = m.iter().copied().collect();
-            let symmetric = m.ncols() == dd
-                && (0..dd).all(|i| {
-                    (0..i).all(|j| {
-                        (m[[i, j]] - m[[j, i]]).abs() <= 1e-12 * (m[[i, j]].abs() + m[[j, i]].abs())
-                    })
-                });
-            if !symmetric
-                || a.iter().any(|v| !v.is_finite())
-                || crate::linalg::cholesky_lower(&mut a, dd).is_err()
-            {
-                return bad(
-                    "prior scale",
-                    format!("{dd}×{} matrix", m.ncols()),
-                    "must be symmetric positive definite".into(),
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The model without component `c` (weights renormalised over the rest).
@@ -1335,7 +1363,7 @@ fn reseed_component(m: &GmmModel, c: usize, reg_covar: f64) -> Result<GmmModel> 
             v
         }
     };
-    let (vals, vecs) = crate::eigen::symmetric_eigen(&cov_h, d);
+    let (vals, vecs) = crate::linalg::sym_eigen(&cov_h, d);
     let sd = vals[0].max(0.0).sqrt();
     let mut out = m.clone();
     for i in 0..d {

@@ -157,7 +157,7 @@ pub(crate) fn svd_scaled<T: Float>(x: ArrayView2<T>) -> (Vec<f64>, usize) {
             xtx[j * dk + i] = xtx[i * dk + j];
         }
     }
-    let (vals, vecs) = crate::eigen::symmetric_eigen(&xtx, dk);
+    let (vals, vecs) = crate::linalg::sym_eigen(&xtx, dk);
     let smax = vals.first().copied().unwrap_or(0.0).max(0.0).sqrt();
     let axes: Vec<usize> = (0..dk)
         .filter(|&j| vals[j].max(0.0).sqrt() > 1e-10 * smax)

@@ -55,7 +55,6 @@
 
 pub mod covariance;
 pub mod degenerate;
-mod eigen;
 mod em;
 mod error;
 mod float;

@@ -112,6 +112,216 @@ pub(crate) fn transpose(a: &[f64], d: usize) -> Vec<f64> {
     t
 }
 
+/// Symmetric eigen-decomposition `A = V diag(w) Vᵀ` by cyclic Jacobi rotations, to machine
+/// precision. `a` is a symmetric `d×d` row-major matrix (only its values are read, it is not
+/// modified). Returns `(w, v)`: the eigenvalues in descending order and `V` row-major with the
+/// matching unit eigenvectors as its columns (`VᵀV = I`).
+///
+/// Jacobi is slower than tridiagonal QR for large `d` but has no dependencies, is accurate
+/// for small eigenvalues and fine for the `d` of a mixture model (a few hundred at most).
+pub(crate) fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
+    debug_assert_eq!(a.len(), d * d);
+    let mut m = a.to_vec();
+    let mut vt = vec![0.0; d * d];
+    for i in 0..d {
+        vt[i * d + i] = 1.0;
+    }
+    let norm2: f64 = m.iter().map(|x| x * x).sum();
+    for _sweep in 0..100 {
+        let mut off = 0.0;
+        for p in 0..d {
+            for q in (p + 1)..d {
+                off += m[p * d + q] * m[p * d + q];
+            }
+        }
+        // off-diagonal mass negligible against the matrix (or exactly diagonal; NaN stops too)
+        if off.is_nan() || off <= f64::EPSILON * f64::EPSILON * norm2 * 1e-4 {
+            break;
+        }
+        for p in 0..d {
+            for q in (p + 1)..d {
+                let apq = m[p * d + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let app = m[p * d + p];
+                let aqq = m[q * d + q];
+                // below rounding against both diagonal entries: already converged
+                if apq.abs() <= 0.5 * f64::EPSILON * (app * aqq).abs().sqrt() {
+                    m[p * d + q] = 0.0;
+                    m[q * d + p] = 0.0;
+                    continue;
+                }
+                // rotation angle zeroing a_pq (Rutishauser's stable form)
+                let theta = (aqq - app) / (2.0 * apq);
+                let t = if theta.is_finite() {
+                    theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt())
+                } else {
+                    0.0
+                };
+                if t == 0.0 {
+                    // a_pq is below rounding against the diagonal gap
+                    m[p * d + q] = 0.0;
+                    m[q * d + p] = 0.0;
+                    continue;
+                }
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                // A ← Pᵀ A P with P = [[c, s], [−s, c]] in the (p, q) plane; A stays
+                // symmetric, so rows p and q are updated and mirrored into the columns
+                m[p * d + p] = app - t * apq;
+                m[q * d + q] = aqq + t * apq;
+                m[p * d + q] = 0.0;
+                m[q * d + p] = 0.0;
+                for k in 0..d {
+                    if k == p || k == q {
+                        continue;
+                    }
+                    let mkp = m[p * d + k];
+                    let mkq = m[q * d + k];
+                    let nkp = c * mkp - s * mkq;
+                    let nkq = s * mkp + c * mkq;
+                    m[p * d + k] = nkp;
+                    m[k * d + p] = nkp;
+                    m[q * d + k] = nkq;
+                    m[k * d + q] = nkq;
+                }
+                // eigenvectors kept as the rows of vt (contiguous updates)
+                for r in 0..d {
+                    let vp = vt[p * d + r];
+                    let vq = vt[q * d + r];
+                    vt[p * d + r] = c * vp - s * vq;
+                    vt[q * d + r] = s * vp + c * vq;
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..d).collect();
+    order.sort_by(|&i, &j| m[j * d + j].total_cmp(&m[i * d + i]));
+    let w: Vec<f64> = order.iter().map(|&i| m[i * d + i]).collect();
+    let mut vs = vec![0.0; d * d];
+    for (col, &i) in order.iter().enumerate() {
+        for r in 0..d {
+            vs[r * d + col] = vt[i * d + r];
+        }
+    }
+    (w, vs)
+}
+
+/// Orthogonal polar factor `U Vᵀ` of a square matrix `F = U Σ Vᵀ` (row-major, `d×d`): the
+/// orthogonal matrix nearest to `F`. Computed by a one-sided (Hestenes) Jacobi SVD, which
+/// keeps small singular values accurate; when `F` is singular the left singular vectors of
+/// its null space are completed by Gram–Schmidt (the factor is then not unique).
+pub(crate) fn polar_orthogonal(f: &[f64], d: usize) -> Vec<f64> {
+    debug_assert_eq!(f.len(), d * d);
+    // columns stored contiguously: g[j*d + i] = F[i][j]; v likewise (V's columns)
+    let mut g = transpose(f, d);
+    let mut v = vec![0.0; d * d];
+    for i in 0..d {
+        v[i * d + i] = 1.0;
+    }
+    for _sweep in 0..100 {
+        let mut rotated = false;
+        for i in 0..d {
+            for j in (i + 1)..d {
+                let (mut alpha, mut beta, mut gamma) = (0.0, 0.0, 0.0);
+                for r in 0..d {
+                    let a = g[i * d + r];
+                    let b = g[j * d + r];
+                    alpha += a * a;
+                    beta += b * b;
+                    gamma += a * b;
+                }
+                if gamma == 0.0 || gamma.abs() <= f64::EPSILON * (alpha * beta).sqrt() {
+                    continue;
+                }
+                rotated = true;
+                let zeta = (beta - alpha) / (2.0 * gamma);
+                let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
+                let c = 1.0 / (1.0 + t * t).sqrt();
+                let s = c * t;
+                for r in 0..d {
+                    let a = g[i * d + r];
+                    let b = g[j * d + r];
+                    g[i * d + r] = c * a - s * b;
+                    g[j * d + r] = s * a + c * b;
+                    let a = v[i * d + r];
+                    let b = v[j * d + r];
+                    v[i * d + r] = c * a - s * b;
+                    v[j * d + r] = s * a + c * b;
+                }
+            }
+        }
+        if !rotated {
+            break;
+        }
+    }
+    let sigma: Vec<f64> = (0..d)
+        .map(|j| {
+            g[j * d..(j + 1) * d]
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect();
+    let smax = sigma.iter().copied().fold(0.0, f64::max);
+    let tiny = smax * f64::EPSILON * d as f64;
+    // left singular vectors u_j = g_j / σ_j, completing the null space
+    let mut u = vec![0.0; d * d];
+    let mut have = vec![false; d];
+    for j in 0..d {
+        if sigma[j] > tiny && sigma[j].is_finite() {
+            for r in 0..d {
+                u[j * d + r] = g[j * d + r] / sigma[j];
+            }
+            have[j] = true;
+        }
+    }
+    for j in 0..d {
+        if have[j] {
+            continue;
+        }
+        // the standard basis vector least represented so far, orthogonalised twice
+        let mut best = vec![0.0; d];
+        let mut best_norm = -1.0;
+        for e in 0..d {
+            let mut x = vec![0.0; d];
+            x[e] = 1.0;
+            for _ in 0..2 {
+                for k in 0..d {
+                    if have[k] {
+                        let dot: f64 = (0..d).map(|r| u[k * d + r] * x[r]).sum();
+                        for r in 0..d {
+                            x[r] -= dot * u[k * d + r];
+                        }
+                    }
+                }
+            }
+            let nrm = x.iter().map(|y| y * y).sum::<f64>().sqrt();
+            if nrm > best_norm {
+                best_norm = nrm;
+                best = x;
+            }
+        }
+        for r in 0..d {
+            u[j * d + r] = best[r] / best_norm;
+        }
+        have[j] = true;
+    }
+    let mut out = vec![0.0; d * d];
+    for r in 0..d {
+        for c in 0..d {
+            let mut s = 0.0;
+            for j in 0..d {
+                s += u[j * d + r] * v[j * d + c];
+            }
+            out[r * d + c] = s;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +387,137 @@ mod tests {
             for (x, y) in cov.iter().zip(&back) {
                 assert!((x - y).abs() < 1e-9 * x.abs().max(1.0));
             }
+        }
+    }
+
+    /// Seeded random matrices without a rand dependency in this module: a small LCG.
+    fn lcg(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        }
+    }
+
+    fn random_spd(d: usize, seed: u64) -> Vec<f64> {
+        let mut r = lcg(seed);
+        let b: Vec<f64> = (0..d * d).map(|_| r()).collect();
+        let mut a = a_at(&b, d);
+        for i in 0..d {
+            a[i * d + i] += 1e-3;
+        }
+        a
+    }
+
+    fn max_abs(a: &[f64]) -> f64 {
+        a.iter().fold(0.0, |m, x| m.max(x.abs()))
+    }
+
+    #[test]
+    fn sym_eigen_reconstructs_random_spd() {
+        for d in 1..=40 {
+            for seed in 0..3 {
+                let a = random_spd(d, 100 * d as u64 + seed);
+                let (w, v) = sym_eigen(&a, d);
+                let scale = max_abs(&a);
+                for i in 1..d {
+                    assert!(w[i - 1] >= w[i], "d={d}: eigenvalues not descending");
+                }
+                for i in 0..d {
+                    for j in 0..d {
+                        // A = V Λ Vᵀ
+                        let mut s = 0.0;
+                        for k in 0..d {
+                            s += v[i * d + k] * w[k] * v[j * d + k];
+                        }
+                        assert!(
+                            (s - a[i * d + j]).abs() <= 1e-12 * scale,
+                            "d={d} ({i},{j}): {s} vs {}",
+                            a[i * d + j]
+                        );
+                        // VᵀV = I
+                        let mut o = 0.0;
+                        for k in 0..d {
+                            o += v[k * d + i] * v[k * d + j];
+                        }
+                        let want = if i == j { 1.0 } else { 0.0 };
+                        assert!((o - want).abs() <= 1e-12, "d={d}: VᵀV[{i},{j}] = {o}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sym_eigen_known_values_and_degenerate() {
+        // [[2,1],[1,2]] has eigenvalues 3 and 1
+        let (w, v) = sym_eigen(&[2.0, 1.0, 1.0, 2.0], 2);
+        assert!((w[0] - 3.0).abs() < 1e-15 && (w[1] - 1.0).abs() < 1e-15);
+        assert!((v[0].abs() - 0.5f64.sqrt()).abs() < 1e-15);
+        // a multiple of the identity stays exactly itself, an indefinite matrix keeps its sign
+        let (w, _) = sym_eigen(&[5.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 5.0], 3);
+        assert_eq!(w, vec![5.0, 5.0, 5.0]);
+        let (w, _) = sym_eigen(&[1.0, 2.0, 2.0, 1.0], 2);
+        assert!((w[0] - 3.0).abs() < 1e-15 && (w[1] + 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn polar_factor_is_orthogonal_and_nearest() {
+        for d in 1..=20 {
+            let mut r = lcg(7 + d as u64);
+            let f: Vec<f64> = (0..d * d).map(|_| r()).collect();
+            let q = polar_orthogonal(&f, d);
+            // QᵀQ = I
+            for i in 0..d {
+                for j in 0..d {
+                    let s: f64 = (0..d).map(|k| q[k * d + i] * q[k * d + j]).sum();
+                    let want = if i == j { 1.0 } else { 0.0 };
+                    assert!((s - want).abs() < 1e-12, "d={d}: QᵀQ[{i},{j}] = {s}");
+                }
+            }
+            // H = Qᵀ F is symmetric positive semi-definite (F = Q H is the polar decomposition)
+            let mut h = vec![0.0; d * d];
+            for i in 0..d {
+                for j in 0..d {
+                    h[i * d + j] = (0..d).map(|k| q[k * d + i] * f[k * d + j]).sum();
+                }
+            }
+            for i in 0..d {
+                for j in 0..d {
+                    assert!((h[i * d + j] - h[j * d + i]).abs() < 1e-12 * d as f64);
+                }
+            }
+            let (w, _) = sym_eigen(&h, d);
+            assert!(w[d - 1] > -1e-12, "d={d}: H has eigenvalue {}", w[d - 1]);
+        }
+    }
+
+    #[test]
+    fn polar_factor_of_singular_matrix_is_orthogonal() {
+        // rank one: F = x yᵀ
+        let d = 4;
+        let x = [1.0, -2.0, 0.5, 3.0];
+        let y = [0.3, 0.1, -1.0, 2.0];
+        let f: Vec<f64> = (0..d * d).map(|i| x[i / d] * y[i % d]).collect();
+        let q = polar_orthogonal(&f, d);
+        for i in 0..d {
+            for j in 0..d {
+                let s: f64 = (0..d).map(|k| q[k * d + i] * q[k * d + j]).sum();
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((s - want).abs() < 1e-12);
+            }
+        }
+        // an orthogonal matrix is its own polar factor
+        let c = 0.6f64;
+        let s = 0.8f64;
+        let rot = [c, -s, s, c];
+        let q = polar_orthogonal(&rot, 2);
+        for (a, b) in q.iter().zip(&rot) {
+            assert!((a - b).abs() < 1e-15);
         }
     }
 }

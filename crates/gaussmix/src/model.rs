@@ -154,9 +154,8 @@ impl GmmModel {
             });
         }
         if let Some(n) = self.noise {
-            if !(n.weight.is_finite() && (0.0..1.0).contains(&n.weight))
-                || !n.log_density.is_finite()
-            {
+            let weight_ok = n.weight.is_finite() && (0.0..1.0).contains(&n.weight);
+            if !weight_ok || !n.log_density.is_finite() {
                 return Err(GmmError::InvalidModel {
                     reason: format!(
                         "noise component weight {} must be in [0, 1) and its log density {} finite",

@@ -57,6 +57,10 @@ use crate::summary::DataSummary;
 /// EM's extrapolated remaining gain could still bring) are refined to the tight tolerance.
 const FINALIST_MARGIN: f64 = 10.0;
 
+/// Inner M-step tolerance (VEI, VEE, VEV, EVE, VVE) while the cells are screened; the
+/// finalists use mclust's `√ε`.
+const SCREEN_INNER_TOL: f64 = 1e-5;
+
 /// An information criterion (lower is better).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum Criterion {
@@ -236,9 +240,9 @@ impl Selection {
             criterion: Criterion::Bic,
             hc_start: true,
             n_kmeans_starts: 3,
-            start_tol: 1e-5,
+            start_tol: 1e-4,
             start_max_iter: 500,
-            screen_tol: 1e-2,
+            screen_tol: 0.1,
             total_tol: 1e-5,
             max_iter: 2000,
             reg_covar: 1e-6,
@@ -293,7 +297,7 @@ impl Selection {
         self.reg_covar = r;
         self
     }
-    /// A conjugate prior for every fit (families without one in mclust are skipped).
+    /// A conjugate prior for every fit.
     pub fn prior(mut self, p: Option<PriorChoice>) -> Self {
         self.prior = p;
         self
@@ -324,8 +328,13 @@ impl Selection {
         self
     }
 
-    /// The estimator of one start of a cell.
+    /// The estimator of one start of a cell (screening: looser inner M-step iterations).
     fn estimator(&self, k: usize, ct: CovarianceType) -> GaussianMixture {
+        self.estimator_final(k, ct).inner_tol(SCREEN_INNER_TOL)
+    }
+
+    /// The estimator of a finalist's refinement (mclust's inner tolerance).
+    fn estimator_final(&self, k: usize, ct: CovarianceType) -> GaussianMixture {
         let mut g = GaussianMixture::new(k)
             .covariance_type(ct)
             .reg_covar(self.reg_covar)
@@ -403,6 +412,7 @@ impl Selection {
         let n_pos = weights.map_or(n, |w| w.iter().filter(|v| **v > 0.0).count());
         let summary = DataSummary::of(x, weights, self.parallelism);
         let data_var = summary.variances();
+        let ids = crate::degenerate::value_ids(x);
         let wsum = summary.weight_sum;
         // the rows the starts compete on
         let rows = crate::em::subset_rows(n, weights, self.seed);
@@ -456,6 +466,7 @@ impl Selection {
                         d,
                         tree.as_ref(),
                         &data_var,
+                        &ids,
                         wsum,
                     )
                 };
@@ -502,6 +513,7 @@ impl Selection {
                         weights,
                         self.total_tol,
                         &data_var,
+                        &ids,
                         wsum,
                     )
                 })
@@ -545,6 +557,7 @@ impl Selection {
         d: usize,
         tree: Option<&Arc<HcTree>>,
         data_var: &[f64],
+        ids: &[Option<(Vec<u32>, usize)>],
         wsum: f64,
     ) -> (Cell, Option<GmmModel>) {
         let cell = |outcome| Cell {
@@ -627,6 +640,7 @@ impl Selection {
             weights,
             self.screen_tol,
             data_var,
+            ids,
             wsum,
         )
     }
@@ -644,6 +658,7 @@ impl Selection {
         weights: Option<ArrayView1<f64>>,
         total_tol: f64,
         data_var: &[f64],
+        ids: &[Option<(Vec<u32>, usize)>],
         wsum: f64,
     ) -> (Cell, Option<GmmModel>) {
         let cell = |outcome| Cell {
@@ -651,10 +666,12 @@ impl Selection {
             covariance_type: ct,
             outcome,
         };
-        let refine = self
-            .estimator(k, ct)
-            .tol(total_tol / wsum.max(1.0))
-            .max_iter(self.max_iter);
+        let est = if total_tol < self.screen_tol {
+            self.estimator_final(k, ct)
+        } else {
+            self.estimator(k, ct)
+        };
+        let refine = est.tol(total_tol / wsum.max(1.0)).max_iter(self.max_iter);
         let model = match refine.fit_warm(&start, x, weights) {
             Ok(m) => m,
             Err(GmmError::Interrupted) => {
@@ -667,7 +684,13 @@ impl Selection {
             Ok(s) => s,
             Err(e) => return (cell(CellOutcome::Failed(e.to_string())), None),
         };
-        let deg = degenerate_components(&model, wsum, data_var, self.reg_covar);
+        let mut deg = degenerate_components(&model, wsum, data_var, self.reg_covar);
+        // a shared covariance (EII, EEI, EEE) cannot narrow onto one value
+        if deg.is_empty() && !ct.is_shared() && ids.iter().any(Option::is_some) {
+            if let Ok(resp) = model.predict_proba(x) {
+                deg = crate::degenerate::tied_components(resp.view(), ids, model.n_components());
+            }
+        }
         let outcome = match deg.first() {
             Some((c, why)) => CellOutcome::Degenerate {
                 scores,

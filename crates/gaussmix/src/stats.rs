@@ -77,6 +77,9 @@ pub struct MStepOptions {
     pub fixed_means: Option<Array2<f64>>,
     /// Covariances held fixed, with their precision Cholesky factors.
     pub fixed_covariances: Option<(Covariances, Covariances)>,
+    /// Tolerance of the inner iterations of the iterative families' M-steps (VEI, VEE,
+    /// VEV, EVE, VVE); `None`: mclust's, `√ε`.
+    pub inner_tol: Option<f64>,
 }
 
 impl MStepOptions {
@@ -746,7 +749,7 @@ impl SufficientStatistics {
                 }
                 None => xbar,
             };
-            let step = family::m_step(
+            let step = family::m_step_with_tol(
                 ct.family(),
                 nk_eff.view(),
                 centre.view(),
@@ -754,6 +757,7 @@ impl SufficientStatistics {
                 opts.prior.as_ref(),
                 reg_covar,
                 previous.filter(|p| p.storage() == ct.storage()),
+                opts.inner_tol.unwrap_or(family::INNER_TOL),
             )?;
             let means = if opts.fixed_means.is_some() {
                 centre
@@ -767,6 +771,40 @@ impl SufficientStatistics {
         model.covariance_type = ct;
         model.noise = noise;
         Ok(model)
+    }
+
+    /// A start for the inner iterations of the first M-step of a fit, when there is no
+    /// previous iteration: for EVE and VVE (whose common orientation is found by an MM
+    /// algorithm that needs hundreds of passes from the identity), every component's
+    /// covariance set to the pooled one, whose principal axes are the natural first guess
+    /// of the common orientation. `None` for the other families.
+    pub(crate) fn orientation_guess(&self) -> Option<Covariances> {
+        if !matches!(
+            self.covariance_type,
+            CovarianceType::EVE | CovarianceType::VVE
+        ) {
+            return None;
+        }
+        let nk_eff = self.nk.mapv(|v| v + NK_EPS);
+        let family::Scatter::Full(w) = self.s2.scatter(&self.s1, &self.nk, &nk_eff) else {
+            return None;
+        };
+        let (k, d, _) = w.dim();
+        let n: f64 = nk_eff.sum();
+        let mut pooled = Array2::<f64>::zeros((d, d));
+        for c in 0..k {
+            pooled += &w.index_axis(ndarray::Axis(0), c);
+        }
+        pooled /= n;
+        let mut chol: Vec<f64> = pooled.iter().copied().collect();
+        if crate::linalg::cholesky_lower(&mut chol, d).is_err() {
+            return None;
+        }
+        let full = pooled
+            .broadcast((k, d, d))
+            .expect("d×d broadcasts to k×d×d")
+            .to_owned();
+        Some(Covariances::Full(full))
     }
 
     /// Serialises to versioned little-endian bytes, for shipping between processes or

@@ -134,7 +134,7 @@ pub(crate) fn log_hypervolume<T: Float>(x: ArrayView2<T>, summary: &DataSummary)
     }
     let raw = log_box(&lo, &hi);
     let cov: Vec<f64> = summary.cov.iter().copied().collect();
-    let (_, vecs) = crate::eigen::symmetric_eigen(&cov, d);
+    let (_, vecs) = crate::linalg::sym_eigen(&cov, d);
     let mut plo = vec![f64::INFINITY; d];
     let mut phi = vec![f64::NEG_INFINITY; d];
     let mut diff = vec![0.0; d];

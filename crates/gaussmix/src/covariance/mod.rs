@@ -106,7 +106,17 @@ impl Storage {
     }
 }
 
+#[allow(non_upper_case_globals)]
 impl CovarianceType {
+    /// mclust's name for [`CovarianceType::Full`].
+    pub const VVV: CovarianceType = CovarianceType::Full;
+    /// mclust's name for [`CovarianceType::Tied`].
+    pub const EEE: CovarianceType = CovarianceType::Tied;
+    /// mclust's name for [`CovarianceType::Diag`].
+    pub const VVI: CovarianceType = CovarianceType::Diag;
+    /// mclust's name for [`CovarianceType::Spherical`].
+    pub const VII: CovarianceType = CovarianceType::Spherical;
+
     /// scikit-learn's four types, in its order.
     pub const SKLEARN: [CovarianceType; 4] = [
         CovarianceType::Full,
