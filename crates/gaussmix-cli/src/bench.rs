@@ -18,8 +18,8 @@ pub struct BenchArgs {
     #[arg(short = 'k', long = "k")]
     pub k: usize,
     /// Covariance type.
-    #[arg(long, default_value = "full")]
-    pub covariance: String,
+    #[arg(long, value_enum, ignore_case = true, default_value = "full")]
+    pub covariance: crate::args::Covariance,
     /// EM iterations timed (tol = 0).
     #[arg(long, default_value_t = 20)]
     pub iters: usize,
@@ -42,7 +42,12 @@ pub fn peak_rss_mib() -> f64 {
 
 /// Runs the benchmark and prints one JSON object.
 pub fn run(a: &BenchArgs) -> Result<()> {
-    let cov: CovarianceType = a.covariance.parse()?;
+    let cov: CovarianceType = a.covariance.get();
+    if a.iters < 2 {
+        return Err(crate::exit::usage(
+            "--iters must be at least 2 (the time per iteration is a difference)",
+        ));
+    }
     let t = Instant::now();
     let data = io::read_dataset(
         &a.data,

@@ -1,80 +1,40 @@
-//! The subcommands of `gaussmix`: argument definitions and what each one does.
+//! The model subcommands of `gaussmix`: `fit`, `predict`, `score`, `sample` and `info`
+//! (their arguments and what each one does).
 
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
-use gaussmix::{CovarianceType, GaussianMixture, InitMethod, IterationEvent};
-use ndarray::Array2;
+use clap::Args;
+use gaussmix::{Covariances, GaussianMixture, GmmModel, IterationEvent};
+use ndarray::{Array2, Axis};
+use serde_json::{json, Value};
 
+use crate::args::{Covariance, Degenerate, Init, JsonArg};
+use crate::exit::{self, NotConverged};
+use crate::interrupt;
 use crate::io::{self, ReadOptions};
+use crate::output::{self, json_f64};
 use crate::progress::Progress;
-use crate::util::{interrupt, load_model, read_for_model, with_threads};
+use crate::util::{load_model, read_for_model, with_threads};
 
-/// Gaussian mixture models fitted by EM.
-#[derive(Parser, Debug)]
-#[command(name = "gaussmix", version, about, long_about = None)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The subcommands.
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Fit a mixture to DATA and write the model as JSON.
-    Fit(FitArgs),
-    /// Label each row of DATA with its most responsible component (or all K probabilities).
-    Predict(PredictArgs),
-    /// Log density of each row of DATA under the model (or only their mean).
-    Score(ScoreArgs),
-    /// Draw rows from the model, with the component that produced each.
-    Sample(SampleArgs),
-    /// Print a human summary of a model.
-    Info(InfoArgs),
-    /// Fit every (k, covariance type) pair, compare them by BIC, AIC or ICL, keep the best.
-    Select(crate::select::SelectArgs),
-    /// Score rows by how unlikely a mixture finds them (fit one on DATA, or use --model).
-    Anomaly(crate::anomaly::AnomalyArgs),
-    /// Draw a model with its data (PNG or SVG), or the EM iterations with --trace.
-    Plot(crate::plot::PlotArgs),
-    /// Background subtraction and tracking in video.
-    #[command(subcommand)]
-    Video(crate::video::VideoCommand),
-    /// Time EM iterations on a data file (for bench/run_em.py).
-    #[command(hide = true)]
-    BenchEm(crate::bench::BenchArgs),
-}
-
-/// How to read a data file.
-#[derive(Args, Debug, Clone)]
-pub struct DataArgs {
-    /// Columns to use, by name or 0-based index, comma-separated (default: every numeric column).
-    #[arg(long, value_delimiter = ',')]
-    pub columns: Option<Vec<String>>,
-    /// Array of an NPZ file holding the data (default `X`).
-    #[arg(long)]
-    pub array: Option<String>,
-}
+/// Moved to [`crate::args`]; re-exported for the commands that still import it from here.
+pub use crate::args::DataArgs;
 
 /// Arguments of `fit`.
 #[derive(Args, Debug)]
 pub struct FitArgs {
-    /// Data file (CSV, NPY, NPZ) or `-` for standard input.
+    /// Data file (CSV, NPY, NPZ, Parquet) or `-` for standard input.
     pub data: String,
     /// Number of components.
     #[arg(short = 'k', long = "k")]
     pub k: usize,
-    /// Covariance family: full, tied, diag, spherical, or one of mclust's EII, VII, EEI,
-    /// VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, EVV, VVV.
-    #[arg(long, default_value = "full")]
-    pub covariance: String,
-    /// Initialisation: kmeans, k-means++, random, random-from-data or hc (mclust's
-    /// hierarchical agglomeration).
-    #[arg(long, default_value = "kmeans")]
-    pub init: String,
+    /// Covariance family: scikit-learn's full, tied, diag, spherical, or one of mclust's
+    /// EII, VII, EEI, VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, EVV, VVV.
+    #[arg(long, value_enum, ignore_case = true, default_value = "full")]
+    pub covariance: Covariance,
+    /// Initialisation.
+    #[arg(long, value_enum, ignore_case = true, default_value = "kmeans")]
+    pub init: Init,
     /// Run the k-means / k-means++ / random-row initialisation on standardised columns.
     #[arg(long)]
     pub init_standardized: bool,
@@ -95,8 +55,8 @@ pub struct FitArgs {
     pub equal_weights: bool,
     /// What to do about a degenerate component (a spike on a few rows or one recorded
     /// value): warn (keep it and say so), error, reseed, drop, or keep (silently).
-    #[arg(long, default_value = "warn")]
-    pub degenerate: String,
+    #[arg(long, value_enum, ignore_case = true, default_value = "warn")]
+    pub degenerate: Degenerate,
     /// Number of initialisations; the best lower bound is kept.
     #[arg(long, default_value_t = 1)]
     pub n_init: usize,
@@ -126,14 +86,21 @@ pub struct FitArgs {
     /// Print the lower bound at every iteration.
     #[arg(long, short = 'v')]
     pub verbose: bool,
-    /// Stream the data from disk every iteration instead of loading it (NPY files; automatic
-    /// when the file is larger than half the available memory).
+    /// Stream the data from disk every iteration instead of loading it (CSV, NPY and
+    /// Parquet files; automatic when the file is larger than half the available memory,
+    /// a container's memory limit included).
     #[arg(long)]
     pub stream: bool,
     /// With --stream: rows sampled (uniformly) to initialise the fit.
     #[arg(long, default_value_t = 200_000)]
     pub init_rows: usize,
-    /// Where to write the model (JSON).
+    /// Exit with status 3 (and write nothing) when EM does not converge, instead of a
+    /// warning.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
+    /// Where to write the model (JSON), or `-` for standard output.
     #[arg(short = 'o', long = "output")]
     pub output: String,
 }
@@ -150,12 +117,15 @@ pub struct PredictArgs {
     /// Write the K responsibilities of each row instead of a label.
     #[arg(long)]
     pub proba: bool,
-    /// Output CSV (default: standard output).
+    /// Output table: CSV (.tsv tab-separated, .parquet Parquet); default `-`, standard output.
     #[arg(short = 'o', long = "output", default_value = "-")]
     pub output: String,
     /// Worker threads.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// No notes on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Arguments of `score`.
@@ -170,12 +140,18 @@ pub struct ScoreArgs {
     /// Print only the mean log density.
     #[arg(long)]
     pub mean: bool,
-    /// Output CSV (default: standard output).
+    /// With --mean: print `{"mean_log_density": …, "rows": …}` as JSON.
+    #[arg(long, requires = "mean")]
+    pub json: bool,
+    /// Output table: CSV (.tsv tab-separated, .parquet Parquet); default `-`, standard output.
     #[arg(short = 'o', long = "output", default_value = "-")]
     pub output: String,
     /// Worker threads.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// No notes on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Arguments of `sample`.
@@ -189,7 +165,7 @@ pub struct SampleArgs {
     /// Seed of the draw.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output CSV (default: standard output).
+    /// Output table: CSV (.tsv tab-separated, .parquet Parquet); default `-`, standard output.
     #[arg(short = 'o', long = "output", default_value = "-")]
     pub output: String,
 }
@@ -197,25 +173,23 @@ pub struct SampleArgs {
 /// Arguments of `info`.
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    /// Model file written by `gaussmix fit`.
-    pub model: String,
+    /// Model file written by `gaussmix fit`, `select` or `anomaly --save-model`.
+    #[arg(required_unless_present = "system")]
+    pub model: Option<String>,
+    /// Describe this build and machine instead: kernel level, CPU features, built-in
+    /// features, threads.
+    #[arg(long, conflicts_with = "model")]
+    pub system: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
-/// The estimator `fit`'s flags describe, checked.
-fn estimator(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Result<GaussianMixture> {
-    let degenerate: gaussmix::DegeneratePolicy = if a.degenerate.eq_ignore_ascii_case("warn") {
-        gaussmix::DegeneratePolicy::Keep
-    } else {
-        a.degenerate.parse().map_err(|_| {
-            anyhow::anyhow!(
-                "--degenerate {}: use warn, error, reseed, drop or keep",
-                a.degenerate
-            )
-        })?
-    };
+/// The estimator `fit`'s flags describe, checked: a bad value is a usage error.
+fn estimator(a: &FitArgs) -> Result<GaussianMixture> {
+    let covariance = a.covariance.get();
     let mut g = GaussianMixture::new(a.k)
         .covariance_type(covariance)
-        .init(init)
+        .init(a.init.get())
         .n_init(a.n_init)
         .max_iter(a.max_iter)
         .tol(a.tol)
@@ -223,7 +197,7 @@ fn estimator(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Resul
         .seed(a.seed)
         .noise(a.noise)
         .equal_weights(a.equal_weights)
-        .degenerate(degenerate)
+        .degenerate(a.degenerate.policy())
         .interrupt(interrupt::flag());
     if a.init_standardized {
         g = g.init_scaling(gaussmix::InitScaling::Standardized);
@@ -247,229 +221,187 @@ fn estimator(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Resul
             .means_init(m.means().clone())
             .precisions_init(m.precisions());
     } else if !a.fix.is_empty() {
-        bail!("--fix needs --start MODEL (the values to hold fixed)");
+        return Err(exit::usage(
+            "--fix needs --start MODEL (the values to hold fixed)",
+        ));
     }
     for what in &a.fix {
         g = match what.trim().to_ascii_lowercase().as_str() {
             "weights" => g.fix_weights(true),
             "means" => g.fix_means(true),
             "covariances" => g.fix_covariances(true),
-            other => bail!("--fix {other}: use weights, means and/or covariances"),
+            other => {
+                return Err(exit::usage(format!(
+                    "--fix {other}: use weights, means and/or covariances"
+                )))
+            }
         };
     }
-    g.validate()?;
+    g.validate().map_err(|e| exit::usage(e.to_string()))?;
+    if a.threads == Some(0) {
+        return Err(exit::usage("--threads must be at least 1"));
+    }
     Ok(g)
+}
+
+/// What a fit saw, for its summary.
+struct FitReport {
+    rows: Option<usize>,
+    columns: usize,
+    bic: Option<f64>,
+    streamed: bool,
+    seconds: f64,
 }
 
 /// `gaussmix fit`.
 pub fn fit(a: &FitArgs) -> Result<()> {
-    let covariance: CovarianceType = a.covariance.parse()?;
-    let init: InitMethod = a.init.parse()?;
+    output::check_json_output(a.json.json, &a.output, "-o")?;
+    let g = estimator(a)?;
     io::check_output_path(&a.output)?;
-    if should_stream(a)? {
-        return fit_streaming(a, covariance, init);
-    }
     let opts = ReadOptions {
         columns: a.data_args.columns.clone(),
         weights: a.weights.clone(),
         array: a.data_args.array.clone(),
         quiet: a.quiet,
     };
-    let data = io::read_dataset(&a.data, &opts)?;
-    let g = estimator(a, covariance, init)?;
-    let start = Instant::now();
+    let stream = crate::stream::should_stream(&a.data, a.stream)?;
     let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
     let mut observer = |e: &IterationEvent| progress.iteration(e);
-    // Ctrl-C from here on stops the fit before its next iteration (and writes nothing).
-    interrupt::set_graceful(true);
-    let fitted = with_threads(a.threads, || {
-        g.fit_observed(
-            data.x.view(),
-            data.weights.as_ref().map(|w| w.view()),
-            None,
-            &mut observer,
-        )
-    });
-    interrupt::set_graceful(false);
-    let fitted = fitted?;
-    progress.finish();
-    let mut model = fitted.with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
-    model.set_feature_names(data.feature_names.clone())?;
-    let json = model.to_json()?;
-    io::write_atomic(Path::new(&a.output), |w| {
-        w.write_all(json.as_bytes())?;
-        w.write_all(b"\n")?;
-        Ok(())
-    })
-    .with_context(|| format!("cannot write the model to {}", a.output))?;
-    if !a.quiet {
-        let info = model.info();
-        let x = data.x.view();
-        eprintln!(
-            "fitted k={} {} on {} rows × {} columns in {:.2?}: {} after {} iterations, lower bound {:.6}, BIC {:.2}",
-            a.k,
-            covariance,
-            x.nrows(),
-            x.ncols(),
-            start.elapsed(),
-            if info.converged { "converged" } else { "NOT converged" },
-            info.n_iter,
-            info.lower_bound,
-            model.bic(x)?
-        );
-        if !info.converged && a.max_iter > 0 {
-            eprintln!(
-                "warning: EM did not converge in {} iterations; raise --max-iter or --tol",
-                a.max_iter
-            );
-        }
-        if a.degenerate.eq_ignore_ascii_case("warn") {
-            for (c, why) in model.degenerate_components(x, a.reg_covar)? {
-                eprintln!(
-                    "warning: component {c} is degenerate: {why} (a spike, not a cluster: lower -k, try another --covariance or --prior, or --degenerate reseed|drop)"
-                );
-            }
-        }
-        eprintln!("wrote {}", a.output);
-    }
-    Ok(())
-}
-
-/// Whether `fit` streams its input: asked for, or an NPY file too large to load.
-fn should_stream(a: &FitArgs) -> Result<bool> {
-    let lower = a.data.to_ascii_lowercase();
-    let streamable = lower.ends_with(".npy")
-        || (cfg!(feature = "parquet") && (lower.ends_with(".parquet") || lower.ends_with(".parq")));
-    if a.stream {
-        if !streamable {
-            bail!("--stream reads .npy and .parquet files; {} is neither (convert it, or drop --stream)", a.data);
-        }
-        return Ok(true);
-    }
-    if !streamable {
-        return Ok(false);
-    }
-    let size = std::fs::metadata(&a.data)
-        .with_context(|| format!("cannot read {}", a.data))?
-        .len();
-    Ok(crate::stream::available_memory().is_some_and(|avail| size > avail / 2))
-}
-
-/// `fit` over an NPY or Parquet file streamed in chunks: memory bounded by the chunk, whatever the
-/// file size.
-fn fit_streaming(a: &FitArgs, covariance: CovarianceType, init: InitMethod) -> Result<()> {
-    let (src, names): (Box<dyn gaussmix::RowSource + Send>, Vec<String>) = if a
-        .data
-        .to_ascii_lowercase()
-        .ends_with(".npy")
-    {
-        if a.weights.is_some() {
-            bail!("--weights names a column of a table; NPY files have none (drop --weights)");
-        }
-        let columns: Option<Vec<usize>> = match &a.data_args.columns {
-            None => None,
-            Some(cols) => Some(
-                cols.iter()
-                    .map(|c| {
-                        c.trim_start_matches('x')
-                            .parse::<usize>()
-                            .map_err(|_| anyhow::anyhow!("--columns for an NPY file takes 0-based indices or x0, x1, …; got '{c}'"))
-                    })
-                    .collect::<Result<_>>()?,
-            ),
-        };
-        let src =
-            crate::stream::NpySource::open(&a.data, columns.as_deref(), crate::stream::CHUNK_ROWS)?;
-        let names: Vec<String> = match &columns {
-            Some(c) => c.iter().map(|j| format!("x{j}")).collect(),
-            None => (0..gaussmix::RowSource::n_features(&src))
-                .map(|j| format!("x{j}"))
-                .collect(),
-        };
+    let start = Instant::now();
+    // Ctrl-C from here on stops the fit before its next iteration or chunk (and writes
+    // nothing).
+    let (fitted, names, report, degenerate) = if stream {
+        let src = crate::stream::open(&a.data, &opts)?;
         if !a.quiet {
-            eprintln!(
-                "streaming {} ({} rows) in chunks of {} rows",
-                a.data,
-                src.n_rows(),
-                crate::stream::CHUNK_ROWS
-            );
+            eprintln!("streaming {}", src.description);
         }
-        (Box::new(src), names)
+        let columns = src.names.len();
+        let mut rows = crate::stream::Interruptible::new(src.source, interrupt::flag());
+        interrupt::set_graceful(true);
+        let fitted = with_threads(a.threads, || {
+            g.fit_stream(&mut rows, a.init_rows, &mut observer)
+        });
+        interrupt::set_graceful(false);
+        let report = FitReport {
+            rows: None,
+            columns,
+            bic: None,
+            streamed: true,
+            seconds: 0.0,
+        };
+        (fitted, src.names, report, Vec::new())
     } else {
-        open_parquet_stream(a)?
+        let data = io::read_dataset(&a.data, &opts)?;
+        interrupt::set_graceful(true);
+        let fitted = with_threads(a.threads, || {
+            g.fit_observed(
+                data.x.view(),
+                data.weights.as_ref().map(|w| w.view()),
+                None,
+                &mut observer,
+            )
+        });
+        interrupt::set_graceful(false);
+        let bic = match &fitted {
+            Ok(Ok(m)) => Some(m.bic(data.x.view())?),
+            _ => None,
+        };
+        // the default --degenerate warn: say which components are spikes
+        let degenerate = match &fitted {
+            Ok(Ok(m)) if a.degenerate == Degenerate::Warn && !a.quiet => {
+                m.degenerate_components(data.x.view(), a.reg_covar)?
+            }
+            _ => Vec::new(),
+        };
+        let report = FitReport {
+            rows: Some(data.x.nrows()),
+            columns: data.x.ncols(),
+            bic,
+            streamed: false,
+            seconds: 0.0,
+        };
+        (fitted, data.feature_names, report, degenerate)
     };
-    let g = estimator(a, covariance, init)?;
-    let start = Instant::now();
-    let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
-    let mut observer = |e: &IterationEvent| progress.iteration(e);
-    // Ctrl-C from here on stops the fit at the next chunk (and writes nothing).
-    let mut src = crate::stream::Interruptible::new(src, interrupt::flag());
-    interrupt::set_graceful(true);
-    let fitted = with_threads(a.threads, || {
-        g.fit_stream(&mut src, a.init_rows, &mut observer)
-    });
-    interrupt::set_graceful(false);
-    let fitted = fitted?;
     progress.finish();
-    let mut model = fitted.with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
+    let mut model = fitted?.with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
+    let report = FitReport {
+        seconds: start.elapsed().as_secs_f64(),
+        ..report
+    };
     model.set_feature_names(names)?;
-    let json = model.to_json()?;
-    io::write_atomic(Path::new(&a.output), |w| {
-        w.write_all(json.as_bytes())?;
-        w.write_all(b"\n")?;
-        Ok(())
-    })
-    .with_context(|| format!("cannot write the model to {}", a.output))?;
+    let info = model.info();
+    let unconverged = !info.converged && a.max_iter > 0;
+    if unconverged && a.strict {
+        return Err(anyhow::Error::new(NotConverged(format!(
+            "EM did not converge in {} iterations (--strict; nothing written): raise --max-iter or --tol",
+            a.max_iter
+        ))));
+    }
+    output::write_model(&a.output, &model)?;
     if !a.quiet {
-        let info = model.info();
+        let shape = match report.rows {
+            Some(n) => format!("{n} rows × {} columns", report.columns),
+            None => format!("{} columns (streamed)", report.columns),
+        };
+        let bic = report
+            .bic
+            .map_or(String::new(), |b| format!(", BIC {b:.2}"));
         eprintln!(
-            "fitted k={} {} by streaming in {:.2?}: {} after {} iterations, lower bound {:.6}",
+            "fitted k={} {} on {shape} in {:.2}s: {} after {} iterations, lower bound {:.6}{bic}",
             a.k,
-            covariance,
-            start.elapsed(),
+            a.covariance.get(),
+            report.seconds,
             if info.converged {
                 "converged"
             } else {
                 "NOT converged"
             },
             info.n_iter,
-            info.lower_bound
+            info.lower_bound,
         );
-        eprintln!("wrote {}", a.output);
+        if unconverged {
+            eprintln!(
+                "warning: EM did not converge in {} iterations; raise --max-iter or --tol (--strict makes this an error)",
+                a.max_iter
+            );
+        }
+        for (c, why) in &degenerate {
+            eprintln!(
+                "warning: component {c} is degenerate: {why} (a spike, not a cluster: lower -k, try another --covariance or --prior, or --degenerate reseed|drop)"
+            );
+        }
+        if a.output != "-" {
+            eprintln!("wrote {}", a.output);
+        }
+    }
+    if a.json.json {
+        output::print_json(&json!({
+            "output": a.output,
+            "k": a.k,
+            "covariance": a.covariance.get().name(),
+            "init": a.init.get().to_string(),
+            "n_init": a.n_init,
+            "seed": a.seed,
+            "rows": report.rows,
+            "features": report.columns,
+            "feature_names": model.feature_names(),
+            "streamed": report.streamed,
+            "converged": info.converged,
+            "n_iter": info.n_iter,
+            "lower_bound": json_f64(info.lower_bound),
+            "bic": report.bic.map(json_f64),
+            "n_parameters": model.n_parameters(),
+            "seconds": json_f64(report.seconds),
+            "kernel": gaussmix::kernel_level(),
+        }))?;
     }
     Ok(())
-}
-
-/// A Parquet file as a stream of record batches.
-#[cfg(feature = "parquet")]
-fn open_parquet_stream(a: &FitArgs) -> Result<(Box<dyn gaussmix::RowSource + Send>, Vec<String>)> {
-    let opts = ReadOptions {
-        columns: a.data_args.columns.clone(),
-        weights: a.weights.clone(),
-        array: None,
-        quiet: a.quiet,
-    };
-    let src = crate::io::parquet::ParquetSource::open(&a.data, &opts, crate::stream::CHUNK_ROWS)?;
-    let names = src.names().to_vec();
-    if !a.quiet {
-        eprintln!(
-            "streaming {} in batches of {} rows",
-            a.data,
-            crate::stream::CHUNK_ROWS
-        );
-    }
-    Ok((Box::new(src), names))
-}
-
-#[cfg(not(feature = "parquet"))]
-fn open_parquet_stream(a: &FitArgs) -> Result<(Box<dyn gaussmix::RowSource + Send>, Vec<String>)> {
-    bail!("{}: Parquet needs the `parquet` feature", a.data)
 }
 
 /// `gaussmix predict`.
 pub fn predict(a: &PredictArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let data = read_for_model(&a.data, &a.data_args, &model, false)?;
+    let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)?;
     let x = data.x.view();
     if a.proba {
         let p = with_threads(a.threads, || model.predict_proba(x))??;
@@ -477,22 +409,29 @@ pub fn predict(a: &PredictArgs) -> Result<()> {
         io::write_csv(&a.output, &header, p.view())
     } else {
         let labels = with_threads(a.threads, || model.predict(x))??;
-        io::write_labels(&a.output, "label", labels.as_slice().expect("contiguous"))
+        io::write_labels(&a.output, "label", &labels.to_vec())
     }
 }
 
 /// `gaussmix score`.
 pub fn score(a: &ScoreArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let data = read_for_model(&a.data, &a.data_args, &model, false)?;
+    let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)?;
     let s = with_threads(a.threads, || model.score_samples(data.x.view()))??;
     if a.mean {
-        let mean = s.mean().expect("non-empty");
-        // Through the checked writer: a full disk or /dev/full is an error, not a panic.
+        let Some(mean) = s.mean() else {
+            bail!("{}: no rows to score", a.data);
+        };
+        if a.json {
+            // Through the checked writer: a full disk or /dev/full is an error, not a panic.
+            let v = json!({"mean_log_density": json_f64(mean), "rows": s.len()});
+            let text = serde_json::to_string_pretty(&v)?;
+            return io::write_output(&a.output, |w| Ok(writeln!(w, "{text}")?));
+        }
         return io::write_output(&a.output, |w| Ok(writeln!(w, "{mean}")?));
     }
-    let col = s.into_shape_with_order((data.x.nrows(), 1)).expect("n×1");
-    io::write_csv(&a.output, &["log_density".to_string()], col.view())
+    let col = s.view().insert_axis(Axis(1));
+    io::write_csv(&a.output, &["log_density".to_string()], col)
 }
 
 /// `gaussmix sample`.
@@ -501,58 +440,224 @@ pub fn sample(a: &SampleArgs) -> Result<()> {
     let (x, labels): (Array2<f64>, _) = model.sample(a.n, a.seed)?;
     let mut header = model.feature_names().to_vec();
     header.push("component".into());
-    io::write_csv_with_labels(
-        &a.output,
-        &header,
-        x.view(),
-        labels.as_slice().expect("contiguous"),
+    io::write_csv_with_labels(&a.output, &header, x.view(), &labels.to_vec())
+}
+
+/// How a model came to be, for `info`.
+fn provenance(m: &GmmModel) -> (&'static str, String) {
+    let i = m.info();
+    if let Some(t) = m.anomaly_threshold() {
+        return (
+            "anomaly",
+            format!(
+                "anomaly detector (gaussmix anomaly): fitted on standardised features and stored on the raw scale; a row is anomalous when −ln p(x) > {t:.6}"
+            ),
+        );
+    }
+    if i.n_iter == 0 && i.lower_bounds.is_empty() {
+        return ("given", "parameters given, not fitted by EM".to_string());
+    }
+    (
+        "fitted",
+        format!(
+            "{} after {} iterations, lower bound {:.6}",
+            if i.converged {
+                "converged"
+            } else {
+                "not converged"
+            },
+            i.n_iter,
+            i.lower_bound
+        ),
     )
 }
 
+/// The D×D covariance of component `k` (diagonal types as a diagonal matrix).
+fn covariance_matrix(c: &Covariances, k: usize, d: usize) -> Array2<f64> {
+    match c {
+        Covariances::Full(c) => c.index_axis(Axis(0), k).to_owned(),
+        Covariances::Tied(c) => c.clone(),
+        Covariances::Diag(c) => Array2::from_diag(&c.row(k)),
+        Covariances::Spherical(c) => Array2::from_diag_elem(d, c[k]),
+    }
+}
+
+/// The correlation matrix of a covariance matrix.
+fn correlation(s: &Array2<f64>) -> Array2<f64> {
+    let d = s.nrows();
+    Array2::from_shape_fn((d, d), |(i, j)| {
+        let den = (s[[i, i]] * s[[j, j]]).sqrt();
+        if i == j {
+            1.0
+        } else if den > 0.0 {
+            s[[i, j]] / den
+        } else {
+            0.0
+        }
+    })
+}
+
+/// Largest number of features for which `info` prints correlation matrices as text.
+const MAX_CORRELATION_TEXT: usize = 12;
+
 /// `gaussmix info`.
 pub fn info(a: &InfoArgs) -> Result<()> {
-    let m = load_model(&a.model)?;
+    let Some(path) = &a.model else {
+        let s = crate::system::system_info();
+        if a.json.json {
+            return output::print_json(&s);
+        }
+        let text = crate::system::version_text();
+        return io::write_output("-", |w| Ok(writeln!(w, "gaussmix {text}")?));
+    };
+    let m = load_model(path)?;
+    let (kind, fit) = provenance(&m);
+    let (k, d) = (m.n_components(), m.n_features());
+    let covs = m.covariances();
+    let has_correlations = matches!(covs, Covariances::Full(_) | Covariances::Tied(_));
+    let components: Vec<(Vec<f64>, Array2<f64>)> = (0..k)
+        .map(|c| {
+            let s = covariance_matrix(covs, c, d);
+            let sd = s.diag().mapv(f64::sqrt).to_vec();
+            (sd, correlation(&s))
+        })
+        .collect();
+    if a.json.json {
+        let comps: Vec<Value> = (0..k)
+            .map(|c| {
+                let (sd, corr) = &components[c];
+                let mut v = json!({
+                    "weight": json_f64(m.weights()[c]),
+                    "mean": m.means().row(c).iter().map(|&x| json_f64(x)).collect::<Vec<_>>(),
+                    "std": sd.iter().map(|&x| json_f64(x)).collect::<Vec<_>>(),
+                });
+                if has_correlations {
+                    v["correlation"] = corr
+                        .outer_iter()
+                        .map(|r| r.iter().map(|&x| json_f64(x)).collect::<Vec<_>>())
+                        .collect::<Vec<_>>()
+                        .into();
+                }
+                v
+            })
+            .collect();
+        let i = m.info();
+        return output::print_json(&json!({
+            "model": path,
+            "kind": kind,
+            "description": fit,
+            "components": k,
+            "features": d,
+            "feature_names": m.feature_names(),
+            "covariance": m.covariance_type().name(),
+            "converged": (kind == "fitted").then_some(i.converged),
+            "n_iter": (kind == "fitted").then_some(i.n_iter),
+            "lower_bound": (kind == "fitted").then(|| json_f64(i.lower_bound)),
+            "anomaly_threshold": m.anomaly_threshold().map(json_f64),
+            "n_parameters": m.n_parameters(),
+            "component": comps,
+        }));
+    }
     let mut out = String::new();
     use std::fmt::Write as _;
-    let i = m.info();
-    writeln!(out, "model: {}", a.model)?;
+    writeln!(out, "model: {path}")?;
     writeln!(
         out,
-        "components: {}   features: {} ({})   covariance: {}",
-        m.n_components(),
-        m.n_features(),
+        "components: {k}   features: {d} ({})   covariance: {}",
         m.feature_names().join(", "),
         m.covariance_type()
     )?;
     writeln!(
         out,
-        "fit: {} after {} iterations, lower bound {:.6}",
-        if i.converged {
-            "converged"
-        } else {
-            "not converged"
-        },
-        i.n_iter,
-        i.lower_bound
+        "{}: {fit}",
+        if kind == "fitted" { "fit" } else { "kind" }
     )?;
     writeln!(out, "free parameters: {}", m.n_parameters())?;
-    let covs = m.covariances();
-    for k in 0..m.n_components() {
-        writeln!(out, "component {k}: weight {:.4}", m.weights()[k])?;
-        let mean: Vec<String> = m.means().row(k).iter().map(|v| format!("{v:.4}")).collect();
-        writeln!(out, "  mean      [{}]", mean.join(", "))?;
-        let sd: Vec<String> = (0..m.n_features())
-            .map(|j| {
-                let var = match covs {
-                    gaussmix::Covariances::Full(c) => c[[k, j, j]],
-                    gaussmix::Covariances::Tied(c) => c[[j, j]],
-                    gaussmix::Covariances::Diag(c) => c[[k, j]],
-                    gaussmix::Covariances::Spherical(c) => c[k],
-                };
-                format!("{:.4}", var.sqrt())
-            })
-            .collect();
-        writeln!(out, "  std. dev. [{}]", sd.join(", "))?;
+    let fmt = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let tied = matches!(covs, Covariances::Tied(_));
+    for (c, (sd, corr)) in components.iter().enumerate() {
+        writeln!(out, "component {c}: weight {:.4}", m.weights()[c])?;
+        writeln!(out, "  mean      [{}]", fmt(&m.means().row(c).to_vec()))?;
+        writeln!(out, "  std. dev. [{}]", fmt(sd))?;
+        if has_correlations && d > 1 && !(tied && c > 0) {
+            let label = if tied {
+                "correlation (shared by all components)"
+            } else {
+                "correlation"
+            };
+            if d <= MAX_CORRELATION_TEXT {
+                writeln!(out, "  {label}:")?;
+                for (i, row) in corr.outer_iter().enumerate() {
+                    let cells: Vec<String> = row
+                        .iter()
+                        .take(i + 1)
+                        .map(|x| format!("{x:>7.3}"))
+                        .collect();
+                    writeln!(
+                        out,
+                        "    {:<12} {}",
+                        short(&m.feature_names()[i]),
+                        cells.join(" ")
+                    )?;
+                }
+            } else {
+                writeln!(out, "  {label}: {d}×{d} (see --json)")?;
+            }
+        }
     }
     io::write_output("-", |w| Ok(w.write_all(out.as_bytes())?))
+}
+
+/// A feature name cut to 12 characters for the correlation table.
+fn short(name: &str) -> String {
+    let mut s: String = name.chars().take(12).collect();
+    if name.chars().count() > 12 {
+        s.pop();
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn correlations_of_a_covariance() {
+        let s = array![[4.0, 1.0], [1.0, 1.0]];
+        let r = correlation(&s);
+        assert!((r[[0, 1]] - 0.5).abs() < 1e-12 && (r[[1, 0]] - 0.5).abs() < 1e-12);
+        assert_eq!(r[[0, 0]], 1.0);
+        // a zero variance gives correlation 0, not NaN
+        let r = correlation(&array![[0.0, 0.0], [0.0, 1.0]]);
+        assert_eq!(r[[0, 1]], 0.0);
+    }
+
+    #[test]
+    fn provenance_of_models() {
+        let m = GmmModel::new(
+            array![1.0],
+            array![[0.0, 0.0]],
+            Covariances::Full(ndarray::Array3::from_shape_fn((1, 2, 2), |(_, i, j)| {
+                f64::from(u8::from(i == j))
+            })),
+        )
+        .unwrap();
+        assert_eq!(provenance(&m).0, "given");
+        let mut a = m.clone();
+        a.set_anomaly_threshold(Some(3.5)).unwrap();
+        let (kind, text) = provenance(&a);
+        assert_eq!(kind, "anomaly");
+        assert!(
+            text.contains("3.5") && !text.contains("iterations"),
+            "{text}"
+        );
+        assert_eq!(short("a_very_long_feature_name"), "a_very_long…");
+    }
 }

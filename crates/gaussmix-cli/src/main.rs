@@ -1,11 +1,12 @@
 //! `gaussmix`: Gaussian mixture models from the command line.
+//!
+//! Exit statuses: 0 success, 1 runtime error, 2 usage error, 3 `--strict` and EM did
+//! not converge, 130 interrupted (see `gaussmix_cli::exit`).
 
-use clap::Parser;
-use gaussmix_cli::util::interrupt;
-use gaussmix_cli::{anomaly, bench, commands, plot, select, video};
+use gaussmix_cli::{cli, exit, interrupt, video};
 
 fn main() {
-    let cli = commands::Cli::parse();
+    let cli = cli::parse();
     if let Err(e) = interrupt::install() {
         eprintln!(
             "warning: cannot handle Ctrl-C ({e}); an interrupted run may leave temporary files"
@@ -13,10 +14,10 @@ fn main() {
     }
     // The video pipeline stages its outputs itself; an interrupt removes them too.
     match &cli.command {
-        commands::Command::Video(video::VideoCommand::Subtract(a)) => {
+        cli::Command::Video(video::VideoCommand::Subtract(a)) => {
             interrupt::register_staging(&a.output)
         }
-        commands::Command::Video(video::VideoCommand::Track(a)) => {
+        cli::Command::Video(video::VideoCommand::Track(a)) => {
             interrupt::register_staging(&a.output);
             if let Some(p) = &a.annotate {
                 interrupt::register_staging(p);
@@ -24,19 +25,7 @@ fn main() {
         }
         _ => {}
     }
-    let result = match &cli.command {
-        commands::Command::Fit(a) => commands::fit(a),
-        commands::Command::Predict(a) => commands::predict(a),
-        commands::Command::Score(a) => commands::score(a),
-        commands::Command::Sample(a) => commands::sample(a),
-        commands::Command::Info(a) => commands::info(a),
-        commands::Command::BenchEm(a) => bench::run(a),
-        commands::Command::Video(c) => video::run(c),
-        commands::Command::Select(a) => select::select(a),
-        commands::Command::Anomaly(a) => anomaly::anomaly(a),
-        commands::Command::Plot(a) => plot::plot(a),
-    };
-    if let Err(e) = result {
+    if let Err(e) = cli::run(&cli) {
         if interrupt::interrupted() {
             // An interrupted fit (or a write refused after the signal): nothing was
             // written and no temporary file is left.
@@ -44,6 +33,6 @@ fn main() {
             std::process::exit(interrupt::exit_code());
         }
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(exit::status(&e));
     }
 }

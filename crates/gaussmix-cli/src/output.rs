@@ -1,5 +1,5 @@
-//! Table output chosen by the output path, and a progress line for work made of many
-//! independent tasks (the fits of `select`, the candidates of `anomaly`).
+//! Results written where the output path says: tables by extension, models as JSON,
+//! and the `--json` convention (one JSON object on standard output).
 //!
 //! | output | format |
 //! |---|---|
@@ -8,12 +8,10 @@
 //! | `.tsv` | tab-separated |
 //! | anything else | an error naming the extension and the supported ones |
 
-use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use gaussmix::GmmModel;
 
 use crate::io::{self, Column};
 
@@ -95,7 +93,7 @@ pub fn write_text_table(path: &str, header: &[&str], rows: &[Vec<String>]) -> Re
     }
     match TableFormat::from_path(path)? {
         #[cfg(feature = "parquet")]
-        TableFormat::Parquet => io::parquet::write_text_parquet(path, header, rows),
+        TableFormat::Parquet => io::write::write_text_parquet(path, header, rows),
         #[cfg(not(feature = "parquet"))]
         TableFormat::Parquet => bail!("{path}: Parquet output needs the `parquet` feature"),
         TableFormat::Csv => {
@@ -117,78 +115,62 @@ pub fn write_text_table(path: &str, header: &[&str], rows: &[Vec<String>]) -> Re
     }
 }
 
-/// A progress line on stderr for `total` independent tasks: shown only on a terminal,
-/// not with `--quiet`, and only once the work has run for about a second. Safe to call
-/// from several threads.
-pub struct Ticker {
-    what: String,
-    total: usize,
-    enabled: bool,
-    start: Instant,
-    state: Mutex<TickerState>,
+/// Where the progress bar of `select` and `anomaly` moved (re-exported for them).
+pub use crate::progress::Ticker;
+
+/// Writes a model as JSON to `path` (`-` = standard output), atomically for a file.
+///
+/// # Errors
+/// A model that cannot be serialised, or a write failure (the message names the path).
+pub fn write_model(path: &str, model: &GmmModel) -> Result<()> {
+    let json = model.to_json()?;
+    io::write_output(path, |w| {
+        w.write_all(json.as_bytes())?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write the model to {}", shown(path)))
 }
 
-struct TickerState {
-    done: usize,
-    last_draw: Option<Instant>,
-    drawn: bool,
+/// `path` as messages show it: `-` is "standard output".
+pub fn shown(path: &str) -> &str {
+    if path == "-" {
+        "standard output"
+    } else {
+        path
+    }
 }
 
-impl Ticker {
-    /// A ticker for `total` tasks described as `what` (e.g. "fits").
-    pub fn new(what: &str, total: usize, enabled: bool) -> Self {
-        Ticker {
-            what: what.to_string(),
-            total,
-            enabled: enabled && std::io::stderr().is_terminal(),
-            start: Instant::now(),
-            state: Mutex::new(TickerState {
-                done: 0,
-                last_draw: None,
-                drawn: false,
-            }),
-        }
-    }
+/// Prints one JSON value on standard output (pretty, with a final newline): the result
+/// of a command run with `--json`.
+///
+/// # Errors
+/// A failed write to standard output (a closed pipe is not an error).
+pub fn print_json(value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    io::write_output("-", |w| {
+        w.write_all(text.as_bytes())?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })
+}
 
-    /// Records one finished task, with a short label of the latest one.
-    pub fn tick(&self, label: &str) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.done += 1;
-        if !self.enabled || self.start.elapsed() < Duration::from_secs(1) {
-            return;
-        }
-        if s.last_draw
-            .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
-            && s.done < self.total
-        {
-            return;
-        }
-        s.last_draw = Some(Instant::now());
-        s.drawn = true;
-        let width = 24;
-        let filled = (s.done * width).checked_div(self.total).unwrap_or(width);
-        let bar: String = "#".repeat(filled) + &"-".repeat(width - filled);
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[2K[{bar}] {}/{} {}  {}  {:.1}s",
-            s.done,
-            self.total,
-            self.what,
-            label,
-            self.start.elapsed().as_secs_f64()
-        );
-        let _ = err.flush();
-    }
+/// A float for JSON: `null` when not finite (JSON has no NaN or infinity).
+pub fn json_f64(v: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
 
-    /// Clears the line.
-    pub fn finish(&self) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if s.drawn {
-            eprint!("\r\x1b[2K");
-            s.drawn = false;
-        }
+/// Checks that `--json` and an output path do not both claim standard output.
+///
+/// # Errors
+/// A usage error naming the two flags.
+pub fn check_json_output(json: bool, output: &str, flag: &str) -> Result<()> {
+    if json && output == "-" {
+        return Err(crate::exit::usage(format!(
+            "--json and {flag} - both write to standard output: write the output to a file, or drop --json"
+        )));
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -203,5 +185,16 @@ mod tests {
         let e = TableFormat::from_path("a.xlsx").unwrap_err().to_string();
         assert!(e.contains(".xlsx") && e.contains(".csv"), "{e}");
         assert!(TableFormat::from_path("noext").is_err());
+    }
+
+    #[test]
+    fn json_floats_and_stdout_claims() {
+        assert_eq!(json_f64(1.5), serde_json::json!(1.5));
+        assert_eq!(json_f64(f64::NAN), serde_json::Value::Null);
+        assert!(check_json_output(true, "m.json", "-o").is_ok());
+        assert!(check_json_output(false, "-", "-o").is_ok());
+        let e = check_json_output(true, "-", "-o").unwrap_err();
+        assert_eq!(crate::exit::status(&e), crate::exit::USAGE);
+        assert_eq!(shown("-"), "standard output");
     }
 }

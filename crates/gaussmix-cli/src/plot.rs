@@ -25,7 +25,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::commands::DataArgs;
+use crate::args::DataArgs;
 use crate::io;
 use crate::util::{load_model, read_for_model};
 use gaussmix::select::{CellOutcome, SelectionResult};
@@ -56,8 +56,8 @@ pub struct PlotArgs {
     /// random-from-data, or spread (k-means++ seed rows as means, each component with the
     /// data's overall covariance and equal weights: the slow, instructive start of the
     /// textbook figure).
-    #[arg(long, default_value = "kmeans")]
-    pub init: String,
+    #[arg(long, value_enum, ignore_case = true, default_value = "kmeans")]
+    pub init: TraceInit,
     /// Added to covariance diagonals in the re-run fit for `--trace`.
     #[arg(long, default_value_t = 1e-6, allow_hyphen_values = true)]
     pub reg_covar: f64,
@@ -76,9 +76,30 @@ pub struct PlotArgs {
     /// Print the lower bound at every iteration of the `--trace` re-run.
     #[arg(long, short = 'v')]
     pub verbose: bool,
-    /// Output picture: .png or .svg.
+    /// Picture format (default: by the output's extension; PNG on standard output).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub format: Option<PicFormat>,
+    /// Output picture: .png or .svg, or `-` for standard output.
     #[arg(short = 'o', long = "output")]
     pub output: String,
+}
+
+/// `plot --trace --init`: the library's initialisations, and `spread`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceInit {
+    /// k-means++ seeds, Lloyd iterations, rows assigned to their cluster.
+    #[value(alias = "k-means")]
+    Kmeans,
+    /// k-means++ seed rows, each alone starting a component.
+    #[value(name = "k-means++", alias = "kmeans++")]
+    KMeansPlusPlus,
+    /// Random responsibilities, normalised per row.
+    Random,
+    /// K distinct random rows, each alone starting a component.
+    RandomFromData,
+    /// k-means++ seed rows as means, each with the data's overall covariance and equal
+    /// weights (the slow, instructive start of the textbook figure).
+    Spread,
 }
 
 static FONT: &[u8] = include_bytes!("plot/DejaVuSans-subset.ttf");
@@ -92,14 +113,17 @@ fn register_font() {
     });
 }
 
-/// Picture formats, by extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PicFormat {
-    Png,
-    Svg,
-}
+use crate::args::PictureFormat as PicFormat;
 
-fn pic_format(path: &str) -> Result<PicFormat> {
+/// The picture format for `path`: `forced` (`--format`) when given, else the
+/// extension; standard output (`-`) is PNG unless `--format svg`.
+fn pic_format_as(path: &str, forced: Option<PicFormat>) -> Result<PicFormat> {
+    if let Some(f) = forced {
+        return Ok(f);
+    }
+    if path == "-" {
+        return Ok(PicFormat::Png);
+    }
     let ext = Path::new(path)
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -107,45 +131,62 @@ fn pic_format(path: &str) -> Result<PicFormat> {
         Some("png") => Ok(PicFormat::Png),
         Some("svg") => Ok(PicFormat::Svg),
         Some(other) => {
-            bail!("{path}: unsupported picture extension '.{other}' (supported: .png, .svg)")
+            bail!("{path}: unsupported picture extension '.{other}' (supported: .png, .svg; or --format)")
         }
         None => bail!(
-            "{path}: cannot tell the picture format without an extension (supported: .png, .svg)"
+            "{path}: cannot tell the picture format without an extension (supported: .png, .svg; or --format)"
         ),
     }
 }
 
+fn pic_format(path: &str) -> Result<PicFormat> {
+    pic_format_as(path, None)
+}
+
 /// Checks before any work that a plot can be written to `path` (.png or .svg, in a
-/// writable directory).
+/// writable directory). Standard output is refused: this check is for plots written
+/// beside another result (`select --plot`).
 ///
 /// # Errors
 /// An unsupported extension or an unwritable place.
 pub fn check_plot_output(path: &str) -> Result<()> {
     if path == "-" {
-        bail!("a plot cannot go to standard output: name a .png or .svg file");
+        bail!("a plot cannot go to standard output here: name a .png or .svg file");
     }
     pic_format(path)?;
     io::check_output_path(path)
 }
 
-fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+pub(crate) fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing failed: {e:?}")
 }
 
-/// Something that can draw itself on any plotters backend.
-trait Figure {
+/// Something that can draw itself on any plotters backend (with [`render`], the way
+/// another module draws a figure, e.g. `select --plot`).
+pub(crate) trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
 }
 
 /// Renders a figure to `path` (PNG or SVG by extension), atomically.
-fn render(path: &str, width: u32, height: u32, fig: &impl Figure) -> Result<()> {
+pub(crate) fn render(path: &str, width: u32, height: u32, fig: &impl Figure) -> Result<()> {
+    render_as(path, pic_format(path)?, width, height, fig)
+}
+
+/// Renders a figure in `format` to `path` (atomically), or to standard output (`-`).
+fn render_as(
+    path: &str,
+    format: PicFormat,
+    width: u32,
+    height: u32,
+    fig: &impl Figure,
+) -> Result<()> {
     register_font();
     if !(16..=16384).contains(&width) || !(16..=16384).contains(&height) {
         bail!(
             "picture size {width}×{height}: width and height must be between 16 and 16384 pixels"
         );
     }
-    match pic_format(path)? {
+    match format {
         PicFormat::Png => {
             let mut buf = vec![255u8; width as usize * height as usize * 3];
             {
@@ -155,7 +196,7 @@ fn render(path: &str, width: u32, height: u32, fig: &impl Figure) -> Result<()> 
                 fig.draw(&root)?;
                 root.present().map_err(perr)?;
             }
-            io::write_atomic(Path::new(path), |w| {
+            io::write_output(path, |w| {
                 let mut enc = png::Encoder::new(w, width, height);
                 enc.set_color(png::ColorType::Rgb);
                 enc.set_depth(png::BitDepth::Eight);
@@ -174,10 +215,10 @@ fn render(path: &str, width: u32, height: u32, fig: &impl Figure) -> Result<()> 
                 fig.draw(&root)?;
                 root.present().map_err(perr)?;
             }
-            io::write_atomic(Path::new(path), |w| Ok(w.write_all(s.as_bytes())?))
+            io::write_output(path, |w| Ok(w.write_all(s.as_bytes())?))
         }
     }
-    .with_context(|| format!("cannot write the plot {path}"))
+    .with_context(|| format!("cannot write the plot {}", crate::output::shown(path)))
 }
 
 /// Component colours (Tableau 10), cycled for K > 10.
@@ -194,7 +235,7 @@ const PALETTE: [(u8, u8, u8); 10] = [
     (23, 190, 207),
 ];
 
-fn colour(k: usize) -> RGBColor {
+pub(crate) fn colour(k: usize) -> RGBColor {
     let (r, g, b) = PALETTE[k % PALETTE.len()];
     RGBColor(r, g, b)
 }
@@ -210,6 +251,11 @@ fn mixed(resp: ndarray::ArrayView1<f64>) -> RGBColor {
     }
     let c = |v: f64| v.round().clamp(0.0, 255.0) as u8;
     RGBColor(c(r), c(g), c(b))
+}
+
+/// The colour of the legend's point: an even mix of the first two components.
+fn mixed_legend_colour() -> RGBColor {
+    mixed(ndarray::array![0.5, 0.5].view())
 }
 
 /// The 2×2 covariance block of component `k` for features `i`, `j`.
@@ -255,7 +301,7 @@ pub fn ellipse(mu: (f64, f64), s: [[f64; 2]; 2], r: f64, n: usize) -> Vec<(f64, 
 }
 
 /// Padded range of values (a unit range around a constant).
-fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
+pub(crate) fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
     if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         let m = if lo.is_finite() { lo } else { 0.0 };
         let h = if m == 0.0 { 1.0 } else { m.abs() * 0.1 };
@@ -265,7 +311,7 @@ fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
     (lo - p, hi + p)
 }
 
-fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
     it.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     })
@@ -310,10 +356,23 @@ impl Figure for Scatter2<'_> {
         let area = root
             .titled(&self.title, ("sans-serif", 22).into_font().color(&BLACK))
             .map_err(perr)?;
+        // several panels (a trace): one key in a strip under the title, over them all;
+        // one panel: the key inside it
+        let strip = self.legend && self.panels.len() > 1;
+        let area = if strip {
+            let k = self.panels.first().map_or(0, |p| p.0.n_components());
+            let rows = key_rows(k, area.dim_in_pixel().0);
+            let (top, rest) = area.split_vertically(8 + 24 * rows as u32);
+            draw_key_strip(&top, k)?;
+            rest
+        } else {
+            area
+        };
         let panels = area.split_evenly((1, self.panels.len()));
         let ((x0, x1), (y0, y1)) = self.ranges();
         let (i, j) = self.dims;
         for (p, (model, resp, caption)) in panels.iter().zip(&self.panels) {
+            let legend = self.legend && !strip;
             let mut chart = ChartBuilder::on(p);
             chart.margin(8).x_label_area_size(42).y_label_area_size(54);
             if !caption.is_empty() {
@@ -343,7 +402,7 @@ impl Figure for Scatter2<'_> {
                 let series = chart
                     .draw_series(LineSeries::new(ellipse(mu, s, 1.0, 120), c.stroke_width(3)))
                     .map_err(perr)?;
-                if self.legend {
+                if legend {
                     series
                         .label(format!("component {k}  π = {:.2}", model.weights()[k]))
                         .legend(move |(x, y)| {
@@ -365,7 +424,33 @@ impl Figure for Scatter2<'_> {
                     .draw_series(std::iter::once(Cross::new(mu, 6, c.stroke_width(2))))
                     .map_err(perr)?;
             }
-            if self.legend {
+            if legend {
+                // a key for every other mark: the points, the dashed 2σ ellipses, the means
+                let grey = RGBColor(90, 90, 90);
+                chart
+                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                    .map_err(perr)?
+                    .label("rows, coloured by responsibility")
+                    .legend(move |(x, y)| {
+                        Circle::new((x + 10, y), 4, mixed_legend_colour().mix(0.85).filled())
+                    });
+                chart
+                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                    .map_err(perr)?
+                    .label("1σ ellipse (solid), 2σ (dashed)")
+                    .legend(move |(x, y)| {
+                        plotters::element::DashedPathElement::new(
+                            vec![(x, y), (x + 20, y)],
+                            5,
+                            3,
+                            grey.stroke_width(2),
+                        )
+                    });
+                chart
+                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                    .map_err(perr)?
+                    .label("× component mean")
+                    .legend(move |(x, y)| Cross::new((x + 10, y), 6, BLACK.stroke_width(2)));
                 chart
                     .configure_series_labels()
                     .label_font(("sans-serif", 14))
@@ -378,6 +463,88 @@ impl Figure for Scatter2<'_> {
         }
         Ok(())
     }
+}
+
+/// The entries of a key strip for `k` components: (label, width in pixels).
+fn key_entries(k: usize) -> Vec<(String, u32)> {
+    let mut v: Vec<String> = (0..k).map(|c| format!("component {c}")).collect();
+    v.extend(
+        [
+            "rows, coloured by responsibility",
+            "1σ ellipse (solid), 2σ (dashed)",
+            "× component mean",
+        ]
+        .map(String::from),
+    );
+    // about 6.5 px per character at 14 px, a 26 px mark and 22 px between entries
+    v.into_iter()
+        .map(|l| {
+            let w = 26 + (l.chars().count() as f64 * 6.5) as u32 + 22;
+            (l, w)
+        })
+        .collect()
+}
+
+/// Rows the key strip needs in `width` pixels.
+fn key_rows(k: usize, width: u32) -> usize {
+    let mut rows = 1;
+    let mut x = 10;
+    for (_, w) in key_entries(k) {
+        if x + w > width && x > 10 {
+            rows += 1;
+            x = 10;
+        }
+        x += w;
+    }
+    rows
+}
+
+/// Draws the key of a trace: each component's colour (solid 1σ line), the points, the
+/// dashed 2σ ellipse and the × of a mean, left to right, wrapping to more rows.
+fn draw_key_strip<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, k: usize) -> Result<()> {
+    let width = area.dim_in_pixel().0;
+    let grey = RGBColor(90, 90, 90);
+    let font = ("sans-serif", 14).into_font().color(&BLACK);
+    let (mut x, mut y) = (10i32, 16i32);
+    for (n, (label, w)) in key_entries(k).into_iter().enumerate() {
+        if x + w as i32 > width as i32 && x > 10 {
+            x = 10;
+            y += 24;
+        }
+        if n < k {
+            let c = colour(n);
+            area.draw(&PathElement::new(
+                vec![(x, y), (x + 20, y)],
+                c.stroke_width(3),
+            ))
+            .map_err(perr)?;
+        } else {
+            match n - k {
+                0 => area
+                    .draw(&Circle::new(
+                        (x + 10, y),
+                        4,
+                        mixed_legend_colour().mix(0.85).filled(),
+                    ))
+                    .map_err(perr)?,
+                1 => area
+                    .draw(&plotters::element::DashedPathElement::new(
+                        vec![(x, y), (x + 20, y)],
+                        5,
+                        3,
+                        grey.stroke_width(2),
+                    ))
+                    .map_err(perr)?,
+                _ => area
+                    .draw(&Cross::new((x + 10, y), 6, BLACK.stroke_width(2)))
+                    .map_err(perr)?,
+            }
+        }
+        area.draw(&Text::new(label, (x + 26, y - 8), font.clone()))
+            .map_err(perr)?;
+        x += w as i32;
+    }
+    Ok(())
 }
 
 /// A 1-D panel: density histogram, mixture density, weighted components.
@@ -755,11 +922,12 @@ fn trace_models(
     x: ArrayView2<f64>,
     wanted: &[usize],
 ) -> Result<Vec<(usize, GmmModel)>> {
-    let spread = a.init.eq_ignore_ascii_case("spread");
-    let init: InitMethod = if spread {
-        InitMethod::KMeansPlusPlus
-    } else {
-        a.init.parse()?
+    let spread = a.init == TraceInit::Spread;
+    let init = match a.init {
+        TraceInit::Kmeans => InitMethod::KMeans,
+        TraceInit::KMeansPlusPlus | TraceInit::Spread => InitMethod::KMeansPlusPlus,
+        TraceInit::Random => InitMethod::Random,
+        TraceInit::RandomFromData => InitMethod::RandomFromData,
     };
     let (k, ct) = (model.n_components(), model.covariance_type());
     let base = GaussianMixture::new(k)
@@ -833,7 +1001,8 @@ fn trace_models(
 
 /// `gaussmix plot`.
 pub fn plot(a: &PlotArgs) -> Result<()> {
-    check_plot_output(&a.output)?;
+    let format = pic_format_as(&a.output, a.format)?;
+    io::check_output_path(&a.output)?;
     let model = load_model(&a.model)?;
     let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)?;
     let x = data.x.view();
@@ -886,7 +1055,7 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
                 let cap = if it == 0 {
                     "initialisation".to_string()
                 } else {
-                    format!("L = {it}")
+                    format!("iteration {it}")
                 };
                 (cap, m)
             })
@@ -929,10 +1098,10 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
                 data.feature_names[dims[1]].clone(),
             ),
             title,
-            legend: !a.trace || n_panels == 1,
+            legend: true,
             panels: ps,
         };
-        render(&a.output, width, height, &fig)?;
+        render_as(&a.output, format, width, height, &fig)?;
     } else {
         let fig = Hist1 {
             values: x.index_axis(Axis(1), dims[0]),
@@ -941,9 +1110,9 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
             title,
             panels: panels.into_iter().map(|(c, m)| (m, c)).collect(),
         };
-        render(&a.output, width, height, &fig)?;
+        render_as(&a.output, format, width, height, &fig)?;
     }
-    if !a.quiet {
+    if !a.quiet && a.output != "-" {
         eprintln!("wrote {} ({width}×{height})", a.output);
     }
     Ok(())
@@ -974,5 +1143,15 @@ mod tests {
         assert_eq!(pic_format("a.svg").unwrap(), PicFormat::Svg);
         assert!(pic_format("a.jpg").is_err());
         assert!(pic_format("a").is_err());
+        assert_eq!(pic_format("-").unwrap(), PicFormat::Png);
+        assert_eq!(
+            pic_format_as("-", Some(PicFormat::Svg)).unwrap(),
+            PicFormat::Svg
+        );
+        assert_eq!(
+            pic_format_as("a.dat", Some(PicFormat::Svg)).unwrap(),
+            PicFormat::Svg
+        );
+        assert!(check_plot_output("-").is_err());
     }
 }

@@ -1,20 +1,20 @@
-//! Helpers shared by `select`, `anomaly` and `plot`: a local thread pool for `--threads`,
-//! and reading data for an existing model.
+//! Helpers shared by the subcommands: a local thread pool for `--threads`, reading a
+//! model, and reading data for an existing model.
 
 use anyhow::{bail, Context, Result};
 use gaussmix::GmmModel;
 
-use crate::commands::DataArgs;
+use crate::args::DataArgs;
 use crate::io::{self, Dataset, ReadOptions};
 
 /// Runs `f` on a local pool of `threads` threads (rayon's default pool when `None`); the
 /// library never configures the global pool.
 ///
 /// # Errors
-/// `--threads 0`, or a pool that cannot be started.
+/// `--threads 0` (a usage error), or a pool that cannot be started.
 pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
     match threads {
-        Some(0) => bail!("--threads must be at least 1"),
+        Some(0) => Err(crate::exit::usage("--threads must be at least 1")),
         Some(n) => {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
@@ -36,20 +36,27 @@ pub fn load_model(path: &str) -> Result<GmmModel> {
     GmmModel::from_json(&text).with_context(|| format!("{path} is not a valid gaussmix model"))
 }
 
-/// Reads data for an existing model: the columns of `--columns`, else the model's feature
-/// columns when the file has them by name, else every numeric column. The width must
-/// match the model's.
+/// Reads data for an existing model, choosing its columns once:
+///
+/// - `--columns`, when given, chooses them;
+/// - else, when both the model and the file name their columns, the model's features by
+///   name: a column the model has and the file lacks is an error naming it, and columns
+///   the file has beyond the model's are left out with a note naming them;
+/// - else every numeric column, by position.
+///
+/// The number of columns must match the model's.
 ///
 /// # Errors
-/// Reader errors, or a number of columns other than the model's (the message names both).
+/// Reader errors, missing columns, or a width other than the model's (the message
+/// names both sides).
 pub fn read_for_model(
     path: &str,
     args: &DataArgs,
     model: &GmmModel,
     quiet: bool,
 ) -> Result<Dataset> {
-    let named = !model
-        .feature_names()
+    let model_names = model.feature_names();
+    let model_named = !model_names
         .iter()
         .enumerate()
         .all(|(i, n)| *n == format!("x{i}"));
@@ -59,187 +66,110 @@ pub fn read_for_model(
         array: args.array.clone(),
         quiet,
     };
-    let data = if opts.columns.is_none() && named && path != "-" {
-        opts.columns = Some(model.feature_names().to_vec());
-        opts.quiet = true;
-        match io::read_dataset(path, &opts) {
-            Ok(d) => d,
-            Err(_) => {
-                opts.columns = None;
-                opts.quiet = quiet;
-                io::read_dataset(path, &opts)?
-            }
+    let table = io::read_table(path, &opts)?;
+    let mut notes = Vec::new();
+    // By name when the file names its columns and the model's names mean something
+    // (or, for a model of unnamed columns x0, x1, …, when the file has them all: a file
+    // written by `gaussmix sample`).
+    let by_name = opts.columns.is_none()
+        && table.schema.named
+        && (model_named || model_names.iter().all(|n| table.schema.names.contains(n)));
+    if by_name {
+        let have = &table.schema.names;
+        let missing: Vec<String> = model_names
+            .iter()
+            .filter(|n| !have.contains(n))
+            .cloned()
+            .collect();
+        let positional = missing.len() == model_names.len();
+        if !missing.is_empty() && !positional {
+            bail!(
+                "{path} lacks the model's column{} {} (the model uses {}; the file has {}): choose columns with --columns",
+                if missing.len() == 1 { "" } else { "s" },
+                quoted(&missing),
+                io::list_names(model_names),
+                io::list_names(have)
+            );
         }
-    } else {
-        io::read_dataset(path, &opts)?
-    };
+        if positional {
+            // none of the model's names: the file names its columns otherwise, so they
+            // are taken by position (the widths must agree)
+            if !quiet {
+                eprintln!(
+                    "note: {path} has none of the model's columns ({}); using its numeric columns by position",
+                    io::list_names(model_names)
+                );
+            }
+            return by_position(path, table, &opts, model, quiet);
+        }
+        let extra: Vec<String> = (0..have.len())
+            .filter(|&j| {
+                table.schema.kinds[j] == io::Kind::Number && !model_names.contains(&have[j])
+            })
+            .map(|j| have[j].clone())
+            .collect();
+        if !extra.is_empty() {
+            notes.push(format!(
+                "ignoring column{} {} of {path}: not among the model's features ({})",
+                if extra.len() == 1 { "" } else { "s" },
+                quoted(&extra),
+                io::list_names(model_names)
+            ));
+        }
+        opts.columns = Some(model_names.to_vec());
+    }
+    finish(path, table, &opts, model, quiet, notes)
+}
+
+/// The numeric columns of `table` (or `--columns`), for `model`.
+fn by_position(
+    path: &str,
+    table: io::Table,
+    opts: &ReadOptions,
+    model: &GmmModel,
+    quiet: bool,
+) -> Result<Dataset> {
+    finish(path, table, opts, model, quiet, Vec::new())
+}
+
+/// Chooses the columns, prints the notes, checks the width.
+fn finish(
+    path: &str,
+    table: io::Table,
+    opts: &ReadOptions,
+    model: &GmmModel,
+    quiet: bool,
+    mut notes: Vec<String>,
+) -> Result<Dataset> {
+    let model_names = model.feature_names();
+    let data = table.into_dataset(opts, &mut notes);
+    if !quiet {
+        for n in &notes {
+            eprintln!("note: {n}");
+        }
+    }
+    let data = data?;
     if data.x.ncols() != model.n_features() {
         bail!(
             "{path} has {} feature columns ({}) but the model has {} ({}): the dimensions differ; choose columns with --columns",
             data.x.ncols(),
-            data.feature_names.join(", "),
+            io::list_names(&data.feature_names),
             model.n_features(),
-            model.feature_names().join(", ")
+            io::list_names(model_names)
         );
     }
     Ok(data)
 }
 
-/// Ctrl-C (SIGINT) and SIGTERM.
-///
-/// [`install`] starts a thread that receives the signals. The first one sets the flag
-/// ([`flag`], [`interrupted`]); while a command is in a *graceful* phase
-/// ([`set_graceful`]: an EM fit, which polls the flag once per iteration and stops), that
-/// is all it does. Otherwise, and on a second signal, the thread removes every unfinished
-/// output file ([`register_temp`]) and exits at once with 128 + the signal number (130
-/// for SIGINT). Output files are renamed into place only when the flag is clear
-/// ([`crate::io::write_atomic`]), so an interrupted command never leaves a partial or
-/// temporary file behind and never replaces an existing one.
-pub mod interrupt {
-    use std::path::{Path, PathBuf};
-    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-    use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-
-    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    static GRACEFUL: AtomicBool = AtomicBool::new(false);
-    static SIGNAL: AtomicI32 = AtomicI32::new(0);
-    static TEMPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-    /// Staging places of outputs written by other crates (the video pipeline's
-    /// `.NAME.partial-*` files and folders): folder, name prefix, and the matching
-    /// entries that existed before (not ours, never removed).
-    type Staging = (PathBuf, String, Vec<std::ffi::OsString>);
-    static STAGING: Mutex<Vec<Staging>> = Mutex::new(Vec::new());
-
-    /// The interrupt flag (set by the first SIGINT or SIGTERM).
-    pub fn flag() -> Arc<AtomicBool> {
-        FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
-            .clone()
-    }
-
-    /// Whether a SIGINT or SIGTERM has arrived.
-    pub fn interrupted() -> bool {
-        FLAG.get().is_some_and(|f| f.load(Ordering::SeqCst))
-    }
-
-    /// The exit status for an interrupted run: 128 + the signal (130 for SIGINT).
-    pub fn exit_code() -> i32 {
-        match SIGNAL.load(Ordering::SeqCst) {
-            0 => 130,
-            s => 128 + s,
-        }
-    }
-
-    /// Whether the first signal only sets the flag (true while the command polls it) or
-    /// ends the process at once (false, the default).
-    pub fn set_graceful(on: bool) {
-        GRACEFUL.store(on, Ordering::SeqCst);
-    }
-
-    /// The list of unfinished output files, locked. Creating, renaming and removing a
-    /// temporary file under this lock keeps the signal thread from exiting half-way.
-    pub fn temps() -> MutexGuard<'static, Vec<PathBuf>> {
-        TEMPS.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Adds an unfinished output file (call with the [`temps`] guard held).
-    pub fn register_temp(list: &mut Vec<PathBuf>, path: &Path) {
-        list.push(path.to_path_buf());
-    }
-
-    /// Removes a file from the list (call with the [`temps`] guard held).
-    pub fn unregister_temp(list: &mut Vec<PathBuf>, path: &Path) {
-        list.retain(|p| p != path);
-    }
-
-    /// Entries of `dir` whose names start with `prefix`.
-    fn matching(dir: &Path, prefix: &str) -> Vec<std::ffi::OsString> {
-        std::fs::read_dir(dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.file_name())
-                    .filter(|n| n.to_string_lossy().starts_with(prefix))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Registers an output that another crate stages as `.NAME.partial-*` next to
-    /// `target` (the video pipeline): on an interrupt that ends the process, such entries
-    /// created since this call are removed.
-    pub fn register_staging(target: &Path) {
-        let Some(name) = target.file_name() else {
-            return;
-        };
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let prefix = format!(".{}.partial-", name.to_string_lossy());
-        let before = matching(&dir, &prefix);
-        STAGING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((dir, prefix, before));
-    }
-
-    /// Removes the staged entries of [`register_staging`] (a few tries: the pipeline
-    /// may still be adding files to a staged folder).
-    fn remove_staging() {
-        let list = STAGING.lock().unwrap_or_else(|e| e.into_inner());
-        for (dir, prefix, before) in list.iter() {
-            for _ in 0..5 {
-                let ours: Vec<_> = matching(dir, prefix)
-                    .into_iter()
-                    .filter(|n| !before.contains(n))
-                    .collect();
-                if ours.is_empty() {
-                    break;
-                }
-                for n in ours {
-                    let p = dir.join(n);
-                    if p.is_dir() {
-                        let _ = std::fs::remove_dir_all(&p);
-                    } else {
-                        let _ = std::fs::remove_file(&p);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Starts the signal thread (once; later calls do nothing).
-    ///
-    /// # Errors
-    /// The signal handlers cannot be installed.
-    pub fn install() -> anyhow::Result<()> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        static INSTALLED: OnceLock<()> = OnceLock::new();
-        if INSTALLED.get().is_some() {
-            return Ok(());
-        }
-        let flag = flag();
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                for sig in signals.forever() {
-                    SIGNAL.store(sig, Ordering::SeqCst);
-                    let first = !flag.swap(true, Ordering::SeqCst);
-                    if first && GRACEFUL.load(Ordering::SeqCst) {
-                        eprintln!("\ninterrupted: stopping after the current iteration (interrupt again to stop at once)");
-                        continue;
-                    }
-                    // Holding the lock: no temporary file is being created or renamed.
-                    let list = temps();
-                    for p in list.iter() {
-                        let _ = std::fs::remove_file(p);
-                    }
-                    remove_staging();
-                    eprintln!("\nerror: interrupted; unfinished output removed");
-                    std::process::exit(128 + sig);
-                }
-            })?;
-        let _ = INSTALLED.set(());
-        Ok(())
-    }
+/// `'a', 'b'`.
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
+
+/// Ctrl-C and SIGTERM handling (moved to [`crate::interrupt`]; re-exported here for the
+/// commands that still import it from `util`).
+pub use crate::interrupt;

@@ -1,4 +1,4 @@
-//! Fault handling of the `gaussmix` binary (DESIGN.md §7: a failure loses nothing):
+//! Fault handling of the `gaussmix` binary (the project rule: a failure loses nothing):
 //!
 //! - a full disk (a 256 KiB tmpfs, and `/dev/full`) and a read-only folder (a tmpfs
 //!   remounted read-only; root ignores permission bits) give an error naming the path,
@@ -12,6 +12,9 @@
 //! Mounting needs root (CI runs as root). Where it is not permitted the mount tests print
 //! a note and skip, unless `GAUSSMIX_REQUIRE_FAULT_TESTS=1`, where they fail.
 
+mod common;
+
+use common::listing;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -31,16 +34,6 @@ fn gaussmix_path() -> PathBuf {
 
 fn required() -> bool {
     std::env::var("GAUSSMIX_REQUIRE_FAULT_TESTS").is_ok_and(|v| v == "1")
-}
-
-/// Files in `dir`, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// A small deterministic generator (xorshift64*), and standard normals by Box–Muller.

@@ -150,7 +150,18 @@ fn trace_draws_one_panel_per_iteration() {
         .assert()
         .success();
     let svg = std::fs::read_to_string(&out).unwrap();
-    assert!(svg.contains("initialisation") && svg.contains("L = 3"));
+    // panels are titled by iteration (not "L = 3", which reads as a log-likelihood)
+    assert!(svg.contains("initialisation") && svg.contains("iteration 3"));
+    assert!(!svg.contains("L = 3"));
+    // a key for every mark: components (solid 1σ), dashed 2σ ellipses, means (×), points
+    for key in [
+        "component 0",
+        "1σ ellipse (solid), 2σ (dashed)",
+        "× component mean",
+        "rows, coloured by responsibility",
+    ] {
+        assert!(svg.contains(key), "no key '{key}' in the trace");
+    }
 }
 
 fn plot_fails(m: &Path, data: &str, extra: &[&str], out: &str, message: &str) {
@@ -195,7 +206,6 @@ fn plot_errors_are_clear() {
         dir.path().join("x.jpg").to_str().unwrap(),
         "unsupported picture extension",
     );
-    plot_fails(&m, &faithful(), &[], "-", "standard output");
     plot_fails(&m, &faithful(), &["--trace", "--init", "magic"], o, "init");
     // a model whose dimension differs from the data
     let m1 = dir.path().join("one.json");

@@ -55,14 +55,14 @@ pub const MIN_DISTINCT: usize = 20;
 pub const MAX_RESEEDS: usize = 10;
 
 impl std::str::FromStr for DegeneratePolicy {
-    type Err = crate::GmmError;
-    fn from_str(s: &str) -> crate::Result<Self> {
+    type Err = crate::error::GmmError;
+    fn from_str(s: &str) -> crate::error::Result<Self> {
         match s.to_ascii_lowercase().as_str() {
             "keep" => Ok(DegeneratePolicy::Keep),
             "error" => Ok(DegeneratePolicy::Error),
             "reseed" => Ok(DegeneratePolicy::Reseed),
             "drop" => Ok(DegeneratePolicy::Drop),
-            _ => Err(crate::GmmError::InvalidParam {
+            _ => Err(crate::error::GmmError::InvalidParam {
                 name: "degenerate",
                 value: s.to_string(),
                 reason: "must be one of keep, error, reseed, drop".into(),
@@ -124,7 +124,9 @@ pub const MIN_PERPLEXITY: f64 = 1.5;
 
 /// For each column with tied values, each row's index among the column's distinct values
 /// (`None` for columns without ties).
-pub fn value_ids<T: crate::Float>(x: ndarray::ArrayView2<T>) -> Vec<Option<(Vec<u32>, usize)>> {
+pub fn value_ids<T: crate::float::Float>(
+    x: ndarray::ArrayView2<T>,
+) -> Vec<Option<(Vec<u32>, usize)>> {
     x.columns()
         .into_iter()
         .map(|c| {
@@ -240,13 +242,13 @@ impl GmmModel {
     ///
     /// # Errors
     /// The data errors of [`GmmModel::predict_proba`].
-    pub fn degenerate_components<T: crate::Float>(
+    pub fn degenerate_components<T: crate::float::Float>(
         &self,
         x: ndarray::ArrayView2<T>,
         reg_covar: f64,
-    ) -> crate::Result<Vec<(usize, Degeneracy)>> {
+    ) -> crate::error::Result<Vec<(usize, Degeneracy)>> {
         self.check_data(x)?;
-        let s = crate::summary::DataSummary::of(x, None, crate::Parallelism::default());
+        let s = crate::summary::DataSummary::of(x, None, crate::par::Parallelism::default());
         let mut out = degenerate_components(self, s.weight_sum, &s.variances(), reg_covar);
         if out.is_empty() && !self.covariance_type().is_shared() {
             let ids = value_ids(x);

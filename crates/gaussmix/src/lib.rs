@@ -82,3 +82,16 @@ pub use model::{FitInfo, GmmModel, ModelFile, Noise, MODEL_FORMAT_VERSION};
 pub use par::Parallelism;
 pub use stats::{MStepOptions, SufficientStatistics, STATS_FORMAT_VERSION};
 pub use stream::{ArraySource, Chunk, RowSource, STREAM_CHUNK_MULTIPLE};
+
+/// The instruction-set level the kernels run at in this process: `"avx512"`, `"avx2"` or
+/// `"portable"`.
+///
+/// It is the best level the CPU has, unless the environment variable
+/// `GAUSSMIX_KERNEL=avx512|avx2|portable` pins one (read once, at the first fit or
+/// call of this function). Results are bit-identical for a seed on every machine that
+/// runs the same level, whatever the thread count; two levels can differ in the last
+/// bits. A pinned level the CPU lacks is not an error: the best level below it is used
+/// and a warning is printed on stderr once (an unknown value is treated the same way).
+pub fn kernel_level() -> &'static str {
+    kernels::Level::detect().name()
+}

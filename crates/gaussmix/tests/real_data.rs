@@ -2,12 +2,12 @@
 
 mod common;
 
-use common::{read_r_csv, shared};
+use common::{data, read_r_csv};
 use gaussmix::GaussianMixture;
 
 #[test]
 fn old_faithful_two_components() {
-    let x = read_r_csv(&shared("tabular/faithful.csv"));
+    let x = read_r_csv(&data("faithful.csv"));
     assert_eq!(x.dim(), (272, 2));
     let m = GaussianMixture::new(2)
         .n_init(10)
@@ -21,7 +21,7 @@ fn old_faithful_two_components() {
 
 #[test]
 fn iris_three_components() {
-    let x = read_r_csv(&shared("tabular/iris.csv"));
+    let x = read_r_csv(&data("iris.csv"));
     assert_eq!(x.dim(), (150, 4));
     let m = GaussianMixture::new(3)
         .n_init(10)

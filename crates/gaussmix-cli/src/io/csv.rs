@@ -19,7 +19,7 @@ use ::csv::{ByteRecord, ReaderBuilder};
 use anyhow::{anyhow, bail, Result};
 use ndarray::{Array1, Array2};
 
-use super::{check_weights, list_names, select_columns, Dataset, ReadOptions};
+use super::table::{self, Dataset, Kind, Problem, ReadOptions, Rows, Schema, Table};
 
 /// How many bytes are looked at to sniff the delimiter.
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -211,13 +211,13 @@ impl NewlineLog {
 /// A reader that logs newline offsets into a shared [`NewlineLog`].
 struct LineCounting<R> {
     inner: R,
-    log: std::rc::Rc<std::cell::RefCell<NewlineLog>>,
+    log: std::sync::Arc<std::sync::Mutex<NewlineLog>>,
 }
 
 impl<R: Read> Read for LineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut log = self.log.borrow_mut();
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let base = log.read;
         log.pending.extend(
             buf[..n]
@@ -235,7 +235,7 @@ impl<R: Read> Read for LineCounting<R> {
 enum Records<R: Read> {
     Csv {
         reader: ::csv::Reader<LineCounting<R>>,
-        log: std::rc::Rc<std::cell::RefCell<NewlineLog>>,
+        log: std::sync::Arc<std::sync::Mutex<NewlineLog>>,
     },
     Whitespace {
         reader: BufReader<R>,
@@ -264,7 +264,10 @@ impl<R: Read> Records<R> {
                     .iter()
                     .map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64)
                     .sum();
-                let last = log.borrow_mut().line_of(end.saturating_sub(1));
+                let last = log
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .line_of(end.saturating_sub(1));
                 Ok(Some(last.saturating_sub(inner).max(1)))
             }
             Records::Whitespace { reader, line, buf } => loop {
@@ -301,14 +304,6 @@ struct Bad {
     value: String,
 }
 
-/// The kinds of bad cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Problem {
-    Text,
-    Missing,
-    Infinite,
-}
-
 /// What was seen in one column.
 #[derive(Debug, Clone)]
 struct ColStat {
@@ -336,17 +331,44 @@ impl ColStat {
     fn is_text(&self) -> bool {
         self.numbers == 0 && self.first_text.is_some()
     }
+
+    /// The first unusable cell, in reading order.
+    fn first_bad(&self) -> Option<table::Bad> {
+        [
+            (&self.first_text, Problem::Text),
+            (&self.first_missing, Problem::Missing),
+            (&self.first_infinite, Problem::Infinite),
+        ]
+        .into_iter()
+        .filter_map(|(b, p)| b.as_ref().map(|b| (b, p)))
+        .min_by_key(|(b, _)| b.row)
+        .map(|(b, p)| table::Bad {
+            row: b.row,
+            line: Some(b.line),
+            value: b.value.clone(),
+            problem: p,
+        })
+    }
 }
 
-/// Reads delimited text from `reader` into a [`Dataset`]. `file` names it in messages;
-/// `default_delim` is used when sniffing finds nothing (a single column).
-pub fn read_csv(
+/// A reader after sniffing: the sniffed prefix, then the rest.
+type Sniffed<R> = std::io::Chain<std::io::Cursor<Vec<u8>>, R>;
+
+/// The records of a delimited file opened for streaming.
+type FileRecords = Records<Sniffed<BufReader<std::fs::File>>>;
+
+/// What a scan tells of the columns: the schema, each column's first bad cell, the
+/// reading notes, and the index of the first field that is a column.
+type Scanned = (Schema, Vec<Option<table::Bad>>, Vec<String>, usize);
+
+/// The records of delimited text, sniffed: `file` names it in messages;
+/// `default_delim` is used when sniffing finds nothing (a single column). Returns the
+/// records and whether a decimal comma is accepted.
+fn open_records<R: Read>(
     file: &str,
-    mut reader: impl Read,
+    mut reader: R,
     default_delim: u8,
-    opts: &ReadOptions,
-    notes: &mut Vec<String>,
-) -> Result<Dataset> {
+) -> Result<(Records<Sniffed<R>>, bool)> {
     let mut prefix = Vec::new();
     (&mut reader)
         .take(SNIFF_BYTES as u64)
@@ -358,9 +380,9 @@ pub fn read_csv(
     }
     let delim = sniff_delimiter(&prefix, complete, default_delim);
     let stream = std::io::Cursor::new(prefix).chain(reader);
-    let mut records = match delim {
+    let records = match delim {
         Delim::Byte(d) => {
-            let log = std::rc::Rc::new(std::cell::RefCell::new(NewlineLog::default()));
+            let log = std::sync::Arc::new(std::sync::Mutex::new(NewlineLog::default()));
             let counting = LineCounting {
                 inner: stream,
                 log: log.clone(),
@@ -381,8 +403,49 @@ pub fn read_csv(
             buf: Vec::new(),
         },
     };
-    let decimal_comma = delim == Delim::Byte(b';');
-    read_records(file, &mut records, decimal_comma, opts, notes)
+    Ok((records, delim == Delim::Byte(b';')))
+}
+
+/// Reads delimited text from `reader` into a [`Dataset`]. `file` names it in messages;
+/// `default_delim` is used when sniffing finds nothing (a single column).
+///
+/// # Errors
+/// As [`read_csv_table`] and [`Table::into_dataset`].
+pub fn read_csv(
+    file: &str,
+    reader: impl Read,
+    default_delim: u8,
+    opts: &ReadOptions,
+    notes: &mut Vec<String>,
+) -> Result<Dataset> {
+    read_csv_table(file, reader, default_delim)?.into_dataset(opts, notes)
+}
+
+/// Reads delimited text from `reader` into a [`Table`] of every column (row names
+/// dropped).
+///
+/// # Errors
+/// An unreadable or empty file, a ragged row.
+pub fn read_csv_table(file: &str, reader: impl Read, default_delim: u8) -> Result<Table> {
+    let (mut records, decimal_comma) = open_records(file, reader, default_delim)?;
+    let (layout, mut scan) = Scan::all(file, &mut records, decimal_comma, true)?;
+    let (schema, bad, notes, first_data) = scan.schema(file, &layout)?;
+    let nrows = scan.lines.len();
+    let values = Array2::from_shape_vec((nrows, layout.ncols), std::mem::take(&mut scan.values))
+        .map_err(|e| anyhow!("{file}: internal shape error: {e}"))?;
+    let values = if first_data > 0 {
+        values.slice_move(ndarray::s![.., first_data..])
+    } else {
+        values
+    };
+    Ok(Table {
+        schema,
+        values,
+        bad,
+        rows: Rows::Lines(scan.lines),
+        labels: None,
+        notes,
+    })
 }
 
 /// Whether a record is one blank field (a line of spaces).
@@ -390,81 +453,166 @@ fn is_blank(rec: &ByteRecord) -> bool {
     rec.len() == 1 && rec[0].trim_ascii().is_empty()
 }
 
-fn read_records<R: Read>(
-    file: &str,
-    records: &mut Records<R>,
-    decimal_comma: bool,
-    opts: &ReadOptions,
-    notes: &mut Vec<String>,
-) -> Result<Dataset> {
-    // The first two records decide whether there is a header.
-    let mut first = ByteRecord::new();
-    let Some(first_line) = next_nonblank(file, records, &mut first)? else {
-        bail!("{file}: no data rows (the file is empty)");
-    };
-    let mut second = ByteRecord::new();
-    let second_line = next_nonblank(file, records, &mut second)?;
-    let first_cells: Vec<Cell> = first
-        .iter()
-        .map(|f| parse_cell(f, decimal_comma).0)
-        .collect();
-    let has_header = if !first_cells.contains(&Cell::Text) {
-        false
-    } else if !first_cells.iter().any(|c| matches!(c, Cell::Number(_))) {
-        true
-    } else {
-        // Numbers and text on the first row: a header if some column is text there and a
-        // number on the next row (otherwise it is a row of data with text columns).
-        match second_line {
-            None => true,
-            Some(_) => first_cells.iter().enumerate().any(|(j, c)| {
-                *c == Cell::Text
-                    && second
-                        .get(j)
-                        .is_some_and(|f| matches!(parse_cell(f, decimal_comma).0, Cell::Number(_)))
-            }),
-        }
-    };
+/// The shape of a delimited file, from its first two records: the column names, and
+/// whether there is a header.
+#[derive(Debug, Clone)]
+struct Layout {
+    /// Every field's name (an empty name for row names).
+    names: Vec<String>,
+    ncols: usize,
+    has_header: bool,
+    /// What a ragged row is compared with, for messages.
+    expected: String,
+    /// An unnamed first column, which may hold row names.
+    index_candidate: bool,
+}
 
-    let mut names: Vec<String>;
-    let header_line;
-    if has_header {
-        names = first
+impl Layout {
+    /// Reads the first two records; returns the layout and the data records among them
+    /// (with their lines).
+    fn read<R: Read>(
+        file: &str,
+        records: &mut Records<R>,
+        decimal_comma: bool,
+    ) -> Result<(Layout, Vec<(ByteRecord, u64)>)> {
+        let mut first = ByteRecord::new();
+        let Some(first_line) = next_nonblank(file, records, &mut first)? else {
+            bail!("{file}: no data rows (the file is empty)");
+        };
+        let mut second = ByteRecord::new();
+        let second_line = next_nonblank(file, records, &mut second)?;
+        let first_cells: Vec<Cell> = first
             .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_string())
+            .map(|f| parse_cell(f, decimal_comma).0)
             .collect();
-        header_line = Some(first_line);
-        // R's write.table: the header has no cell for the row names.
-        if second_line.is_some() && second.len() == names.len() + 1 {
-            names.insert(0, String::new());
+        let has_header = if !first_cells.contains(&Cell::Text) {
+            false
+        } else if !first_cells.iter().any(|c| matches!(c, Cell::Number(_))) {
+            true
+        } else {
+            // Numbers and text on the first row: a header if some column is text there
+            // and a number on the next row (otherwise it is a row of data with text
+            // columns).
+            match second_line {
+                None => true,
+                Some(_) => first_cells.iter().enumerate().any(|(j, c)| {
+                    *c == Cell::Text
+                        && second.get(j).is_some_and(|f| {
+                            matches!(parse_cell(f, decimal_comma).0, Cell::Number(_))
+                        })
+                }),
+            }
+        };
+        let mut names: Vec<String>;
+        let header_line;
+        if has_header {
+            names = first
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).trim().to_string())
+                .collect();
+            header_line = Some(first_line);
+            // R's write.table: the header has no cell for the row names.
+            if second_line.is_some() && second.len() == names.len() + 1 {
+                names.insert(0, String::new());
+            }
+        } else {
+            names = (0..first.len()).map(|j| format!("x{j}")).collect();
+            header_line = None;
         }
-    } else {
-        names = (0..first.len()).map(|j| format!("x{j}")).collect();
-        header_line = None;
+        let ncols = names.len();
+        let expected = match (header_line, names.len() > first.len()) {
+            (Some(h), false) => format!("the header (line {h}) has {ncols}"),
+            (Some(h), true) => format!(
+                "the header (line {h}) has {} and the rows have row names before them",
+                ncols - 1
+            ),
+            (None, _) => format!("the first row (line {first_line}) has {ncols}"),
+        };
+        let index_candidate = has_header && ncols > 1 && names[0].is_empty();
+        let mut data = Vec::new();
+        if !has_header {
+            data.push((first, first_line));
+        }
+        if let Some(l) = second_line {
+            data.push((second, l));
+        }
+        Ok((
+            Layout {
+                names,
+                ncols,
+                has_header,
+                expected,
+                index_candidate,
+            },
+            data,
+        ))
     }
-    let ncols = names.len();
-    // What a ragged row is compared with, for messages.
-    let expected = match (header_line, names.len() > first.len()) {
-        (Some(h), false) => format!("the header (line {h}) has {ncols}"),
-        (Some(h), true) => format!(
-            "the header (line {h}) has {} and the rows have row names before them",
-            ncols - 1
-        ),
-        (None, _) => format!("the first row (line {first_line}) has {ncols}"),
-    };
-    let index_candidate = has_header && ncols > 1 && names[0].is_empty();
 
-    let mut stats = vec![ColStat::new(); ncols];
-    let mut values: Vec<f64> = Vec::new();
-    let mut lines: Vec<u64> = Vec::new();
-    let mut push_row = |r: &ByteRecord, line: u64| -> Result<()> {
-        if r.len() != ncols {
-            bail!("{file}: line {line} has {} fields, but {expected}", r.len());
+    /// Checks a data record's width.
+    fn check_width(&self, file: &str, r: &ByteRecord, line: u64) -> Result<()> {
+        if r.len() != self.ncols {
+            bail!(
+                "{file}: line {line} has {} fields, but {}",
+                r.len(),
+                self.expected
+            );
         }
-        let row = lines.len();
+        Ok(())
+    }
+}
+
+/// What was seen in the columns, and (optionally) the values.
+struct Scan {
+    stats: Vec<ColStat>,
+    keep: bool,
+    values: Vec<f64>,
+    lines: Vec<u64>,
+    nrows: usize,
+}
+
+impl Scan {
+    fn new(ncols: usize, keep: bool) -> Scan {
+        Scan {
+            stats: vec![ColStat::new(); ncols],
+            keep,
+            values: Vec::new(),
+            lines: Vec::new(),
+            nrows: 0,
+        }
+    }
+
+    /// Reads every record: the layout, and what was seen (the values too with `keep`).
+    fn all<R: Read>(
+        file: &str,
+        records: &mut Records<R>,
+        decimal_comma: bool,
+        keep: bool,
+    ) -> Result<(Layout, Scan)> {
+        let (layout, first) = Layout::read(file, records, decimal_comma)?;
+        let mut scan = Scan::new(layout.ncols, keep);
+        for (r, line) in &first {
+            scan.push(file, &layout, r, *line, decimal_comma)?;
+        }
+        let mut rec = ByteRecord::new();
+        while let Some(line) = next_nonblank(file, records, &mut rec)? {
+            scan.push(file, &layout, &rec, line, decimal_comma)?;
+        }
+        Ok((layout, scan))
+    }
+
+    fn push(
+        &mut self,
+        file: &str,
+        layout: &Layout,
+        r: &ByteRecord,
+        line: u64,
+        decimal_comma: bool,
+    ) -> Result<()> {
+        layout.check_width(file, r, line)?;
+        let row = self.nrows;
         for (j, f) in r.iter().enumerate() {
             let (cell, v) = parse_cell(f, decimal_comma);
-            let st = &mut stats[j];
+            let st = &mut self.stats[j];
             let slot = match cell {
                 Cell::Number(_) => {
                     st.numbers += 1;
@@ -483,161 +631,244 @@ fn read_records<R: Read>(
             }
             st.row_numbers_1 &= v == (row + 1) as f64;
             st.row_numbers_0 &= v == row as f64;
-            values.push(v);
+            if self.keep {
+                self.values.push(v);
+            }
         }
-        lines.push(line);
+        if self.keep {
+            self.lines.push(line);
+        }
+        self.nrows += 1;
         Ok(())
-    };
-    if !has_header {
-        push_row(&first, first_line)?;
-    }
-    if let Some(l) = second_line {
-        push_row(&second, l)?;
-    }
-    let mut rec = second;
-    while let Some(line) = next_nonblank(file, records, &mut rec)? {
-        push_row(&rec, line)?;
-    }
-    let nrows = lines.len();
-    if nrows == 0 {
-        bail!("{file}: no data rows (only a header)");
     }
 
-    // The columns that can be chosen: all but the row names.
-    let first_data = if index_candidate {
-        let st = &stats[0];
-        let row_numbers = st.numbers == nrows && (st.row_numbers_1 || st.row_numbers_0);
-        if !row_numbers {
-            notes.push("skipping the unnamed first column (row names)".to_string());
+    /// The columns that can be chosen (all but the row names), their kinds and first
+    /// bad cells, the reading notes, and the index of the first such field.
+    fn schema(&self, file: &str, layout: &Layout) -> Result<Scanned> {
+        if self.nrows == 0 {
+            bail!("{file}: no data rows (only a header)");
         }
-        1
-    } else {
-        0
-    };
-    let cols: Vec<usize> = (first_data..ncols).collect();
-    let col_names: Vec<String> = cols
-        .iter()
-        .enumerate()
-        .map(|(k, &j)| {
-            if names[j].is_empty() {
-                format!("x{k}")
-            } else {
-                names[j].clone()
+        let mut notes = Vec::new();
+        let first_data = if layout.index_candidate {
+            let st = &self.stats[0];
+            let row_numbers = st.numbers == self.nrows && (st.row_numbers_1 || st.row_numbers_0);
+            if !row_numbers {
+                notes.push("skipping the unnamed first column (row names)".to_string());
             }
-        })
-        .collect();
-    let sel = select_columns(file, &col_names, opts, |k| !stats[cols[k]].is_text())?;
-    if !sel.explicit {
-        for (k, &j) in cols.iter().enumerate() {
-            if stats[j].is_text() && Some(k) != sel.weights {
-                notes.push(format!(
-                    "skipping text column '{}' (use --columns to choose columns)",
-                    col_names[k]
-                ));
-            }
-        }
-    }
-    if sel.features.is_empty() {
-        let text: Vec<String> = cols
-            .iter()
+            1
+        } else {
+            0
+        };
+        let cols = first_data..layout.ncols;
+        let names: Vec<String> = cols
+            .clone()
             .enumerate()
-            .filter(|(_, &j)| stats[j].is_text())
-            .map(|(k, _)| col_names[k].clone())
-            .collect();
-        if text.is_empty() {
-            bail!("{file}: no feature columns left after taking out the weights");
-        }
-        bail!(
-            "{file}: no numeric columns (text columns: {})",
-            list_names(&text)
-        );
-    }
-
-    // The first bad cell among the features, in reading order.
-    let mut worst: Option<(&Bad, usize, Problem)> = None;
-    for &k in &sel.features {
-        let j = cols[k];
-        let st = &stats[j];
-        for (bad, kind) in [
-            (&st.first_text, Problem::Text),
-            (&st.first_missing, Problem::Missing),
-            (&st.first_infinite, Problem::Infinite),
-        ] {
-            if let Some(b) = bad {
-                if worst.is_none_or(|(w, wj, _)| (b.row, j) < (w.row, wj)) {
-                    worst = Some((b, j, kind));
-                }
-            }
-        }
-    }
-    if let Some((b, j, kind)) = worst {
-        let name = &col_names[j - first_data];
-        let (row, line, value) = (b.row + 1, b.line, &b.value);
-        match kind {
-            Problem::Missing => {
-                bail!("{file}: missing value at row {row} (line {line}), column '{name}'")
-            }
-            Problem::Infinite => bail!(
-                "{file}: infinite value '{value}' at row {row} (line {line}), column '{name}'"
-            ),
-            Problem::Text if stats[j].is_text() => bail!(
-                "{file}: column '{name}' is not numeric: '{value}' at row {row} (line {line})"
-            ),
-            Problem::Text => bail!(
-                "{file}: non-numeric value '{value}' at row {row} (line {line}), column '{name}'{}",
-                if sel.explicit {
-                    ""
+            .map(|(k, j)| {
+                if layout.names[j].is_empty() {
+                    format!("x{k}")
                 } else {
-                    " (use --columns to choose columns)"
+                    layout.names[j].clone()
                 }
+            })
+            .collect();
+        let kinds = cols
+            .clone()
+            .map(|j| {
+                if self.stats[j].is_text() {
+                    Kind::Text
+                } else {
+                    Kind::Number
+                }
+            })
+            .collect();
+        let bad = cols.map(|j| self.stats[j].first_bad()).collect();
+        let schema = Schema {
+            source: file.to_string(),
+            names,
+            kinds,
+            named: layout.has_header,
+            groups: Vec::new(),
+        };
+        Ok((schema, bad, notes, first_data))
+    }
+}
+
+/// A delimited text file streamed in chunks of rows, read again for every pass: one
+/// scan at opening learns the columns (kinds, the first bad cell of each, so the errors
+/// are those of the in-memory reader) without keeping any value; memory is bounded by
+/// the chunk.
+pub struct CsvSource {
+    path: String,
+    default_delim: u8,
+    layout: Layout,
+    decimal_comma: bool,
+    /// Field index of each feature, and of the weights.
+    features: Vec<usize>,
+    weights: Option<usize>,
+    names: Vec<String>,
+    n_rows: usize,
+    chunk_rows: usize,
+    records: Option<FileRecords>,
+    pending: Vec<(ByteRecord, u64)>,
+    row: usize,
+    rec: ByteRecord,
+}
+
+impl CsvSource {
+    /// Opens `path`, scans it once, and chooses its columns as `opts` says.
+    ///
+    /// # Errors
+    /// As the in-memory reader: an unreadable or empty file, a ragged row, a bad cell in
+    /// a chosen column, bad column choices. Notes go to `notes`.
+    pub fn open(
+        path: &str,
+        opts: &ReadOptions,
+        chunk_rows: usize,
+        notes: &mut Vec<String>,
+    ) -> Result<CsvSource> {
+        let default_delim = if path.to_ascii_lowercase().ends_with(".tsv") {
+            b'\t'
+        } else {
+            b','
+        };
+        let (mut records, decimal_comma) = Self::records(path, default_delim)?;
+        let (layout, scan) = Scan::all(path, &mut records, decimal_comma, false)?;
+        let (schema, bad, read_notes, first_data) = scan.schema(path, &layout)?;
+        notes.extend(read_notes);
+        let sel = schema.select(opts)?;
+        notes.extend(schema.skipped_notes(&sel));
+        table::check_cells(&schema, &bad, &Rows::Lines(Vec::new()), &sel)?;
+        if let Some(j) = sel.weights {
+            table::check_weight_cells(&schema, &bad, &Rows::Lines(Vec::new()), j)?;
+        }
+        Ok(CsvSource {
+            path: path.to_string(),
+            default_delim,
+            layout,
+            decimal_comma,
+            features: sel.features.iter().map(|&k| k + first_data).collect(),
+            weights: sel.weights.map(|k| k + first_data),
+            names: sel
+                .features
+                .iter()
+                .map(|&k| schema.names[k].clone())
+                .collect(),
+            n_rows: scan.nrows,
+            chunk_rows: chunk_rows.max(1),
+            records: None,
+            pending: Vec::new(),
+            row: 0,
+            rec: ByteRecord::new(),
+        })
+    }
+
+    fn records(path: &str, default_delim: u8) -> Result<(FileRecords, bool)> {
+        let file = std::fs::File::open(path).map_err(|e| anyhow!("cannot open {path}: {e}"))?;
+        open_records(path, BufReader::new(file), default_delim)
+    }
+
+    /// Feature names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Data rows in the file.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    fn value(&self, rec: &ByteRecord, j: usize, line: u64, what: &str) -> Result<f64> {
+        match parse_cell(&rec[j], self.decimal_comma) {
+            (Cell::Number(v), _) => Ok(v),
+            _ => bail!(
+                "{}: {what} '{}' at row {} (line {line}), column '{}' (did the file change while the fit ran?)",
+                self.path,
+                String::from_utf8_lossy(&rec[j]).trim(),
+                self.row + 1,
+                self.layout.names[j]
             ),
         }
     }
 
-    let weights = match sel.weights {
-        Some(k) => {
-            let j = cols[k];
-            let st = &stats[j];
-            let name = &col_names[k];
-            if let Some(b) = &st.first_text {
-                bail!(
-                    "{file}: weights column '{name}' is not numeric: '{}' at row {} (line {})",
-                    b.value,
-                    b.row + 1,
-                    b.line
-                );
-            }
-            if let Some(b) = &st.first_missing {
-                bail!(
-                    "{file}: missing value at row {} (line {}), column '{name}'",
-                    b.row + 1,
-                    b.line
-                );
-            }
-            let w: Vec<f64> = (0..nrows).map(|i| values[i * ncols + j]).collect();
-            check_weights(file, name, &w, |i| {
-                format!("row {} (line {})", i + 1, lines[i])
-            })?;
-            Some(Array1::from(w))
+    fn chunk(&mut self) -> Result<Option<gaussmix::Chunk>> {
+        let Some(mut records) = self.records.take() else {
+            return Ok(None);
+        };
+        let r = self.fill(&mut records);
+        if matches!(r, Ok(Some(_))) {
+            self.records = Some(records);
         }
-        None => None,
-    };
-
-    let d = sel.features.len();
-    let mut x = Vec::with_capacity(nrows * d);
-    for i in 0..nrows {
-        let row = &values[i * ncols..(i + 1) * ncols];
-        x.extend(sel.features.iter().map(|&k| row[cols[k]]));
+        r
     }
-    drop(values);
-    let x = Array2::from_shape_vec((nrows, d), x).expect("nrows × d values");
-    let feature_names = sel.features.iter().map(|&k| col_names[k].clone()).collect();
-    Ok(Dataset {
-        x,
-        feature_names,
-        weights,
-        labels: None,
-    })
+
+    fn fill(&mut self, records: &mut FileRecords) -> Result<Option<gaussmix::Chunk>> {
+        let d = self.features.len();
+        let mut x = Vec::with_capacity(self.chunk_rows * d);
+        let mut w = Vec::new();
+        let mut n = 0;
+        while n < self.chunk_rows {
+            let (rec, line) = if let Some(p) = self.pending.pop() {
+                p
+            } else {
+                match next_nonblank(&self.path, records, &mut self.rec)? {
+                    Some(line) => (std::mem::take(&mut self.rec), line),
+                    None => break,
+                }
+            };
+            self.layout.check_width(&self.path, &rec, line)?;
+            for &j in &self.features {
+                x.push(self.value(&rec, j, line, "unusable value")?);
+            }
+            if let Some(j) = self.weights {
+                let v = self.value(&rec, j, line, "unusable weight")?;
+                if v < 0.0 {
+                    bail!(
+                        "{}: negative weight {v} at row {} (line {line}), column '{}'",
+                        self.path,
+                        self.row + 1,
+                        self.layout.names[j]
+                    );
+                }
+                w.push(v);
+            }
+            self.rec = rec;
+            self.row += 1;
+            n += 1;
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        let x = Array2::from_shape_vec((n, d), x)
+            .map_err(|e| anyhow!("{}: internal shape error: {e}", self.path))?;
+        let weights = self.weights.map(|_| Array1::from(w));
+        Ok(Some(gaussmix::Chunk { x, weights }))
+    }
+}
+
+impl gaussmix::RowSource for CsvSource {
+    fn n_features(&self) -> usize {
+        self.features.len()
+    }
+
+    fn reset(&mut self) -> gaussmix::Result<()> {
+        let err = |e: anyhow::Error| gaussmix::GmmError::Source {
+            reason: format!("{e:#}"),
+        };
+        let (mut records, _) = Self::records(&self.path, self.default_delim).map_err(err)?;
+        let (_, mut first) =
+            Layout::read(&self.path, &mut records, self.decimal_comma).map_err(err)?;
+        first.reverse(); // popped from the back
+        self.pending = first;
+        self.records = Some(records);
+        self.row = 0;
+        Ok(())
+    }
+
+    fn next_chunk(&mut self) -> gaussmix::Result<Option<gaussmix::Chunk>> {
+        self.chunk().map_err(|e| gaussmix::GmmError::Source {
+            reason: format!("{e:#}"),
+        })
+    }
 }
 
 /// The next record that is not a blank line.
@@ -660,14 +891,8 @@ mod tests {
     use super::*;
     use ndarray::array;
 
-    const FAITHFUL: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/tabular/faithful.csv"
-    );
-    const IRIS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/tabular/iris.csv"
-    );
+    const FAITHFUL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/faithful.csv");
+    const IRIS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/iris.csv");
 
     fn read(text: &str, opts: &ReadOptions) -> Result<(Dataset, Vec<String>)> {
         read_bytes(text.as_bytes(), opts)

@@ -8,22 +8,23 @@
 //! | `.npy` | [`npy`]: one 1-D or 2-D numeric array |
 //! | `.npz` | [`npz`]: features from array `X` (or `--array NAME`), labels from `y` |
 //!
-//! `-` reads standard input: NPY and NPZ are recognised by their magic bytes, anything
-//! else is read as CSV.
+//! `-` reads standard input: NPY, NPZ and Parquet are recognised by their magic bytes,
+//! anything else is read as CSV.
+//!
+//! Every reader yields a [`Table`] of named columns ([`read_table`]); the columns are
+//! chosen once, in [`table`], whatever the format ([`Table::into_dataset`]). The
+//! streaming readers ([`crate::stream`]) choose theirs with the same [`Schema::select`].
 //!
 //! Every reader answers bad input with an error naming the file, and the row and column
 //! where it applies; nothing panics. Writers never leave a half-written file behind: see
 //! [`write_atomic`].
-
-// The subcommands in main.rs will call all of this; until they are wired up some items
-// have no caller in the binary.
-#![allow(dead_code)]
 
 pub mod csv;
 pub mod npy;
 pub mod npz;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+pub mod table;
 pub mod write;
 
 use std::fs::File;
@@ -31,57 +32,13 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2};
 
-// Used by the subcommands in main.rs once they are wired up.
-#[allow(unused_imports)]
+pub use table::{check_weights, list_names, Dataset, Kind, ReadOptions, Schema, Selection, Table};
 pub use write::{
     check_output_path, write_atomic, write_columns, write_csv, write_csv_with_labels, write_labels,
     write_output, Column,
 };
-
-/// How to read a data file: which columns, which weights, which array.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReadOptions {
-    /// Feature columns in the order wanted, by header name, or by 0-based index when no
-    /// header name matches. `None`: every numeric column (text columns are skipped with a
-    /// note on stderr).
-    pub columns: Option<Vec<String>>,
-    /// A column (name or 0-based index) taken out of the features and used as sample
-    /// weights: finite, ≥ 0 and not all zero.
-    pub weights: Option<String>,
-    /// The array of an NPZ file holding the features (default `X`). An error for other
-    /// formats.
-    pub array: Option<String>,
-    /// Do not print notes (skipped text columns, ignored labels) on stderr.
-    pub quiet: bool,
-}
-
-/// A data set read from a file: an N × D matrix of finite numbers and what goes with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Dataset {
-    /// The features, N rows × D columns, all finite, standard (C) layout.
-    pub x: Array2<f64>,
-    /// One name per column of `x`: the header names, or `x0, x1, ...` when the file has
-    /// none (NPY, NPZ, CSV without header).
-    pub feature_names: Vec<String>,
-    /// Sample weights from `--weights`: N finite values ≥ 0, not all zero.
-    pub weights: Option<Array1<f64>>,
-    /// The NPZ array `y`, when present and of length N (anomaly labels and the like).
-    pub labels: Option<Array1<f64>>,
-}
-
-impl Dataset {
-    /// Number of rows N.
-    pub fn n_samples(&self) -> usize {
-        self.x.nrows()
-    }
-
-    /// Number of feature columns D.
-    pub fn n_features(&self) -> usize {
-        self.x.ncols()
-    }
-}
 
 /// The formats [`read_dataset`] knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,9 +111,18 @@ pub fn read_dataset_notes(
     opts: &ReadOptions,
     notes: &mut Vec<String>,
 ) -> Result<Dataset> {
+    read_table(path, opts)?.into_dataset(opts, notes)
+}
+
+/// Reads every column of `path` (`-` = standard input) into a [`Table`]; of `opts` only
+/// `array` (the NPZ member) is used here.
+///
+/// # Errors
+/// Unreadable or malformed files and unsupported formats, named.
+pub fn read_table(path: &str, opts: &ReadOptions) -> Result<Table> {
     if path == "-" {
         let stdin = std::io::stdin();
-        return read_stream("<stdin>", stdin.lock(), opts, notes);
+        return read_stream_table("<stdin>", stdin.lock(), opts);
     }
     let format = Format::from_path(path)?;
     if opts.array.is_some() && format != Format::Npz {
@@ -174,15 +140,15 @@ pub fn read_dataset_notes(
             } else {
                 b','
             };
-            csv::read_csv(path, BufReader::new(file), default_delim, opts, notes)
+            csv::read_csv_table(path, BufReader::new(file), default_delim)
         }
         Format::Npy => {
             let arr = npy::read_npy(path, BufReader::new(file), Some(meta.len()))?;
-            array_dataset(path, None, arr, None, opts)
+            Table::from_array(path, arr, None)
         }
-        Format::Npz => npz::read_npz(path, file, opts, notes),
+        Format::Npz => npz::read_npz_table(path, file, opts),
         #[cfg(feature = "parquet")]
-        Format::Parquet => parquet::read_parquet(path, file, opts, notes),
+        Format::Parquet => parquet::read_parquet_table(path, file),
         #[cfg(not(feature = "parquet"))]
         Format::Parquet => {
             bail!("{path}: this gaussmix was built without Parquet support (feature `parquet`)")
@@ -190,200 +156,60 @@ pub fn read_dataset_notes(
     }
 }
 
-/// Reads a data set from a stream whose format is unknown: NPY and NPZ by magic bytes,
-/// CSV otherwise.
+/// Reads a data set from a stream whose format is unknown: NPY, NPZ and Parquet by
+/// magic bytes, CSV otherwise.
 pub fn read_stream(
     name: &str,
-    mut reader: impl Read,
+    reader: impl Read,
     opts: &ReadOptions,
     notes: &mut Vec<String>,
 ) -> Result<Dataset> {
+    read_stream_table(name, reader, opts)?.into_dataset(opts, notes)
+}
+
+/// [`read_stream`] as a [`Table`] (no column chosen yet).
+pub fn read_stream_table(name: &str, mut reader: impl Read, opts: &ReadOptions) -> Result<Table> {
     let mut magic = Vec::with_capacity(6);
     (&mut reader)
         .take(6)
         .read_to_end(&mut magic)
         .map_err(|e| anyhow!("{name}: cannot read: {e}"))?;
     let rest = std::io::Cursor::new(magic.clone()).chain(reader);
+    let all = |mut r: std::io::Chain<std::io::Cursor<Vec<u8>>, _>| -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        r.read_to_end(&mut bytes)
+            .map_err(|e| anyhow!("{name}: cannot read: {e}"))?;
+        Ok(bytes)
+    };
     if magic.starts_with(npy::MAGIC) {
         if opts.array.is_some() {
             bail!("{name}: --array applies only to NPZ input, but this is NPY");
         }
         let arr = npy::read_npy(name, rest, None)?;
-        array_dataset(name, None, arr, None, opts)
+        Table::from_array(name, arr, None)
     } else if magic.starts_with(b"PAR1") {
-        let mut bytes = Vec::new();
-        let mut rest = rest;
-        rest.read_to_end(&mut bytes)
-            .map_err(|e| anyhow!("{name}: cannot read: {e}"))?;
+        let _bytes = all(rest)?;
         #[cfg(feature = "parquet")]
-        return parquet::read_parquet(name, ::bytes::Bytes::from(bytes), opts, notes);
+        return parquet::read_parquet_table(name, ::bytes::Bytes::from(_bytes));
         #[cfg(not(feature = "parquet"))]
         bail!("{name}: Parquet input needs the `parquet` feature")
     } else if magic.starts_with(b"PK\x03\x04") || magic.starts_with(b"PK\x05\x06") {
-        let mut bytes = Vec::new();
-        let mut rest = rest;
-        rest.read_to_end(&mut bytes)
-            .map_err(|e| anyhow!("{name}: cannot read: {e}"))?;
-        npz::read_npz(name, std::io::Cursor::new(bytes), opts, notes)
+        let bytes = all(rest)?;
+        npz::read_npz_table(name, std::io::Cursor::new(bytes), opts)
     } else {
         if opts.array.is_some() {
             bail!("{name}: --array applies only to NPZ input, but this looks like CSV");
         }
-        csv::read_csv(name, rest, b',', opts, notes)
+        csv::read_csv_table(name, rest, b',')
     }
-}
-
-/// Finds one column by name, or by 0-based index when no name matches.
-///
-/// `what` says what the column is for in messages (`"--columns"`, `"--weights"`).
-pub fn resolve_column(file: &str, spec: &str, names: &[String], what: &str) -> Result<usize> {
-    let spec_t = spec.trim();
-    if spec_t.is_empty() {
-        bail!("{file}: empty column name in {what}");
-    }
-    let hits: Vec<usize> = names
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.as_str() == spec_t)
-        .map(|(i, _)| i)
-        .collect();
-    match hits.len() {
-        1 => return Ok(hits[0]),
-        0 => {}
-        _ => {
-            bail!(
-            "{file}: column name '{spec_t}' in {what} is ambiguous: it names columns {} (0-based)",
-            hits.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
-        )
-        }
-    }
-    if let Ok(i) = spec_t.parse::<usize>() {
-        if i < names.len() {
-            return Ok(i);
-        }
-        bail!(
-            "{file}: column index {i} in {what} is out of range: the file has {} columns ({})",
-            names.len(),
-            list_names(names)
-        );
-    }
-    bail!(
-        "{file}: no column '{spec_t}' (from {what}); the columns are: {}",
-        list_names(names)
-    )
-}
-
-/// `a, b, c`, shortened when long.
-pub fn list_names(names: &[String]) -> String {
-    const MAX: usize = 20;
-    let shown: Vec<String> = names
-        .iter()
-        .take(MAX)
-        .map(|n| {
-            if n.is_empty() {
-                "''".to_string()
-            } else {
-                n.clone()
-            }
-        })
-        .collect();
-    let mut s = shown.join(", ");
-    if names.len() > MAX {
-        s.push_str(&format!(", ... ({} in all)", names.len()));
-    }
-    s
-}
-
-/// Which columns are features and which one holds weights.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    /// Feature columns, in output order.
-    pub features: Vec<usize>,
-    /// The weights column.
-    pub weights: Option<usize>,
-    /// Columns the user named explicitly in `--columns`.
-    pub explicit: bool,
-}
-
-/// Resolves `--columns` and `--weights` against `names`. Without `--columns`, the
-/// features are every column for which `auto` says yes, less the weights column.
-pub fn select_columns(
-    file: &str,
-    names: &[String],
-    opts: &ReadOptions,
-    auto: impl Fn(usize) -> bool,
-) -> Result<Selection> {
-    let weights = match &opts.weights {
-        Some(w) => Some(resolve_column(file, w, names, "--weights")?),
-        None => None,
-    };
-    let (features, explicit) = match &opts.columns {
-        Some(cols) => {
-            if cols.is_empty() {
-                bail!("{file}: --columns names no column");
-            }
-            let mut idx = Vec::with_capacity(cols.len());
-            for c in cols {
-                let i = resolve_column(file, c, names, "--columns")?;
-                if idx.contains(&i) {
-                    bail!("{file}: column '{}' is chosen twice in --columns", names[i]);
-                }
-                if Some(i) == weights {
-                    bail!(
-                        "{file}: column '{}' cannot be both a feature (--columns) and the weights (--weights)",
-                        names[i]
-                    );
-                }
-                idx.push(i);
-            }
-            (idx, true)
-        }
-        None => (
-            (0..names.len())
-                .filter(|&i| Some(i) != weights && auto(i))
-                .collect(),
-            false,
-        ),
-    };
-    Ok(Selection {
-        features,
-        weights,
-        explicit,
-    })
-}
-
-/// Checks sample weights: finite, ≥ 0, not all zero. `at(i)` describes row `i` for
-/// messages (e.g. `row 3 (line 4)`).
-pub fn check_weights(
-    file: &str,
-    column: &str,
-    w: &[f64],
-    at: impl Fn(usize) -> String,
-) -> Result<()> {
-    for (i, &v) in w.iter().enumerate() {
-        if !v.is_finite() {
-            bail!(
-                "{file}: non-finite weight {v} at {}, column '{column}'",
-                at(i)
-            );
-        }
-        if v < 0.0 {
-            bail!(
-                "{file}: negative weight {v} at {}, column '{column}'",
-                at(i)
-            );
-        }
-    }
-    if w.iter().all(|&v| v == 0.0) {
-        bail!("{file}: all weights in column '{column}' are zero");
-    }
-    Ok(())
 }
 
 /// Builds a [`Dataset`] from a whole numeric array (NPY, or an NPZ member): column
-/// selection by `x0, x1, ...` or index, finiteness check, weights.
+/// selection by `x0, x1, ...` or index, finiteness check, weights. `array` names the NPZ
+/// member for messages (`None` for a plain NPY file).
 ///
-/// `array` names the NPZ member for messages (`None` for a plain NPY file).
+/// # Errors
+/// As [`Table::from_array`] and [`Table::into_dataset`].
 pub fn array_dataset(
     file: &str,
     array: Option<&str>,
@@ -395,63 +221,7 @@ pub fn array_dataset(
         Some(a) => format!("{file}: array '{a}'"),
         None => file.to_string(),
     };
-    if arr.nrows() == 0 {
-        bail!(
-            "{what}: no data rows (shape {} × {})",
-            arr.nrows(),
-            arr.ncols()
-        );
-    }
-    if arr.ncols() == 0 {
-        bail!("{what}: no columns (shape {} × 0)", arr.nrows());
-    }
-    let names: Vec<String> = (0..arr.ncols()).map(|j| format!("x{j}")).collect();
-    let sel = select_columns(&what, &names, opts, |_| true)?;
-    if sel.features.is_empty() {
-        bail!("{what}: no feature columns left after taking out the weights");
-    }
-    let mut x = if sel.features.len() == arr.ncols()
-        && sel.features.iter().enumerate().all(|(i, &j)| i == j)
-    {
-        arr.clone()
-    } else {
-        arr.select(Axis(1), &sel.features)
-    };
-    if !x.is_standard_layout() {
-        x = x.as_standard_layout().into_owned();
-    }
-    // Row-major scan so the first bad value reported is the first in reading order.
-    for (i, row) in x.outer_iter().enumerate() {
-        for (k, &v) in row.iter().enumerate() {
-            if !v.is_finite() {
-                return Err(anyhow!(
-                    "{what}: non-finite value ({}) at row {i}, column {} (0-based)",
-                    v,
-                    sel.features[k]
-                ));
-            }
-        }
-    }
-    let weights = match sel.weights {
-        Some(j) => {
-            let w = arr.column(j).to_owned();
-            check_weights(
-                &what,
-                &names[j],
-                w.as_slice().expect("owned 1-D array is contiguous"),
-                |i| format!("row {i} (0-based)"),
-            )?;
-            Some(w)
-        }
-        None => None,
-    };
-    let feature_names = sel.features.iter().map(|&j| names[j].clone()).collect();
-    Ok(Dataset {
-        x,
-        feature_names,
-        weights,
-        labels,
-    })
+    Table::from_array(&what, arr, labels)?.into_dataset(opts, &mut Vec::new())
 }
 
 #[cfg(test)]
@@ -460,6 +230,31 @@ mod tests {
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn schema(file: &str, names: &[String], auto: impl Fn(usize) -> bool) -> Schema {
+        Schema {
+            source: file.to_string(),
+            names: names.to_vec(),
+            kinds: (0..names.len())
+                .map(|i| if auto(i) { Kind::Number } else { Kind::Text })
+                .collect(),
+            named: true,
+            groups: Vec::new(),
+        }
+    }
+
+    fn resolve_column(file: &str, spec: &str, names: &[String], what: &str) -> Result<usize> {
+        Ok(schema(file, names, |_| true).resolve(spec, what)?[0])
+    }
+
+    fn select_columns(
+        file: &str,
+        names: &[String],
+        opts: &ReadOptions,
+        auto: impl Fn(usize) -> bool,
+    ) -> Result<Selection> {
+        schema(file, names, auto).select(opts)
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::io::{Read, Seek};
 use anyhow::{anyhow, bail, Result};
 use ndarray::Array1;
 
-use super::{array_dataset, npy, Dataset, ReadOptions};
+use super::npy;
+use super::table::{Dataset, ReadOptions, Table};
 
 /// The array read when `--array` is not given.
 pub const DEFAULT_ARRAY: &str = "X";
@@ -18,12 +19,25 @@ pub const DEFAULT_ARRAY: &str = "X";
 pub const LABELS_ARRAY: &str = "y";
 
 /// Reads the members of an NPZ archive into a [`Dataset`]. `file` names it in messages.
+///
+/// # Errors
+/// As [`read_npz_table`] and [`Table::into_dataset`].
 pub fn read_npz<R: Read + Seek>(
     file: &str,
     reader: R,
     opts: &ReadOptions,
     notes: &mut Vec<String>,
 ) -> Result<Dataset> {
+    read_npz_table(file, reader, opts)?.into_dataset(opts, notes)
+}
+
+/// Reads the features array of an NPZ archive (`X`, or `opts.array`) as a [`Table`],
+/// with the labels `y` when they fit.
+///
+/// # Errors
+/// Not a zip, no such array, an unreadable member.
+pub fn read_npz_table<R: Read + Seek>(file: &str, reader: R, opts: &ReadOptions) -> Result<Table> {
+    let mut notes = Vec::new();
     let mut zip = zip::ZipArchive::new(reader)
         .map_err(|e| anyhow!("{file}: not a valid NPZ file (zip archive): {e}"))?;
     // Array name → member name.
@@ -82,7 +96,9 @@ pub fn read_npz<R: Read + Seek>(
             }
         }
     }
-    array_dataset(file, Some(&array), x, labels, opts)
+    let mut t = Table::from_array(&format!("{file}: array '{array}'"), x, labels)?;
+    t.notes = notes;
+    Ok(t)
 }
 
 /// Reads one member as an N × D matrix.
@@ -109,7 +125,7 @@ mod tests {
     use super::*;
     use ndarray::array;
 
-    const ANOMALY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/anomaly");
+    const ANOMALY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/anomaly");
     const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
     /// A zip of (member name, bytes), each stored or deflated.

@@ -8,30 +8,16 @@ use anyhow::{anyhow, bail, Context, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Schema};
+use arrow_schema::{DataType, Schema as ArrowSchema};
 use ndarray::{Array1, Array2};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::file::reader::ChunkReader;
 
-use super::{resolve_column, Dataset, ReadOptions};
+use super::table::{check_weights, Bad, Dataset, Kind, Problem, ReadOptions, Rows, Schema, Table};
 
-/// Which Arrow columns become features, and how wide each is.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// (column index, width): width 1 for a scalar, w for a fixed-size list.
-    cols: Vec<(usize, usize)>,
-    /// One name per feature.
-    pub names: Vec<String>,
-    /// Column index of the weights.
-    weights: Option<usize>,
-}
-
-impl Plan {
-    /// Number of features.
-    pub fn width(&self) -> usize {
-        self.names.len()
-    }
-}
+/// Where each column of the [`Schema`] of a Parquet file comes from: an Arrow column,
+/// and the element of a fixed-size list (`None` for a scalar column).
+type Origins = Vec<(usize, Option<usize>)>;
 
 fn numeric(t: &DataType) -> bool {
     matches!(
@@ -51,118 +37,52 @@ fn numeric(t: &DataType) -> bool {
     )
 }
 
-/// Width of a usable column: 1 for numbers, w for `FixedSizeList<number, w>`.
-fn usable(t: &DataType) -> Option<usize> {
-    match t {
-        t if numeric(t) => Some(1),
-        DataType::FixedSizeList(f, w) if numeric(f.data_type()) && *w > 0 => Some(*w as usize),
-        _ => None,
+/// The columns of a Parquet file as a [`Schema`]: numeric columns as they are, a
+/// fixed-size list of numbers expanded into `name[0]`, `name[1]`, … (chosen together by
+/// `name`), anything else an unsupported column (skipped with a note).
+pub fn schema_of(path: &str, schema: &ArrowSchema) -> (Schema, Origins) {
+    let mut s = Schema {
+        source: path.to_string(),
+        names: Vec::new(),
+        kinds: Vec::new(),
+        named: true,
+        groups: Vec::new(),
+    };
+    let mut origins = Vec::new();
+    for (j, f) in schema.fields().iter().enumerate() {
+        match f.data_type() {
+            t if numeric(t) => {
+                s.names.push(f.name().clone());
+                s.kinds.push(Kind::Number);
+                origins.push((j, None));
+            }
+            DataType::FixedSizeList(c, w) if numeric(c.data_type()) && *w > 0 => {
+                let start = s.names.len();
+                for i in 0..*w as usize {
+                    s.names.push(format!("{}[{i}]", f.name()));
+                    s.kinds.push(Kind::Number);
+                    origins.push((j, Some(i)));
+                }
+                s.groups.push((f.name().clone(), start..s.names.len()));
+            }
+            t => {
+                s.names.push(f.name().clone());
+                s.kinds.push(Kind::Unsupported(t.to_string()));
+                origins.push((j, None));
+            }
+        }
     }
+    (s, origins)
 }
 
-/// Chooses the feature columns as the options say.
-pub fn plan(
-    path: &str,
-    schema: &Schema,
-    opts: &ReadOptions,
-    notes: &mut Vec<String>,
-) -> Result<Plan> {
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let weights = match &opts.weights {
-        Some(w) => {
-            let j = resolve_column(path, w, &names, "--weights")?;
-            if !numeric(schema.field(j).data_type()) {
-                bail!(
-                    "{path}: --weights column '{}' has type {}, not a number",
-                    names[j],
-                    schema.field(j).data_type()
-                );
-            }
-            Some(j)
-        }
-        None => None,
-    };
-    let chosen: Vec<usize> = match &opts.columns {
-        Some(cols) => {
-            let mut v = Vec::new();
-            for c in cols {
-                let j = resolve_column(path, c, &names, "--columns")?;
-                if usable(schema.field(j).data_type()).is_none() {
-                    bail!("{path}: column '{}' has type {}, not a number or a fixed-size list of numbers", names[j], schema.field(j).data_type());
-                }
-                if Some(j) == weights {
-                    bail!(
-                        "{path}: column '{}' cannot be both a feature and the --weights column",
-                        names[j]
-                    );
-                }
-                if v.contains(&j) {
-                    bail!("{path}: column '{}' is chosen twice in --columns", names[j]);
-                }
-                v.push(j);
-            }
-            v
-        }
-        None => {
-            let mut v = Vec::new();
-            for (j, f) in schema.fields().iter().enumerate() {
-                if Some(j) == weights {
-                    continue;
-                }
-                if usable(f.data_type()).is_some() {
-                    v.push(j);
-                } else {
-                    notes.push(format!(
-                        "skipping column '{}' of type {} (use --columns to choose columns)",
-                        f.name(),
-                        f.data_type()
-                    ));
-                }
-            }
-            v
-        }
-    };
-    if chosen.is_empty() {
-        bail!("{path}: no numeric columns to use");
-    }
-    let mut cols = Vec::new();
-    let mut feat = Vec::new();
-    for j in chosen {
-        let w = usable(schema.field(j).data_type()).expect("checked");
-        cols.push((j, w));
-        if w == 1 {
-            feat.push(names[j].clone());
-        } else {
-            feat.extend((0..w).map(|i| format!("{}[{i}]", names[j])));
-        }
-    }
-    Ok(Plan {
-        cols,
-        names: feat,
-        weights,
-    })
-}
-
-/// Appends the values of a numeric array (as f64) to `out`, erroring on nulls.
-fn push_values(
-    path: &str,
-    a: &dyn Array,
-    name: &str,
-    row0: usize,
-    out: &mut Vec<f64>,
-) -> Result<()> {
-    if a.null_count() > 0 {
-        let r = (0..a.len()).find(|&i| a.is_null(i)).expect("a null");
-        bail!(
-            "{path}: missing value at row {}, column '{name}'",
-            row0 + r + 1
-        );
-    }
+/// Appends the values of a numeric array (as f64) to `out` (nulls as NaN).
+fn push_values(path: &str, a: &dyn Array, name: &str, out: &mut Vec<f64>) -> Result<()> {
     macro_rules! prim {
         ($t:ty) => {
             out.extend(a.as_primitive::<$t>().values().iter().map(|v| *v as f64))
         };
     }
+    let start = out.len();
     match a.data_type() {
         DataType::Float64 => prim!(Float64Type),
         DataType::Float32 => prim!(Float32Type),
@@ -189,77 +109,53 @@ fn push_values(
         }
         t => bail!("{path}: column '{name}' has unsupported type {t}"),
     }
+    if a.null_count() > 0 {
+        for i in 0..a.len() {
+            if a.is_null(i) {
+                out[start + i] = f64::NAN;
+            }
+        }
+    }
     Ok(())
 }
 
-/// Converts one record batch into rows (`x`, row-major, `plan.width()` per row) and
-/// weights, checking for missing and non-finite values. `row0` is the batch's first row.
-pub fn convert(
+/// One schema column of a record batch as f64 values, and the first null row.
+fn column_values(
     path: &str,
     batch: &RecordBatch,
-    plan: &Plan,
-    row0: usize,
-) -> Result<(Array2<f64>, Option<Array1<f64>>)> {
+    (j, elem): (usize, Option<usize>),
+    name: &str,
+) -> Result<(Vec<f64>, Option<usize>)> {
+    let col: &ArrayRef = batch.column(j);
     let n = batch.num_rows();
-    let d = plan.width();
-    let mut x = Array2::zeros((n, d));
-    let mut f = 0;
-    let mut vals = Vec::new();
-    for &(j, w) in &plan.cols {
-        let col: &ArrayRef = batch.column(j);
-        let name = batch.schema().field(j).name().clone();
-        vals.clear();
-        if w == 1 {
-            push_values(path, col.as_ref(), &name, row0, &mut vals)?;
-            for (r, v) in vals.iter().enumerate() {
-                x[[r, f]] = *v;
-            }
-        } else {
+    let mut vals = Vec::with_capacity(n);
+    match elem {
+        None => {
+            push_values(path, col.as_ref(), name, &mut vals)?;
+            let null = (col.null_count() > 0)
+                .then(|| (0..n).find(|&r| col.is_null(r)))
+                .flatten();
+            Ok((vals, null))
+        }
+        Some(i) => {
             let list = col.as_fixed_size_list();
-            if list.null_count() > 0 {
-                let r = (0..n).find(|&i| list.is_null(i)).expect("a null");
-                bail!(
-                    "{path}: missing value at row {}, column '{name}'",
-                    row0 + r + 1
-                );
-            }
+            let w = list.value_length() as usize;
             let child = list.values().slice(list.offset() * w, n * w);
-            push_values(path, child.as_ref(), &name, row0, &mut vals)?;
+            let mut all = Vec::with_capacity(n * w);
+            push_values(path, child.as_ref(), name, &mut all)?;
+            let mut null = None;
             for r in 0..n {
-                for i in 0..w {
-                    x[[r, f + i]] = vals[r * w + i];
-                }
+                let v = if list.is_null(r) || child.is_null(r * w + i) {
+                    null = null.or(Some(r));
+                    f64::NAN
+                } else {
+                    all[r * w + i]
+                };
+                vals.push(v);
             }
-        }
-        f += w;
-    }
-    for (r, row) in x.rows().into_iter().enumerate() {
-        if let Some(c) = row.iter().position(|v| !v.is_finite()) {
-            bail!(
-                "{path}: non-finite value {} at row {}, column '{}'",
-                row[c],
-                row0 + r + 1,
-                plan.names[c]
-            );
+            Ok((vals, null))
         }
     }
-    let weights = match plan.weights {
-        Some(j) => {
-            vals.clear();
-            let name = batch.schema().field(j).name().clone();
-            push_values(path, batch.column(j).as_ref(), &name, row0, &mut vals)?;
-            if let Some(r) = vals.iter().position(|v| !v.is_finite() || *v < 0.0) {
-                bail!(
-                    "{path}: weight {} at row {}, column '{name}' is not a finite number ≥ 0",
-                    vals[r],
-                    row0 + r + 1
-                );
-            }
-            Some(Array1::from(vals.clone()))
-        }
-        None => None,
-    };
-    Ok((x, weights))
 }
 
 fn builder<R: ChunkReader + 'static>(
@@ -271,57 +167,88 @@ fn builder<R: ChunkReader + 'static>(
 }
 
 /// Reads a whole Parquet file (or in-memory bytes) into a data set.
+///
+/// # Errors
+/// As [`read_parquet_table`] and [`Table::into_dataset`].
 pub fn read_parquet<R: ChunkReader + 'static>(
     path: &str,
     r: R,
     opts: &ReadOptions,
     notes: &mut Vec<String>,
 ) -> Result<Dataset> {
+    read_parquet_table(path, r)?.into_dataset(opts, notes)
+}
+
+/// Reads a whole Parquet file (or in-memory bytes) into a [`Table`]: every numeric
+/// column (lists expanded), nulls and non-finite values noted per column.
+///
+/// # Errors
+/// Not a Parquet file, corrupt or truncated data, no rows.
+pub fn read_parquet_table<R: ChunkReader + 'static>(path: &str, r: R) -> Result<Table> {
     let b = builder(path, r)?;
-    let plan = plan(path, b.schema(), opts, notes)?;
+    let (schema, origins) = schema_of(path, b.schema());
     let reader = b
         .with_batch_size(65_536)
         .build()
         .map_err(|e| anyhow!("{path}: {e}"))?;
-    let mut xs = Vec::new();
-    let mut ws = Vec::new();
+    let c = schema.len();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); c];
+    let mut bad: Vec<Option<Bad>> = vec![None; c];
     let mut row = 0;
     for batch in reader {
         let batch = batch.map_err(|e| anyhow!("{path}: corrupt or truncated Parquet data: {e}"))?;
-        let (x, w) = convert(path, &batch, &plan, row)?;
-        row += x.nrows();
-        xs.push(x);
-        if let Some(w) = w {
-            ws.push(w);
+        let n = batch.num_rows();
+        for (k, &origin) in origins.iter().enumerate() {
+            if schema.kinds[k] != Kind::Number {
+                cols[k].extend(std::iter::repeat_n(f64::NAN, n));
+                continue;
+            }
+            let (vals, null) = column_values(path, &batch, origin, &schema.names[k])?;
+            if bad[k].is_none() {
+                let first = vals.iter().position(|v| !v.is_finite());
+                bad[k] = match (null, first) {
+                    (Some(r), Some(f)) if r <= f => Some(Bad {
+                        row: row + r,
+                        line: None,
+                        value: "null".into(),
+                        problem: Problem::Missing,
+                    }),
+                    (_, Some(f)) => Some(Bad {
+                        row: row + f,
+                        line: None,
+                        value: vals[f].to_string(),
+                        problem: Problem::NonFinite(vals[f]),
+                    }),
+                    _ => None,
+                };
+            }
+            cols[k].extend(vals);
         }
+        row += n;
     }
     if row == 0 {
         bail!("{path}: no data rows");
     }
-    let views: Vec<_> = xs.iter().map(|a| a.view()).collect();
-    let x = ndarray::concatenate(ndarray::Axis(0), &views)?;
-    let weights = if plan.weights.is_some() {
-        let views: Vec<_> = ws.iter().map(|a| a.view()).collect();
-        let w = ndarray::concatenate(ndarray::Axis(0), &views)?;
-        if w.sum() <= 0.0 {
-            bail!("{path}: all sample weights are zero");
-        }
-        Some(w)
-    } else {
-        None
-    };
-    Ok(Dataset {
-        x,
-        feature_names: plan.names,
-        weights,
+    let data: Vec<f64> = cols.into_iter().flatten().collect();
+    use ndarray::ShapeBuilder;
+    let values = Array2::from_shape_vec((row, c).f(), data)
+        .map_err(|e| anyhow!("{path}: internal shape error: {e}"))?;
+    Ok(Table {
+        schema,
+        values,
+        bad,
+        rows: Rows::Records,
         labels: None,
+        notes: Vec::new(),
     })
 }
 
 /// A Parquet file streamed in record batches, re-opened for every pass.
 pub struct ParquetSource {
     path: String,
-    plan: Plan,
+    /// Origin and name of each chosen feature.
+    features: Vec<((usize, Option<usize>), String)>,
+    weights: Option<((usize, Option<usize>), String)>,
     batch_rows: usize,
     reader: Option<ParquetRecordBatchReader>,
     row: usize,
@@ -330,23 +257,29 @@ pub struct ParquetSource {
 }
 
 impl ParquetSource {
-    /// Opens `path` and plans its columns as `opts` says.
+    /// Opens `path` and chooses its columns as `opts` says (notes on stderr unless
+    /// `opts.quiet`).
+    ///
+    /// # Errors
+    /// An unreadable file, or bad column choices.
     pub fn open(path: &str, opts: &ReadOptions, batch_rows: usize) -> Result<ParquetSource> {
         let file = File::open(path).with_context(|| format!("cannot open {path}"))?;
         let len = file
             .metadata()
             .with_context(|| format!("cannot stat {path}"))?
             .len();
-        let mut notes = Vec::new();
-        let plan = plan(path, builder(path, file)?.schema(), opts, &mut notes)?;
+        let (schema, origins) = schema_of(path, builder(path, file)?.schema());
+        let sel = schema.select(opts)?;
         if !opts.quiet {
-            for n in notes {
+            for n in schema.skipped_notes(&sel) {
                 eprintln!("note: {n}");
             }
         }
+        let named = |k: usize| (origins[k], schema.names[k].clone());
         Ok(ParquetSource {
             path: path.to_string(),
-            plan,
+            features: sel.features.iter().map(|&k| named(k)).collect(),
+            weights: sel.weights.map(named),
             batch_rows,
             reader: None,
             row: 0,
@@ -355,14 +288,63 @@ impl ParquetSource {
     }
 
     /// Feature names.
-    pub fn names(&self) -> &[String] {
-        &self.plan.names
+    pub fn names(&self) -> Vec<String> {
+        self.features.iter().map(|(_, n)| n.clone()).collect()
+    }
+
+    /// One record batch as rows and weights, every value checked.
+    fn convert(&self, batch: &RecordBatch) -> Result<(Array2<f64>, Option<Array1<f64>>)> {
+        let path = &self.path;
+        let n = batch.num_rows();
+        let mut x = Array2::zeros((n, self.features.len()));
+        for (f, (origin, name)) in self.features.iter().enumerate() {
+            let (vals, null) = column_values(path, batch, *origin, name)?;
+            if let Some(r) = null {
+                bail!(
+                    "{path}: missing value at row {}, column '{name}'",
+                    self.row + r + 1
+                );
+            }
+            if let Some(r) = vals.iter().position(|v| !v.is_finite()) {
+                bail!(
+                    "{path}: non-finite value ({}) at row {}, column '{name}'",
+                    vals[r],
+                    self.row + r + 1
+                );
+            }
+            x.column_mut(f).assign(&Array1::from(vals));
+        }
+        let weights = match &self.weights {
+            Some((origin, name)) => {
+                let (vals, null) = column_values(path, batch, *origin, name)?;
+                if let Some(r) = null {
+                    bail!(
+                        "{path}: missing value at row {}, column '{name}'",
+                        self.row + r + 1
+                    );
+                }
+                let row0 = self.row;
+                check_weights(path, name, &vals, |i| format!("row {}", row0 + i + 1)).or_else(
+                    |e| {
+                        // a chunk of zero weights is fine; the library checks the total
+                        if vals.iter().all(|&v| v == 0.0) {
+                            Ok(())
+                        } else {
+                            Err(e)
+                        }
+                    },
+                )?;
+                Some(Array1::from(vals))
+            }
+            None => None,
+        };
+        Ok((x, weights))
     }
 }
 
 impl gaussmix::RowSource for ParquetSource {
     fn n_features(&self) -> usize {
-        self.plan.width()
+        self.features.len()
     }
     fn reset(&mut self) -> gaussmix::Result<()> {
         let err = |e: anyhow::Error| gaussmix::GmmError::Source {
@@ -406,110 +388,10 @@ impl gaussmix::RowSource for ParquetSource {
                 self.path
             ))),
             Some(Ok(batch)) => {
-                let (x, weights) =
-                    convert(&self.path, &batch, &self.plan, self.row).map_err(err)?;
+                let (x, weights) = self.convert(&batch).map_err(err)?;
                 self.row += x.nrows();
                 Ok(Some(gaussmix::Chunk { x, weights }))
             }
         }
     }
-}
-
-/// Writes the columns as a Parquet file (Float64 and UInt64 columns, zstd-compressed),
-/// atomically: a failure leaves no file and never damages an existing one.
-///
-/// # Errors
-/// No columns, columns of different lengths, or a write failure.
-pub fn write_parquet(path: &str, columns: &[super::Column<'_>]) -> Result<()> {
-    use arrow_array::{Float64Array, UInt64Array};
-    use arrow_schema::Field;
-    use std::sync::Arc;
-
-    let Some(first) = columns.first() else {
-        bail!("cannot write {path}: no columns to write");
-    };
-    let n = first.len();
-    let mut fields = Vec::new();
-    let mut arrays: Vec<ArrayRef> = Vec::new();
-    for c in columns {
-        if c.len() != n {
-            bail!(
-                "cannot write {path}: column '{}' has {} rows but column '{}' has {n}",
-                c.name(),
-                c.len(),
-                first.name()
-            );
-        }
-        match c {
-            super::Column::Float { name, values } => {
-                fields.push(Field::new(*name, DataType::Float64, false));
-                arrays.push(Arc::new(Float64Array::from_iter_values(
-                    values.iter().copied(),
-                )));
-            }
-            super::Column::Label { name, values } => {
-                fields.push(Field::new(*name, DataType::UInt64, false));
-                arrays.push(Arc::new(UInt64Array::from_iter_values(
-                    values.iter().map(|v| *v as u64),
-                )));
-            }
-        }
-    }
-    write_batch(path, Arc::new(Schema::new(fields)), arrays)
-}
-
-/// Writes a table of text cells as Parquet: a column whose every cell parses as a number
-/// becomes Float64, the others Utf8.
-///
-/// # Errors
-/// A write failure; no file is left behind.
-pub fn write_text_parquet(path: &str, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
-    use arrow_array::{Float64Array, StringArray};
-    use arrow_schema::Field;
-    use std::sync::Arc;
-    let mut fields = Vec::new();
-    let mut arrays: Vec<ArrayRef> = Vec::new();
-    for (j, name) in header.iter().enumerate() {
-        let nums: Option<Vec<f64>> = rows
-            .iter()
-            .map(|r| r[j].trim().parse::<f64>().ok())
-            .collect();
-        match nums {
-            Some(v) if !rows.is_empty() => {
-                fields.push(Field::new(*name, DataType::Float64, false));
-                arrays.push(Arc::new(Float64Array::from(v)));
-            }
-            _ => {
-                fields.push(Field::new(*name, DataType::Utf8, false));
-                arrays.push(Arc::new(StringArray::from_iter_values(
-                    rows.iter().map(|r| r[j].as_str()),
-                )));
-            }
-        }
-    }
-    write_batch(path, Arc::new(Schema::new(fields)), arrays)
-}
-
-fn write_batch(path: &str, schema: std::sync::Arc<Schema>, arrays: Vec<ArrayRef>) -> Result<()> {
-    use parquet::arrow::ArrowWriter;
-    use parquet::basic::{Compression, ZstdLevel};
-    use parquet::file::properties::WriterProperties;
-    if path == "-" {
-        bail!("Parquet output needs a file name, not standard output");
-    }
-    let batch = RecordBatch::try_new(schema.clone(), arrays)
-        .map_err(|e| anyhow!("cannot write {path}: {e}"))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let mut buf = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buf, schema, Some(props))
-        .map_err(|e| anyhow!("cannot write {path}: {e}"))?;
-    writer
-        .write(&batch)
-        .map_err(|e| anyhow!("cannot write {path}: {e}"))?;
-    writer
-        .close()
-        .map_err(|e| anyhow!("cannot write {path}: {e}"))?;
-    super::write_atomic(std::path::Path::new(path), |w| Ok(w.write_all(&buf)?))
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 use ndarray::{ArrayView1, ArrayView2};
 
-use crate::util::interrupt;
+use crate::interrupt;
 
 /// One column of an output table.
 #[derive(Debug, Clone)]
@@ -176,7 +176,7 @@ fn write_error(shown: &str, what: &str, e: anyhow::Error) -> anyhow::Error {
 }
 
 /// A temporary file in the list of unfinished outputs
-/// ([`crate::util::interrupt::temps`]): removed (and taken off the list) when dropped,
+/// ([`crate::interrupt::temps`]): removed (and taken off the list) when dropped,
 /// unless it was renamed into place.
 struct Staged {
     tmp: Option<tempfile::NamedTempFile>,
@@ -230,7 +230,7 @@ impl Drop for Staged {
 /// Writes a file atomically: `f` writes into a temporary file in the same directory,
 /// which is flushed, synced (`fsync`) and then renamed over `path`, and the directory is
 /// synced after the rename, so that the new file survives a crash. If `f` or any step
-/// fails, or an interrupt ([`crate::util::interrupt`]) has arrived, the temporary file is
+/// fails, or an interrupt ([`crate::interrupt`]) has arrived, the temporary file is
 /// removed and an existing `path` is left as it was.
 ///
 /// A new file gets mode 0644; a replaced file keeps its permissions (Unix). A symbolic
@@ -364,7 +364,7 @@ pub fn write_columns(path: &str, columns: &[Column<'_>]) -> Result<()> {
     let lower = path.to_ascii_lowercase();
     if lower.ends_with(".parquet") || lower.ends_with(".parq") {
         #[cfg(feature = "parquet")]
-        return super::parquet::write_parquet(path, columns);
+        return write_parquet(path, columns);
         #[cfg(not(feature = "parquet"))]
         bail!("{path}: this gaussmix was built without Parquet support (feature `parquet`)");
     }
@@ -469,6 +469,121 @@ fn write_csv_with_labels_opt(
     }
     write_columns(path, &cols)
 }
+
+/// The Parquet writers (feature `parquet`), here with the other writers so that no
+/// reader module is needed to write.
+#[cfg(feature = "parquet")]
+mod parquet_out {
+    use anyhow::{anyhow, bail, Result};
+    use arrow_array::{ArrayRef, RecordBatch};
+    use arrow_schema::{DataType, Schema as ArrowSchema};
+
+    /// Writes the columns as a Parquet file (Float64 and UInt64 columns, zstd-compressed),
+    /// atomically: a failure leaves no file and never damages an existing one.
+    ///
+    /// # Errors
+    /// No columns, columns of different lengths, or a write failure.
+    pub fn write_parquet(path: &str, columns: &[super::Column<'_>]) -> Result<()> {
+        use arrow_array::{Float64Array, UInt64Array};
+        use arrow_schema::Field;
+        use std::sync::Arc;
+
+        let Some(first) = columns.first() else {
+            bail!("cannot write {path}: no columns to write");
+        };
+        let n = first.len();
+        let mut fields = Vec::new();
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        for c in columns {
+            if c.len() != n {
+                bail!(
+                    "cannot write {path}: column '{}' has {} rows but column '{}' has {n}",
+                    c.name(),
+                    c.len(),
+                    first.name()
+                );
+            }
+            match c {
+                super::Column::Float { name, values } => {
+                    fields.push(Field::new(*name, DataType::Float64, false));
+                    arrays.push(Arc::new(Float64Array::from_iter_values(
+                        values.iter().copied(),
+                    )));
+                }
+                super::Column::Label { name, values } => {
+                    fields.push(Field::new(*name, DataType::UInt64, false));
+                    arrays.push(Arc::new(UInt64Array::from_iter_values(
+                        values.iter().map(|v| *v as u64),
+                    )));
+                }
+            }
+        }
+        write_batch(path, Arc::new(ArrowSchema::new(fields)), arrays)
+    }
+
+    /// Writes a table of text cells as Parquet: a column whose every cell parses as a number
+    /// becomes Float64, the others Utf8.
+    ///
+    /// # Errors
+    /// A write failure; no file is left behind.
+    pub fn write_text_parquet(path: &str, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+        use arrow_array::{Float64Array, StringArray};
+        use arrow_schema::Field;
+        use std::sync::Arc;
+        let mut fields = Vec::new();
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        for (j, name) in header.iter().enumerate() {
+            let nums: Option<Vec<f64>> = rows
+                .iter()
+                .map(|r| r[j].trim().parse::<f64>().ok())
+                .collect();
+            match nums {
+                Some(v) if !rows.is_empty() => {
+                    fields.push(Field::new(*name, DataType::Float64, false));
+                    arrays.push(Arc::new(Float64Array::from(v)));
+                }
+                _ => {
+                    fields.push(Field::new(*name, DataType::Utf8, false));
+                    arrays.push(Arc::new(StringArray::from_iter_values(
+                        rows.iter().map(|r| r[j].as_str()),
+                    )));
+                }
+            }
+        }
+        write_batch(path, Arc::new(ArrowSchema::new(fields)), arrays)
+    }
+
+    fn write_batch(
+        path: &str,
+        schema: std::sync::Arc<ArrowSchema>,
+        arrays: Vec<ArrayRef>,
+    ) -> Result<()> {
+        use parquet::arrow::ArrowWriter;
+        use parquet::basic::{Compression, ZstdLevel};
+        use parquet::file::properties::WriterProperties;
+        if path == "-" {
+            bail!("Parquet output needs a file name, not standard output");
+        }
+        let batch = RecordBatch::try_new(schema.clone(), arrays)
+            .map_err(|e| anyhow!("cannot write {path}: {e}"))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
+        let mut buf = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut buf, schema, Some(props))
+            .map_err(|e| anyhow!("cannot write {path}: {e}"))?;
+        writer
+            .write(&batch)
+            .map_err(|e| anyhow!("cannot write {path}: {e}"))?;
+        writer
+            .close()
+            .map_err(|e| anyhow!("cannot write {path}: {e}"))?;
+        super::write_atomic(std::path::Path::new(path), |w| Ok(w.write_all(&buf)?))
+    }
+}
+
+#[cfg(feature = "parquet")]
+pub use parquet_out::{write_parquet, write_text_parquet};
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{GROUP, TILE};
+use super::simd::{GROUP, TILE};
 
 /// Rows per register block of [`quad_triangular`]: four 4-wide vectors.
 const SUB: usize = 16;

@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{GROUP, TILE};
+use super::simd::{GROUP, TILE};
 
 macro_rules! rep8 {
     ($m:ident) => {

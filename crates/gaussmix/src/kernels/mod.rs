@@ -25,10 +25,8 @@ use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 use crate::float::{Elems, Float};
 use simd::{exp_nonpos, fma, LANES};
 
-/// Rows per tile.
-pub(crate) const TILE: usize = 256;
-/// Rows per register group of the quadratic-form kernel.
-const GROUP: usize = 64;
+use simd::GROUP;
+pub(crate) use simd::TILE;
 const VECS: usize = GROUP / LANES;
 
 /// Instruction-set level chosen at run time.
@@ -40,7 +38,76 @@ pub(crate) enum Level {
 }
 
 impl Level {
+    /// The level every kernel runs at: the best the CPU has, unless `GAUSSMIX_KERNEL`
+    /// pins one (read once per process; see [`crate::kernel_level`]).
     pub(crate) fn detect() -> Level {
+        static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            let pinned = std::env::var("GAUSSMIX_KERNEL").ok();
+            let (level, warning) = Level::choose(pinned.as_deref(), Level::best());
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
+            level
+        })
+    }
+
+    /// The level a `GAUSSMIX_KERNEL` value asks for on a CPU whose best level is `best`,
+    /// and a warning when the value cannot be honoured: a level above `best` falls back
+    /// to `best`, an unknown value to `best`; unset, empty or `auto` is `best`.
+    fn choose(pinned: Option<&str>, best: Level) -> (Level, Option<String>) {
+        let Some(raw) = pinned else {
+            return (best, None);
+        };
+        let wanted = match raw.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => return (best, None),
+            "avx512" | "avx-512" => Level::Avx512,
+            "avx2" => Level::Avx2,
+            "portable" | "scalar" => Level::Portable,
+            _ => {
+                return (
+                    best,
+                    Some(format!(
+                        "GAUSSMIX_KERNEL={raw} is not a kernel level (avx512, avx2, portable or auto); using {}",
+                        best.name()
+                    )),
+                )
+            }
+        };
+        if wanted.rank() > best.rank() {
+            return (
+                best,
+                Some(format!(
+                    "GAUSSMIX_KERNEL={raw}: this CPU lacks {}; using {} (results can differ in the last bits from a machine running {})",
+                    wanted.name(),
+                    best.name(),
+                    wanted.name()
+                )),
+            );
+        }
+        (wanted, None)
+    }
+
+    /// Order of the levels: portable < AVX2 < AVX-512.
+    fn rank(self) -> u8 {
+        match self {
+            Level::Portable => 0,
+            Level::Avx2 => 1,
+            Level::Avx512 => 2,
+        }
+    }
+
+    /// The name `GAUSSMIX_KERNEL` and [`crate::kernel_level`] use.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Level::Avx512 => "avx512",
+            Level::Avx2 => "avx2",
+            Level::Portable => "portable",
+        }
+    }
+
+    /// The best level this CPU runs.
+    fn best() -> Level {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f")
@@ -989,6 +1056,33 @@ mod tests {
     use ndarray::{Array1, Array2};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn pinned_levels_fall_back_below_the_cpu() {
+        use Level::*;
+        assert_eq!(Level::choose(None, Avx2), (Avx2, None));
+        assert_eq!(Level::choose(Some("auto"), Avx512), (Avx512, None));
+        assert_eq!(Level::choose(Some(""), Portable), (Portable, None));
+        assert_eq!(Level::choose(Some("portable"), Avx512), (Portable, None));
+        assert_eq!(Level::choose(Some(" AVX2 "), Avx512), (Avx2, None));
+        assert_eq!(Level::choose(Some("avx512"), Avx512), (Avx512, None));
+        let (l, w) = Level::choose(Some("avx512"), Avx2);
+        assert_eq!(l, Avx2);
+        let w = w.unwrap();
+        assert!(
+            w.contains("lacks avx512") && w.contains("using avx2"),
+            "{w}"
+        );
+        let (l, w) = Level::choose(Some("avx2"), Portable);
+        assert_eq!(l, Portable);
+        assert!(w.unwrap().contains("lacks avx2"));
+        let (l, w) = Level::choose(Some("sse9"), Avx2);
+        assert_eq!(l, Avx2);
+        assert!(w.unwrap().contains("not a kernel level"));
+        // the level in use is one the CPU has
+        assert!(Level::detect().rank() <= Level::best().rank());
+        assert_eq!(crate::kernel_level(), Level::detect().name());
+    }
 
     fn levels() -> Vec<Level> {
         let mut v = vec![Level::Portable];

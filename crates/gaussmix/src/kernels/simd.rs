@@ -4,6 +4,11 @@
 /// Values per lane group: one AVX-512 register of f64.
 pub(crate) const LANES: usize = 8;
 
+/// Rows per tile.
+pub(crate) const TILE: usize = 256;
+/// Rows per register group of the quadratic-form kernel.
+pub(crate) const GROUP: usize = 64;
+
 /// Fused multiply-add where the target has it (the wrappers enable FMA), plain
 /// multiply-add in the portable fallback.
 #[inline(always)]

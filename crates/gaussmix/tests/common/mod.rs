@@ -6,9 +6,34 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-/// Path of a file in the shared data folder.
-pub fn shared(path: &str) -> String {
-    format!("{}/../../../shared/data/{path}", env!("CARGO_MANIFEST_DIR"))
+/// A file of the repository's `data/` folder (always present: the small data sets the
+/// tests need are bundled).
+pub fn data(path: &str) -> String {
+    let p = format!("{}/../../data/{path}", env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        std::path::Path::new(&p).exists(),
+        "{p} is missing from the repository"
+    );
+    p
+}
+
+/// A file under the shared data folder (`$GAUSSMIX_SHARED/data`, by default
+/// `shared/data` beside the repository), if it is there. Otherwise prints a note naming
+/// it and returns `None` (the caller skips), or panics when `GAUSSMIX_REQUIRE_SHARED=1`
+/// (CI, which has the folder).
+pub fn shared(path: &str) -> Option<String> {
+    let root = std::env::var("GAUSSMIX_SHARED")
+        .unwrap_or_else(|_| format!("{}/../../../shared", env!("CARGO_MANIFEST_DIR")));
+    let p = format!("{root}/data/{path}");
+    if std::path::Path::new(&p).exists() {
+        return Some(p);
+    }
+    let msg = format!("{p} not found (set GAUSSMIX_SHARED to the shared data folder)");
+    if std::env::var("GAUSSMIX_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!("GAUSSMIX_REQUIRE_SHARED=1: {msg}");
+    }
+    eprintln!("note: skipping: {msg}");
+    None
 }
 
 /// Numeric columns of an R-written CSV (quoted header, index column, text columns dropped).

@@ -1,0 +1,309 @@
+//! Argument types shared by the subcommands: how data is read, and the choice flags as
+//! clap [`ValueEnum`]s (so `--help` lists the values, a typo gets a suggestion and exits
+//! with the usage status 2).
+//!
+//! This module depends on nothing else in the crate: every subcommand may use it.
+
+use std::sync::OnceLock;
+
+use clap::builder::PossibleValue;
+use clap::{Args, ValueEnum};
+use gaussmix::{CovarianceType, InitMethod};
+
+/// How to read a data file.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DataArgs {
+    /// Columns to use, by name or 0-based index, comma-separated (default: every numeric column).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Array of an NPZ file holding the data (default `X`).
+    #[arg(long)]
+    pub array: Option<String>,
+}
+
+/// `--covariance`: one of the library's covariance types (the list follows
+/// [`CovarianceType::ALL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Covariance(pub CovarianceType);
+
+impl Covariance {
+    /// The library's type.
+    pub fn get(self) -> CovarianceType {
+        self.0
+    }
+}
+
+impl From<Covariance> for CovarianceType {
+    fn from(c: Covariance) -> CovarianceType {
+        c.0
+    }
+}
+
+fn covariance_help(c: CovarianceType) -> &'static str {
+    match c {
+        CovarianceType::Full => "VVV: each component its own covariance matrix",
+        CovarianceType::Tied => "EEE: one covariance matrix shared by all components",
+        CovarianceType::Diag => "VVI: each component a diagonal covariance",
+        CovarianceType::Spherical => "VII: each component a single variance",
+        CovarianceType::EII => "one variance shared by all components",
+        CovarianceType::EEI => "one diagonal covariance shared by all components",
+        CovarianceType::VEI => "diagonal, equal shape, variable volume",
+        CovarianceType::EVI => "diagonal, equal volume, variable shape",
+        CovarianceType::VEE => "equal shape and orientation, variable volume",
+        CovarianceType::EVE => "equal volume and orientation, variable shape",
+        CovarianceType::VVE => "equal orientation, variable volume and shape",
+        CovarianceType::EEV => "equal volume and shape, variable orientation",
+        CovarianceType::VEV => "equal shape, variable volume and orientation",
+        CovarianceType::EVV => "equal volume, variable shape and orientation",
+    }
+}
+
+impl ValueEnum for Covariance {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: OnceLock<Vec<Covariance>> = OnceLock::new();
+        ALL.get_or_init(|| CovarianceType::ALL.iter().map(|&c| Covariance(c)).collect())
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let v = PossibleValue::new(self.0.name()).help(covariance_help(self.0));
+        // scikit-learn's four also answer to their mclust names
+        Some(match self.0 {
+            CovarianceType::Diag => v.alias("diagonal").alias("VVI"),
+            c if c.is_sklearn() => v.alias(c.mclust_name()),
+            _ => v,
+        })
+    }
+}
+
+/// One item of a `--covariance` list (`select`, `anomaly`): a covariance type, or `all`.
+/// Use as `#[arg(long, value_enum, value_delimiter = ',', ignore_case = true)]
+/// covariance: Vec<CovarianceOrAll>` and [`expand_covariances`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CovarianceOrAll {
+    /// One type.
+    One(CovarianceType),
+    /// Every type ([`CovarianceType::ALL`]).
+    All,
+}
+
+impl ValueEnum for CovarianceOrAll {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: OnceLock<Vec<CovarianceOrAll>> = OnceLock::new();
+        ALL.get_or_init(|| {
+            CovarianceType::ALL
+                .iter()
+                .map(|&c| CovarianceOrAll::One(c))
+                .chain([CovarianceOrAll::All])
+                .collect()
+        })
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        match self {
+            CovarianceOrAll::One(c) => Covariance(*c).to_possible_value(),
+            CovarianceOrAll::All => Some(PossibleValue::new("all").help("every covariance type")),
+        }
+    }
+}
+
+/// The covariance types of a `--covariance` list, in the order given, without repeats
+/// (`all` stands for every type).
+pub fn expand_covariances(list: &[CovarianceOrAll]) -> Vec<CovarianceType> {
+    let mut out = Vec::new();
+    for item in list {
+        let add: &[CovarianceType] = match item {
+            CovarianceOrAll::One(c) => std::slice::from_ref(c),
+            CovarianceOrAll::All => &CovarianceType::ALL,
+        };
+        for c in add {
+            if !out.contains(c) {
+                out.push(*c);
+            }
+        }
+    }
+    out
+}
+
+/// `--init`: how EM starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Init(pub InitMethod);
+
+impl Init {
+    /// The library's method.
+    pub fn get(self) -> InitMethod {
+        self.0
+    }
+}
+
+impl From<Init> for InitMethod {
+    fn from(i: Init) -> InitMethod {
+        i.0
+    }
+}
+
+/// The initialisations, in the order `--help` lists them.
+const INITS: [(InitMethod, &str); 5] = [
+    (
+        InitMethod::KMeans,
+        "k-means++ seeds, Lloyd iterations, rows assigned to their cluster",
+    ),
+    (
+        InitMethod::KMeansPlusPlus,
+        "k-means++ seed rows, each alone starting a component",
+    ),
+    (
+        InitMethod::Random,
+        "random responsibilities, normalised per row",
+    ),
+    (
+        InitMethod::RandomFromData,
+        "K distinct random rows, each alone starting a component",
+    ),
+    (
+        InitMethod::Hc,
+        "mclust's model-based hierarchical agglomeration on SVD-scaled rows, cut at K",
+    ),
+];
+
+impl ValueEnum for Init {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: OnceLock<Vec<Init>> = OnceLock::new();
+        ALL.get_or_init(|| INITS.iter().map(|&(m, _)| Init(m)).collect())
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = INITS
+            .iter()
+            .find(|(m, _)| *m == self.0)
+            .map_or("", |(_, h)| h);
+        let v = PossibleValue::new(self.0.to_string()).help(help);
+        Some(match self.0 {
+            InitMethod::KMeans => v.alias("k-means"),
+            InitMethod::KMeansPlusPlus => v.alias("kmeans++"),
+            _ => v,
+        })
+    }
+}
+
+/// What `fit` does about a degenerate component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Degenerate {
+    /// Keep it and print a warning naming it.
+    Warn,
+    /// Fail, naming it (nothing written).
+    Error,
+    /// Re-seed it (split the heaviest component) and continue EM.
+    Reseed,
+    /// Remove it and continue EM with one component fewer.
+    Drop,
+    /// Keep it silently (scikit-learn's behaviour).
+    Keep,
+}
+
+impl Degenerate {
+    /// The library's policy (`warn` fits as `keep`; the command then checks).
+    pub fn policy(self) -> gaussmix::DegeneratePolicy {
+        match self {
+            Degenerate::Warn | Degenerate::Keep => gaussmix::DegeneratePolicy::Keep,
+            Degenerate::Error => gaussmix::DegeneratePolicy::Error,
+            Degenerate::Reseed => gaussmix::DegeneratePolicy::Reseed,
+            Degenerate::Drop => gaussmix::DegeneratePolicy::Drop,
+        }
+    }
+}
+
+/// An information criterion for choosing among fitted models (lower is better).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Criterion {
+    /// Bayesian information criterion, −2 ln L + p ln N.
+    Bic,
+    /// Akaike information criterion, −2 ln L + 2p.
+    Aic,
+    /// Integrated completed likelihood, BIC + 2·entropy of the responsibilities.
+    Icl,
+}
+
+impl Criterion {
+    /// Upper-case name for tables and plots.
+    pub fn name(self) -> &'static str {
+        match self {
+            Criterion::Bic => "BIC",
+            Criterion::Aic => "AIC",
+            Criterion::Icl => "ICL",
+        }
+    }
+}
+
+/// `video … --method`: the per-pixel background model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VideoMethod {
+    /// Zivkovic's adaptive mixture (OpenCV's MOG2).
+    #[value(alias = "mog2")]
+    Zivkovic,
+    /// Stauffer and Grimson's mixture (OpenCV's MOG).
+    #[value(aliases = ["sg", "mog"])]
+    StaufferGrimson,
+}
+
+/// The picture formats of `plot`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PictureFormat {
+    /// Portable Network Graphics (RGB bitmap).
+    Png,
+    /// Scalable Vector Graphics.
+    Svg,
+}
+
+/// `--json`: print the result as one JSON object on standard output instead of prose
+/// (flatten into a command's arguments).
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct JsonArg {
+    /// Print the result as one JSON object on standard output (notes and warnings still
+    /// go to standard error).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_names_parse_back() {
+        for c in Covariance::value_variants() {
+            let name = c.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(Covariance::from_str(&name, false).unwrap(), *c);
+            assert_eq!(name.parse::<CovarianceType>().unwrap(), c.0);
+        }
+        assert_eq!(
+            Covariance::from_str("diagonal", false).unwrap().0,
+            CovarianceType::Diag
+        );
+        for i in Init::value_variants() {
+            let name = i.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(Init::from_str(&name, false).unwrap(), *i);
+            assert_eq!(name.parse::<InitMethod>().unwrap(), i.0);
+        }
+        assert_eq!(
+            Init::from_str("kmeans++", false).unwrap().0,
+            InitMethod::KMeansPlusPlus
+        );
+        assert!(Init::from_str("kmean", false).is_err());
+        assert_eq!(
+            VideoMethod::from_str("mog2", false).unwrap(),
+            VideoMethod::Zivkovic
+        );
+        assert_eq!(Criterion::from_str("icl", false).unwrap().name(), "ICL");
+        let list: Vec<CovarianceOrAll> = ["diag", "full", "DIAG"]
+            .iter()
+            .map(|v| CovarianceOrAll::from_str(v, true).unwrap())
+            .collect();
+        assert_eq!(
+            expand_covariances(&list),
+            [CovarianceType::Diag, CovarianceType::Full]
+        );
+        let all = [CovarianceOrAll::from_str("all", false).unwrap()];
+        assert_eq!(expand_covariances(&all), CovarianceType::ALL.to_vec());
+        assert!(CovarianceOrAll::from_str("fullish", false).is_err());
+    }
+}
