@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Anomaly benchmark: gaussmix defaults beside IsolationForest (5 seeds), k-NN distance
+(k=5, z-scored), ECOD (PyOD) and scikit-learn GaussianMixture k=1 (reg 1e-6), back to
+back on the same rows of every set in ../shared/data/anomaly (.npz with X, y).
+
+gaussmix runs as the release CLI (`cargo build --release -p gaussmix-cli`), timed as a
+user would see it (process start to exit, data read included).
+
+Usage: python bench/anomaly.py [--data DIR] [--bin PATH] [--threads 2] [--out bench/out/anomaly.md]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import NearestNeighbors
+
+
+def gaussmix(path, binary, threads):
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "s.csv")
+        t = time.perf_counter()
+        subprocess.run([binary, "anomaly", str(path), "-o", out, "-q", "--threads", str(threads)],
+                       check=True)
+        wall = time.perf_counter() - t
+        s = np.loadtxt(out, delimiter=",", skiprows=1, usecols=0)
+    return s, wall
+
+
+def iforest(x):
+    return np.mean([-IsolationForest(random_state=s).fit(x).score_samples(x) for s in range(5)], axis=0)
+
+
+def knn(x):
+    sd = x.std(0)
+    sd[sd == 0] = 1
+    z = (x - x.mean(0)) / sd
+    d, _ = NearestNeighbors(n_neighbors=6).fit(z).kneighbors(z)
+    return d[:, -1]
+
+
+def ecod(x):
+    from pyod.models.ecod import ECOD
+    return ECOD().fit(x).decision_scores_
+
+
+def gmm1(x):
+    return -GaussianMixture(1, reg_covar=1e-6, random_state=0).fit(x).score_samples(x)
+
+
+def main():
+    here = Path(__file__).resolve().parent.parent
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=str(here.parent / "shared" / "data" / "anomaly"))
+    ap.add_argument("--bin", default=str(here / "target" / "release" / "gaussmix"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(here / "bench" / "out" / "anomaly.md"))
+    a = ap.parse_args()
+    methods = {"gaussmix": None, "iforest": iforest, "knn": knn, "ecod": ecod, "gmm_k1": gmm1}
+    rows = []
+    for p in sorted(Path(a.data).glob("*.npz")):
+        f = np.load(p)
+        x, y = np.asarray(f["X"], float), np.asarray(f["y"]).astype(int)
+        r = {"set": p.stem, "n": x.shape[0], "d": x.shape[1]}
+        for name, fn in methods.items():
+            try:
+                if fn is None:
+                    s, w = gaussmix(p, a.bin, a.threads)
+                else:
+                    t = time.perf_counter()
+                    s = fn(x)
+                    w = time.perf_counter() - t
+                s = np.nan_to_num(s, nan=0.0, posinf=1e300, neginf=-1e300)
+                r[name] = (roc_auc_score(y, s), average_precision_score(y, s), w)
+            except Exception as e:  # a failure is a row of NaN, reported
+                print(f"{p.stem} {name}: {e}", file=sys.stderr)
+                r[name] = (float("nan"),) * 3
+        rows.append(r)
+        print(r["set"], " ".join(f"{m} {r[m][0]:.3f}" for m in methods), flush=True)
+    names = list(methods)
+    auc = np.array([[r[m][0] for m in names] for r in rows])
+    apr = np.array([[r[m][1] for m in names] for r in rows])
+    wall = np.array([[r[m][2] for m in names] for r in rows])
+    ranks = np.array([(-row).argsort().argsort() + 1 for row in np.nan_to_num(auc, nan=-1)])
+    lines = ["| set | n | d | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['n']} | {r['d']} | " + " | ".join(f"{r[m][0]:.3f}" for m in names) + " |")
+    for label, v in [("mean ROC-AUC", np.nanmean(auc, 0)), ("worst ROC-AUC", np.nanmin(auc, 0)),
+                     ("mean AP", np.nanmean(apr, 0)), ("mean rank", ranks.mean(0)),
+                     ("total wall s", np.nansum(wall, 0)), ("max wall s", np.nanmax(wall, 0))]:
+        lines.append(f"| **{label}** | | | " + " | ".join(f"{t:.3f}" for t in v) + " |")
+    md = "# Anomaly benchmark\n\n" + "\n".join(lines) + "\n"
+    print(md)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(md)
+
+
+if __name__ == "__main__":
+    main()
