@@ -1,21 +1,15 @@
 //! `gaussmix anomaly`: scores, thresholds, saved models on the raw scale, evaluation
 //! against labels, output formats and every error path.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use common::{data_str, gaussmix};
 use predicates::prelude::*;
 
-fn gaussmix() -> Command {
-    Command::cargo_bin("gaussmix").unwrap()
-}
-
 fn faithful() -> String {
-    format!("{}/../../data/faithful.csv", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn shared(p: &str) -> String {
-    format!("{}/../../../shared/data/{p}", env!("CARGO_MANIFEST_DIR"))
+    data_str("faithful.csv")
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -178,7 +172,12 @@ fn new_data_is_scored_with_the_training_statistics() {
 #[test]
 fn eval_prints_auc_and_average_precision_from_npz_labels() {
     gaussmix()
-        .args(["anomaly", &shared("anomaly/4_breastw.npz"), "--eval", "-q"])
+        .args([
+            "anomaly",
+            &data_str("anomaly/4_breastw.npz"),
+            "--eval",
+            "-q",
+        ])
         .assert()
         .success()
         .stdout(
@@ -191,7 +190,7 @@ fn eval_prints_auc_and_average_precision_from_npz_labels() {
     gaussmix()
         .args([
             "anomaly",
-            &shared("anomaly/4_breastw.npz"),
+            &data_str("anomaly/4_breastw.npz"),
             "--eval",
             "-q",
             "-o",
