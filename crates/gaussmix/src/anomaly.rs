@@ -529,6 +529,7 @@ impl FittedDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::array;
 
     /// 300 rows of two correlated features and a constant third, plus one row far out
     /// in feature 1 only.
@@ -614,5 +615,50 @@ mod tests {
         // D > N
         let w = Array2::from_shape_fn((5, 12), |(i, j)| ((i * 3 + j * 7) % 5) as f64);
         assert!(AnomalyDetector::new().fit(w.view()).is_ok());
+    }
+
+    #[test]
+    fn auc_and_ap_match_hand_values() {
+        let s = [0.1, 0.4, 0.35, 0.8];
+        let y = [false, false, true, true];
+        assert!((roc_auc(&s, &y).unwrap() - 0.75).abs() < 1e-12);
+        // scikit-learn: average_precision_score([0,0,1,1],[0.1,0.4,0.35,0.8]) = 0.8333…
+        assert!((average_precision(&s, &y).unwrap() - 0.833_333_333_333_333_4).abs() < 1e-12);
+        // ties count one half
+        assert!((roc_auc(&[1.0, 1.0], &[false, true]).unwrap() - 0.5).abs() < 1e-12);
+        assert!(roc_auc(&[1.0], &[true]).is_none());
+    }
+
+    #[test]
+    fn threshold_is_a_quantile() {
+        let s = Array1::from_iter((0..101).map(f64::from));
+        assert!((threshold(s.view(), 0.01) - 99.0).abs() < 1e-12);
+        assert!((threshold(s.view(), 0.0) - 100.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn raw_scale_model_scores_shift_by_log_scales() {
+        let x = array![
+            [1.0, 100.0],
+            [2.0, 300.0],
+            [3.0, 200.0],
+            [2.5, 250.0],
+            [1.5, 120.0]
+        ];
+        let st = Standardiser::fit(x.view());
+        let z = st.transform(x.view());
+        for ct in CovarianceType::ALL {
+            let m = GaussianMixture::new(1)
+                .covariance_type(ct)
+                .fit(z.view())
+                .unwrap();
+            let raw = st.to_raw(&m).unwrap();
+            let lz = m.score_samples(z.view()).unwrap();
+            let lx = raw.score_samples(x.view()).unwrap();
+            let shift: f64 = st.scale.iter().map(|s| s.ln()).sum();
+            for (a, b) in lz.iter().zip(lx.iter()) {
+                assert!((a - shift - b).abs() < 1e-9, "{ct}: {a} {b}");
+            }
+        }
     }
 }
