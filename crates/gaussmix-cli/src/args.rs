@@ -75,55 +75,6 @@ impl ValueEnum for Covariance {
     }
 }
 
-/// One item of a `--covariance` list (`select`, `anomaly`): a covariance type, or `all`.
-/// Use as `#[arg(long, value_enum, value_delimiter = ',', ignore_case = true)]
-/// covariance: Vec<CovarianceOrAll>` and [`expand_covariances`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CovarianceOrAll {
-    /// One type.
-    One(CovarianceType),
-    /// Every type ([`CovarianceType::ALL`]).
-    All,
-}
-
-impl ValueEnum for CovarianceOrAll {
-    fn value_variants<'a>() -> &'a [Self] {
-        static ALL: OnceLock<Vec<CovarianceOrAll>> = OnceLock::new();
-        ALL.get_or_init(|| {
-            CovarianceType::ALL
-                .iter()
-                .map(|&c| CovarianceOrAll::One(c))
-                .chain([CovarianceOrAll::All])
-                .collect()
-        })
-    }
-
-    fn to_possible_value(&self) -> Option<PossibleValue> {
-        match self {
-            CovarianceOrAll::One(c) => Covariance(*c).to_possible_value(),
-            CovarianceOrAll::All => Some(PossibleValue::new("all").help("every covariance type")),
-        }
-    }
-}
-
-/// The covariance types of a `--covariance` list, in the order given, without repeats
-/// (`all` stands for every type).
-pub fn expand_covariances(list: &[CovarianceOrAll]) -> Vec<CovarianceType> {
-    let mut out = Vec::new();
-    for item in list {
-        let add: &[CovarianceType] = match item {
-            CovarianceOrAll::One(c) => std::slice::from_ref(c),
-            CovarianceOrAll::All => &CovarianceType::ALL,
-        };
-        for c in add {
-            if !out.contains(c) {
-                out.push(*c);
-            }
-        }
-    }
-    out
-}
-
 /// `--init`: how EM starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Init(pub InitMethod);
@@ -212,39 +163,6 @@ impl Degenerate {
     }
 }
 
-/// An information criterion for choosing among fitted models (lower is better).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Criterion {
-    /// Bayesian information criterion, −2 ln L + p ln N.
-    Bic,
-    /// Akaike information criterion, −2 ln L + 2p.
-    Aic,
-    /// Integrated completed likelihood, BIC + 2·entropy of the responsibilities.
-    Icl,
-}
-
-impl Criterion {
-    /// Upper-case name for tables and plots.
-    pub fn name(self) -> &'static str {
-        match self {
-            Criterion::Bic => "BIC",
-            Criterion::Aic => "AIC",
-            Criterion::Icl => "ICL",
-        }
-    }
-}
-
-/// `video … --method`: the per-pixel background model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum VideoMethod {
-    /// Zivkovic's adaptive mixture (OpenCV's MOG2).
-    #[value(alias = "mog2")]
-    Zivkovic,
-    /// Stauffer and Grimson's mixture (OpenCV's MOG).
-    #[value(aliases = ["sg", "mog"])]
-    StaufferGrimson,
-}
-
 /// The picture formats of `plot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PictureFormat {
@@ -289,21 +207,5 @@ mod tests {
             InitMethod::KMeansPlusPlus
         );
         assert!(Init::from_str("kmean", false).is_err());
-        assert_eq!(
-            VideoMethod::from_str("mog2", false).unwrap(),
-            VideoMethod::Zivkovic
-        );
-        assert_eq!(Criterion::from_str("icl", false).unwrap().name(), "ICL");
-        let list: Vec<CovarianceOrAll> = ["diag", "full", "DIAG"]
-            .iter()
-            .map(|v| CovarianceOrAll::from_str(v, true).unwrap())
-            .collect();
-        assert_eq!(
-            expand_covariances(&list),
-            [CovarianceType::Diag, CovarianceType::Full]
-        );
-        let all = [CovarianceOrAll::from_str("all", false).unwrap()];
-        assert_eq!(expand_covariances(&all), CovarianceType::ALL.to_vec());
-        assert!(CovarianceOrAll::from_str("fullish", false).is_err());
     }
 }
