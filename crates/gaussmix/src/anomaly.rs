@@ -22,6 +22,7 @@
 
 use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2, Axis};
 
+use crate::validate::{check_finite, check_nonempty};
 use crate::{CovarianceType, Covariances, GaussianMixture, GmmError, GmmModel, Result};
 
 /// Per-feature mean and scale (population standard deviation; 1 for a constant column).
@@ -194,25 +195,6 @@ pub fn check_contamination(c: f64) -> Result<()> {
     }
 }
 
-/// The first NaN or infinite value, as an error naming its row and column (0-based).
-///
-/// # Errors
-/// [`GmmError::NonFinite`] at the first non-finite value in row order.
-pub fn check_finite(x: ArrayView2<f64>) -> Result<()> {
-    for (r, row) in x.rows().into_iter().enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            if !v.is_finite() {
-                return Err(GmmError::NonFinite {
-                    row: r,
-                    column: c,
-                    value: v,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Settings of an anomaly detector (a builder); [`AnomalyDetector::fit`] gives a
 /// [`FittedDetector`].
 #[derive(Debug, Clone)]
@@ -340,13 +322,8 @@ impl AnomalyDetector {
     /// no candidate that could be fitted.
     pub fn fit(&self, x: ArrayView2<f64>) -> Result<FittedDetector> {
         self.validate()?;
-        if x.nrows() == 0 || x.ncols() == 0 {
-            return Err(GmmError::EmptyData {
-                rows: x.nrows(),
-                columns: x.ncols(),
-            });
-        }
-        check_finite(x)?;
+        check_nonempty(x)?;
+        check_finite(x, 0)?;
         let n = x.nrows();
         let st = Standardiser::fit(x);
         let z = st.transform(x);
@@ -467,7 +444,7 @@ impl FittedDetector {
                 got: format!("{} columns", x.ncols()),
             });
         }
-        check_finite(x)
+        check_finite(x, 0)
     }
 
     /// `−ln p(x)` of every row: higher is more anomalous.
