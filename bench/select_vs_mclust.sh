@@ -21,14 +21,18 @@ bin=target/release/gaussmix
 unset OPENBLAS_CORETYPE
 data=$out/select_data
 mkdir -p "$data"
-cp data/faithful.csv "$data/faithful.csv"
+cp data/faithful.csv "$data/faithful_raw.csv"
 cp data/iris.csv "$data/iris_raw.csv"
 
 Rscript --vanilla - "$data" <<'R'
 args <- commandArgs(trailingOnly = TRUE); dir <- args[1]
-iris <- read.csv(file.path(dir, "iris_raw.csv"))
-num <- iris[, sapply(iris, is.numeric)]
-write.csv(num, file.path(dir, "iris.csv"), row.names = FALSE)
+# the bundled files carry an unnamed row-index column (read by R as "X"): keep only the
+# numeric data columns, so that both tools read exactly the same matrix
+for (p in c("faithful", "iris")) {
+  x <- read.csv(file.path(dir, paste0(p, "_raw.csv")))
+  x <- x[, names(x) != "X" & sapply(x, is.numeric), drop = FALSE]
+  write.csv(x, file.path(dir, paste0(p, ".csv")), row.names = FALSE)
+}
 gen <- function(n, d, k, seed) {
   set.seed(seed)
   z <- sample.int(k, n, replace = TRUE, prob = rep(1, k) / k)
@@ -74,15 +78,12 @@ for p in faithful iris synth_2k_4 synth_10k_8; do
     timed "$bin" select "$f" -k 1..9 --covariance all "${targs[@]}" -q \
       --table "$data/$p.table.csv" -o "$data/$p.model.json" 2> "$tfile"
     read -r w u s < <(tail -1 "$tfile"); rm -f "$tfile"
-    best=$(python3 - "$data/$p.model.json" <<'PY'
-import json, sys
-m = json.load(open(sys.argv[1]))
-sel = m.get("selection", {})
-print(m.get("covariance_type", "?"), m.get("n_components", len(m.get("weights", []))), sel.get("bic", m.get("bic", "?")))
-PY
-)
-    printf '| %s | gaussmix | %s | %s | | %s | %s |\n' "$p" "$([ "$th" = 1 ] && echo 1 || nproc)" \
-      "$best" "$w" "$(echo "$u + $s" | bc)" >> "$out/select_vs_mclust.md"
+    # the chosen cell (k, family, BIC) from the table's `best` row
+    best=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+      $col["best"] == "true" { printf "%s %s | %.4f", $col["covariance"], $col["k"], $col["bic"] }' \
+      "$data/$p.table.csv")
+    printf '| %s | gaussmix | %s | %s | %s | %s |\n' "$p" "$([ "$th" = 1 ] && echo 1 || nproc)" \
+      "$best" "$w" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')" >> "$out/select_vs_mclust.md"
   done
 done
 cat "$out/select_vs_mclust.md"
