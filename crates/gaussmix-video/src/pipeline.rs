@@ -613,6 +613,7 @@ pub fn track(
         progress,
         &mut |i, frame, mask, w, h, c| {
             let blobs = components(mask, w, h, opts.tracker.min_area, &mut labels);
+            tracker.set_frame_size(w, h);
             let new = tracker.update(i, &blobs);
             if let Some(a) = annot.as_mut() {
                 if i >= range.0 && i <= range.1 {

@@ -317,7 +317,7 @@ impl FfmpegVideo {
             }
         };
         let mut child = Command::new(&ffmpeg)
-            .args(["-v", "error", "-nostdin", "-i"])
+            .args(["-v", "error", "-nostdin", "-noautorotate", "-i"])
             .arg(path)
             .args(["-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
             .stdin(Stdio::null())

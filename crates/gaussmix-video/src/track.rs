@@ -130,6 +130,7 @@ pub struct Tracker {
     opts: TrackerOptions,
     tracks: Vec<Track>,
     next_id: u64,
+    frame_size: Option<(f64, f64)>,
 }
 
 /// Intersection over union of two boxes given as (cx, cy, w, h).
@@ -232,6 +233,36 @@ impl Tracker {
             opts,
             tracks: Vec::new(),
             next_id: 1,
+            frame_size: None,
+        }
+    }
+
+    /// Clips the output boxes to a `width`×`height` frame (the Kalman state itself is
+    /// left as it is, so a track leaving the frame keeps its velocity).
+    pub fn set_frame_size(&mut self, width: usize, height: usize) {
+        self.frame_size = Some((width as f64, height as f64));
+    }
+
+    /// The output row of box `b` (cx, cy, w, h), clipped to the frame when its size is known.
+    fn row(&self, frame: usize, track_id: u64, b: [f64; 4]) -> TrackRow {
+        let [cx, cy, w, h] = b;
+        let (mut x0, mut y0, mut x1, mut y1) =
+            (cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0);
+        if let Some((fw, fh)) = self.frame_size {
+            x0 = x0.clamp(0.0, fw);
+            x1 = x1.clamp(0.0, fw);
+            y0 = y0.clamp(0.0, fh);
+            y1 = y1.clamp(0.0, fh);
+        }
+        TrackRow {
+            frame,
+            track_id,
+            x: x0,
+            y: y0,
+            w: x1 - x0,
+            h: y1 - y0,
+            cx: (x0 + x1) / 2.0,
+            cy: (y0 + y1) / 2.0,
         }
     }
 
@@ -301,20 +332,22 @@ impl Tracker {
                 if t.id == 0 {
                     t.hits = 0;
                 }
-            } else if t.id > 0 {
-                let [cx, cy, w, h] = t.kf.bbox();
-                rows.push(TrackRow {
-                    frame,
-                    track_id: t.id,
-                    x: cx - w / 2.0,
-                    y: cy - h / 2.0,
-                    w,
-                    h,
-                    cx,
-                    cy,
-                });
             }
         }
+        for (t, &m) in self.tracks.iter().zip(&matched) {
+            if m && t.id > 0 {
+                rows.push(self.row(frame, t.id, t.kf.bbox()));
+            }
+        }
+        // Predicted boxes of confirmed tracks: an unmatched blob mostly inside one is a piece of
+        // that object, not a new one. Paired with the tracks before `retain` drops any, so a
+        // deleted track cannot shift the boxes onto its neighbours.
+        let owners: Vec<[f64; 4]> = predicted
+            .iter()
+            .zip(&self.tracks)
+            .filter(|(_, t)| t.id > 0)
+            .map(|(p, _)| *p)
+            .collect();
         let max_misses = self.opts.max_misses;
         self.tracks.retain(|t| {
             if t.id == 0 {
@@ -323,14 +356,6 @@ impl Tracker {
                 t.misses <= max_misses
             }
         });
-        // Predicted boxes of confirmed tracks: an unmatched blob mostly inside one is a piece of
-        // that object, not a new one.
-        let owners: Vec<[f64; 4]> = predicted
-            .iter()
-            .zip(&self.tracks)
-            .filter(|(_, t)| t.id > 0)
-            .map(|(p, _)| *p)
-            .collect();
         for (j, b) in blobs.iter().enumerate() {
             let bb = blob_box(b);
             let inside = owners
@@ -346,17 +371,7 @@ impl Tracker {
                 if self.opts.birth_hits <= 1 {
                     t.id = self.next_id;
                     self.next_id += 1;
-                    let [cx, cy, w, h] = t.kf.bbox();
-                    rows.push(TrackRow {
-                        frame,
-                        track_id: t.id,
-                        x: cx - w / 2.0,
-                        y: cy - h / 2.0,
-                        w,
-                        h,
-                        cx,
-                        cy,
-                    });
+                    rows.push(self.row(frame, t.id, t.kf.bbox()));
                 }
                 self.tracks.push(t);
             }
