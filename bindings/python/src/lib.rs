@@ -352,7 +352,7 @@ impl Model {
     }
 }
 
-/// Merged sufficient statistics of a model over some rows (DESIGN.md §3): `merge` is a sum,
+/// Merged sufficient statistics of a model over some rows (docs/design.md §3): `merge` is a sum,
 /// `finalize` the M-step; `to_bytes`/`from_bytes` give the versioned little-endian form that
 /// cluster workers ship.
 #[pyclass(module = "gaussmix._core", name = "Stats")]

@@ -698,3 +698,52 @@ fn info_describes_anomaly_models() {
     assert!(v["anomaly_threshold"].is_number());
     assert!(v["converged"].is_null());
 }
+
+// ---- item 6: no doc comment cites a file outside the repository ----
+
+/// Every `.rs` file under `dir`, skipping build output.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        if p.is_dir() {
+            if name != "target" && !name.to_string_lossy().starts_with('.') {
+                rust_files(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Expected: the design notes the docs cite ship in the repository (`docs/design.md`),
+/// and no comment cites the upper-case design file of the workspace beside it. Fails if a
+/// comment in any crate or the bindings names that file instead of `docs/design.md`.
+#[test]
+fn docs_cite_only_files_in_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(
+        root.join("docs/design.md").is_file(),
+        "docs/design.md is missing"
+    );
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    rust_files(&root.join("bindings"), &mut files);
+    assert!(files.len() > 20, "found only {} Rust files", files.len());
+    let needle = concat!("DESIGN", ".md");
+    let mut bad = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let comment = line.trim_start().starts_with("//");
+            if comment && line.contains(needle) {
+                bad.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "comments citing {needle} outside the repository:\n{}",
+        bad.join("\n")
+    );
+}

@@ -1,7 +1,7 @@
 //! A plain, per-pixel reference implementation of the background model.
 //!
 //! Each pixel owns a `Vec` of modes kept in descending weight order and the update reads
-//! like the description in DESIGN.md §5. It is slow and meant to be obviously correct: the
+//! like the description in docs/design.md §5. It is slow and meant to be obviously correct: the
 //! fast [`crate::model::BackgroundModel`] must produce the same masks (tests check this on
 //! random frames).
 

@@ -1,4 +1,4 @@
-//! The spine of every fit: additive sufficient statistics (DESIGN.md §3).
+//! The spine of every fit: additive sufficient statistics (docs/design.md §3).
 //!
 //! One E-step over any chunk of rows yields, per component `k`, `Σγ`, `Σγ(x−s_k)` and
 //! `Σγ(x−s_k)(x−s_k)ᵀ` (or its diagonal), plus `Σ w·ln p(x)` and `Σ w`, where `s_k` is a

@@ -1,4 +1,4 @@
-//! Input checks shared by every entry point (DESIGN.md §7).
+//! Input checks shared by every entry point (docs/design.md §7).
 
 use ndarray::{ArrayView1, ArrayView2};
 

@@ -1,4 +1,4 @@
-//! Bad input gets a clear error, never a panic (DESIGN.md §7).
+//! Bad input gets a clear error, never a panic (docs/design.md §7).
 
 mod common;
 

@@ -6,7 +6,7 @@
 //! Each family parameterises `Σ_k = λ_k D_k A_k D_kᵀ` (volume λ, orientation D orthogonal,
 //! shape A diagonal with `|A| = 1`); the three letters say whether volume, shape and
 //! orientation are Equal across components, Variable, or the Identity (Celeux & Govaert
-//! 1995; DESIGN.md §8). The estimates replicate mclust 6.0.0 (R), checked against committed
+//! 1995; docs/design.md §8). The estimates replicate mclust 6.0.0 (R), checked against committed
 //! fixtures from `scripts/gen_mclust_fixtures.R` to 1e-6 relative:
 //!
 //! | family | M-step | mclust routine | warm start from `previous` |

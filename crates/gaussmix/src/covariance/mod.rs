@@ -1,7 +1,7 @@
 //! Covariance types: storage, estimation from sufficient statistics, precision
 //! Cholesky factors, log-determinants and the per-row quadratic forms.
 //!
-//! Each type lives in its own module and mirrors the maths of DESIGN.md §1–2:
+//! Each type lives in its own module and mirrors the maths of docs/design.md §1–2:
 //!
 //! | type | stored | parameters per component |
 //! |---|---|---|
