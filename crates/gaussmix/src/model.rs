@@ -863,11 +863,16 @@ impl ModelFile {
     /// # Errors
     /// [`GmmError::Decode`] or the errors of [`GmmModel::validate`].
     pub fn into_model(self) -> Result<GmmModel> {
-        if self.format_version != MODEL_FORMAT_VERSION {
+        if self.format_version > MODEL_FORMAT_VERSION {
             return Err(decode_err(format!(
-                "unsupported format_version {} (this gaussmix reads version {MODEL_FORMAT_VERSION})",
+                "format_version {} was written by a newer gaussmix; this one reads versions 1 to {MODEL_FORMAT_VERSION} (upgrade gaussmix)",
                 self.format_version
             )));
+        }
+        if self.format_version == 0 {
+            return Err(decode_err(
+                "unknown format_version 0 (versions start at 1)".into(),
+            ));
         }
         let (k, d) = (self.n_components, self.n_features);
         if k == 0 || d == 0 {
