@@ -28,8 +28,10 @@ def spark():
         _missing("java")
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    # local[2, 4]: two cores, and a failed task is retried up to 4 times as on a cluster
+    # (plain local[2] fails the job on the first task failure)
     session = (
-        SparkSession.builder.master("local[2]")
+        SparkSession.builder.master("local[2,4]")
         .appName("gaussmix-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.driver.host", "127.0.0.1")

@@ -25,6 +25,19 @@ from .mixture import _CORE_INIT, GaussianMixture, _seed_from, check_params, chec
 StatsPass = Callable[[_core.Model], Sequence[bytes]]
 
 
+def check_finite(x: np.ndarray, names: Optional[Sequence[str]], where: str) -> None:
+    """Raises a ValueError naming the first column (by name when known) and row of a
+    non-finite value in ``x``, a batch of the part of the data ``where`` names."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        row, col = (int(v) for v in np.argwhere(bad)[0])
+        what = repr(names[col]) if names is not None else f"{col} (0-based)"
+        raise ValueError(
+            f"non-finite value {x[row, col]} in feature column {what} "
+            f"({where}, row {row} of a batch); drop or fill it before fitting"
+        )
+
+
 def make_estimator(k: int, params: dict) -> GaussianMixture:
     est = GaussianMixture(n_components=k, **params)
     check_params(est)

@@ -11,7 +11,7 @@ Requirements on the cluster: ``gaussmix`` installed in the workers' Python.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -21,14 +21,27 @@ from .mixture import GaussianMixture
 __all__ = ["fit"]
 
 
-def _block_stats(model_json: str, x: np.ndarray, w: Optional[np.ndarray]) -> bytes:
+def _block_stats(
+    model_json: str,
+    x: np.ndarray,
+    w: Optional[np.ndarray],
+    pass_no: int = 0,
+    hook: Optional[Callable[[int], None]] = None,
+    names: Optional[List[str]] = None,
+    block: int = 0,
+) -> bytes:
     from gaussmix import _core as core
+    from gaussmix._distributed import check_finite
 
+    if hook is not None:
+        hook(pass_no)
     m = core.Model.from_json(model_json)
     if w is not None:
         w = np.ascontiguousarray(w, dtype=np.float64)
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
+    if pass_no == 1:
+        check_finite(x, names, f"block {block}")
     return core.partial_stats(m, x, w, parallel=False)
 
 
@@ -52,6 +65,7 @@ def fit(
     verbose_interval: int = 10,
     init_sample_rows: int = 100_000,
     persist: bool = True,
+    _task_hook: Optional[Callable[[int], None]] = None,
 ) -> GaussianMixture:
     """Fit a ``k``-component mixture to the rows of a Dask array (N×D) or DataFrame.
 
@@ -68,6 +82,8 @@ def fit(
     init_sample_rows : unless weights, means and precisions are all given, the
         initialisation runs on the client on a seeded random sample of at most this many rows.
     persist : persist the data for the passes (recommended).
+    _task_hook : for fault-injection tests only: called at the start of every block task
+        with the pass number (1 for the first pass over the data), on the worker.
 
     Returns
     -------
@@ -121,11 +137,14 @@ def fit(
     x_blocks = list(X.to_delayed().ravel())
     w_blocks: List[Any] = list(W.to_delayed().ravel()) if W is not None else [None] * len(x_blocks)
 
+    passes = [0]
+
     def stats_pass(model: _core.Model) -> List[bytes]:
         js = dask.delayed(model.to_json(), pure=True)
+        passes[0] += 1
         tasks = [
-            dask.delayed(_block_stats, pure=True)(js, xb, wb)
-            for xb, wb in zip(x_blocks, w_blocks)
+            dask.delayed(_block_stats, pure=True)(js, xb, wb, passes[0], _task_hook, names, i)
+            for i, (xb, wb) in enumerate(zip(x_blocks, w_blocks))
         ]
         return list(dask.compute(*tasks))
 
@@ -137,5 +156,7 @@ def fit(
         sample = np.asarray(X[idx].compute())
         if W is not None:
             sample_w = np.asarray(W[idx].compute(), dtype=np.float64)
+    if sample is not None:
+        _distributed.check_finite(sample, names, "the initialisation sample")
     starts = _distributed.initial_models(est, d, sample, sample_w)
     return _distributed.fit(stats_pass, est, d, starts, feature_names=names)

@@ -14,7 +14,7 @@ Python. Tasks run the E-step on one thread each (Spark already runs one task per
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -24,9 +24,22 @@ from .mixture import GaussianMixture
 __all__ = ["fit"]
 
 
-def _list_column_to_numpy(col: Any, d: int) -> np.ndarray:
+def _null_feature(values: Any, d: int, names: Optional[Sequence[str]]) -> ValueError:
+    """The error for the first null among ``values`` (the batch's features, flattened row
+    by row), naming its column and row."""
+    import pyarrow.compute as pc
+
+    row, col = divmod(int(pc.index(pc.is_null(values), True).as_py()), d)
+    what = repr(names[col]) if names is not None else f"{col} (0-based)"
+    return ValueError(
+        f"null value in feature column {what} (row {row} of a batch); "
+        "drop or fill nulls before fitting"
+    )
+
+
+def _list_column_to_numpy(col: Any, d: int, names: Optional[Sequence[str]] = None) -> np.ndarray:
     """An Arrow list<double> column whose lists all have ``d`` values, as an N×D NumPy view
-    of its value buffer (no copy)."""
+    of its value buffer (no copy). ``names`` (of the D features) name a null's column."""
     import pyarrow as pa
 
     if isinstance(col, pa.ChunkedArray):
@@ -47,7 +60,7 @@ def _list_column_to_numpy(col: Any, d: int) -> np.ndarray:
             )
         values = col.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
     if values.null_count:
-        raise ValueError("null value in the features (drop or fill nulls before fitting)")
+        raise _null_feature(values, d, names)
     if not pa.types.is_floating(values.type):
         values = values.cast(pa.float64())
     x = values.to_numpy(zero_copy_only=True)
@@ -94,6 +107,7 @@ def fit(
     verbose_interval: int = 10,
     init_sample_rows: int = 100_000,
     cache: bool = True,
+    _task_hook: Optional[Callable[[int], None]] = None,
 ) -> GaussianMixture:
     """Fit a ``k``-component mixture to the rows of a Spark DataFrame.
 
@@ -112,6 +126,8 @@ def fit(
         initialisation (k-means etc.) runs on the driver on a seeded random sample of about
         this many rows; each of the ``n_init`` starts uses its own seed.
     cache : persist the assembled feature column for the passes (recommended).
+    _task_hook : for fault-injection tests only: called at the start of every statistics
+        task with the pass number (1 for the first pass over the data), in the executor.
 
     Returns
     -------
@@ -147,22 +163,32 @@ def fit(
                 raise ValueError("the DataFrame has no rows")
             d = int(first["d"])
         has_w = weight_col is not None
+        passes = [0]
+        hook = _task_hook
 
         def stats_pass(model: _core.Model) -> List[bytes]:
             js = model.to_json()
+            passes[0] += 1
+            pass_no = passes[0]
 
             def partition_stats(batches: Iterator[Any]) -> Iterator[Any]:
                 from pyspark import TaskContext
 
                 from gaussmix import _core as core
+                from gaussmix._distributed import check_finite
                 from gaussmix.spark import _list_column_to_numpy
 
+                if hook is not None:
+                    hook(pass_no)
+                pid = TaskContext.get().partitionId()
                 m = core.Model.from_json(js)
                 acc = None
                 for b in batches:
                     if b.num_rows == 0:
                         continue
-                    x = _list_column_to_numpy(b.column(0), d)
+                    x = _list_column_to_numpy(b.column(0), d, names)
+                    if pass_no == 1:
+                        check_finite(x, names, f"partition {pid}")
                     w = None
                     if has_w:
                         wc = b.column(1)
@@ -175,7 +201,6 @@ def fit(
                     else:
                         acc.merge(s)
                 if acc is not None:
-                    pid = TaskContext.get().partitionId()
                     yield pa.RecordBatch.from_arrays(
                         [pa.array([pid], pa.int32()), pa.array([acc.to_bytes()], pa.binary())],
                         names=["part", "stats"],
@@ -193,7 +218,7 @@ def fit(
             sampled = prepared if frac >= 1.0 else prepared.sample(False, frac, seed)
             table = sampled.limit(init_sample_rows).toArrow() if hasattr(sampled, "toArrow") else None
             if table is not None:
-                sample = _list_column_to_numpy(table.column("x"), d).copy() if table.num_rows else np.zeros((0, d))
+                sample = _list_column_to_numpy(table.column("x"), d, names).copy() if table.num_rows else np.zeros((0, d))
                 if has_w:
                     sample_w = np.asarray(table.column("w").to_numpy(), dtype=np.float64)
             else:  # Spark < 4: through pandas
@@ -201,6 +226,8 @@ def fit(
                 sample = np.array([np.asarray(v, dtype=np.float64) for v in pdf["x"]]).reshape(-1, d)
                 if has_w:
                     sample_w = pdf["w"].to_numpy(dtype=np.float64)
+        if sample is not None:
+            _distributed.check_finite(sample, names, "the initialisation sample")
         starts = _distributed.initial_models(est, d, sample, sample_w)
         return _distributed.fit(stats_pass, est, d, starts, feature_names=names)
     finally:

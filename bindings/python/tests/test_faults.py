@@ -1,0 +1,164 @@
+"""Faults in distributed fits (issue 18 items 1 and 4): a statistics task that fails on its
+first attempt is retried by Spark, a Dask worker killed mid-fit is replaced, and either way
+the fit equals the unfaulted one bit for bit; empty partitions, non-finite values and
+concurrent use of one fitted model from many threads."""
+
+import importlib
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import gaussmix
+from gaussmix import GaussianMixture
+
+from conftest import blobs, sklearn_style_inits
+
+ATTRS = ["weights_", "means_", "covariances_", "precisions_cholesky_", "lower_bounds_"]
+
+def _pickle_by_value():
+    """The fault hooks below run in Spark's and Dask's worker processes, which cannot import
+    this test module: ship its definitions by value."""
+    for name in ("cloudpickle", "pyspark.cloudpickle"):
+        try:
+            importlib.import_module(name).register_pickle_by_value(sys.modules[__name__])
+        except ImportError:
+            pass
+
+
+_pickle_by_value()
+
+#: the pass (EM iteration, from given initial parameters) in which the fault is injected
+FAULT_PASS = 3
+
+
+def assert_identical(a, b):
+    assert a.n_iter_ == b.n_iter_ and a.converged_ == b.converged_
+    for attr in ATTRS:
+        np.testing.assert_array_equal(getattr(a, attr), getattr(b, attr), err_msg=attr)
+
+
+def data_and_init(n=4000, seed=3):
+    x = blobs(n, 3, 3, seed=seed, offset=10.0)
+    return x, dict(tol=1e-6, max_iter=30, **sklearn_style_inits(x, 3, "full", seed=seed))
+
+
+class SparkFirstAttemptFails:
+    """Raises in every task of pass ``FAULT_PASS`` on its first attempt; Spark retries them.
+    Counts the injected faults in a folder (one empty file per fault)."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+
+    def __call__(self, pass_no):
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        if pass_no == FAULT_PASS and ctx.attemptNumber() == 0:
+            open(os.path.join(self.folder, f"fault-{ctx.partitionId()}"), "w").close()
+            raise RuntimeError(f"injected fault in pass {pass_no}, partition {ctx.partitionId()}")
+
+
+class DaskKillWorkerOnce:
+    """Kills the worker process running the first task of pass ``FAULT_PASS`` (once: a marker
+    file, created atomically, says it has happened); the nanny starts a new worker and the
+    scheduler reruns the lost tasks."""
+
+    def __init__(self, folder):
+        self.marker = os.path.join(str(folder), "killed")
+
+    def __call__(self, pass_no):
+        if pass_no != FAULT_PASS:
+            return
+        try:
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return
+        os.close(fd)
+        os._exit(1)
+
+
+def test_spark_task_failure_is_retried_and_changes_nothing(spark, tmp_path):
+    import pandas as pd
+
+    x, init = data_and_init()
+    df = spark.createDataFrame(pd.DataFrame(x, columns=["a", "b", "c"])).repartition(4)
+    clean = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, **init)
+    assert clean.n_iter_ > FAULT_PASS
+    faulted = gaussmix.spark.fit(
+        df, ["a", "b", "c"], k=3, _task_hook=SparkFirstAttemptFails(tmp_path), **init
+    )
+    faults = sorted(p.name for p in tmp_path.iterdir())
+    assert len(faults) == 4, faults  # every partition's first attempt failed, and was retried
+    assert_identical(clean, faulted)
+
+
+def test_dask_worker_killed_mid_fit_is_replaced_and_changes_nothing(dask_client, tmp_path):
+    import dask.array as da
+
+    x, init = data_and_init()
+    X = da.from_array(x, chunks=(700, 3))
+    clean = gaussmix.dask.fit(X, 3, **init)
+    assert clean.n_iter_ > FAULT_PASS
+    workers_before = set(dask_client.scheduler_info()["workers"])
+    faulted = gaussmix.dask.fit(X, 3, _task_hook=DaskKillWorkerOnce(tmp_path), **init)
+    assert (tmp_path / "killed").exists(), "the fault was not injected"
+    dask_client.wait_for_workers(2, timeout=60)
+    workers_after = set(dask_client.scheduler_info()["workers"])
+    assert workers_after != workers_before, "no worker was replaced"
+    assert_identical(clean, faulted)
+
+
+def test_spark_empty_partitions_and_non_finite_values(spark):
+    import pandas as pd
+
+    x, init = data_and_init(n=600)
+    a = GaussianMixture(3, **init).fit(x)
+    # 16 partitions of 600 rows hashed by a column with 3 values: most are empty
+    pdf = pd.DataFrame(x, columns=["a", "b", "c"]).assign(g=np.arange(len(x)) % 3)
+    df = spark.createDataFrame(pdf).repartition(16, "g")
+    sizes = df.rdd.glom().map(len).collect()
+    assert sizes.count(0) >= 10, sizes
+    s = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, **init)
+    np.testing.assert_allclose(s.means_, a.means_, rtol=1e-9)
+    assert s.n_iter_ == a.n_iter_
+    from pyspark.sql import functions as F
+
+    rows = spark.createDataFrame(pdf.assign(row=np.arange(len(x))))
+    # a NaN (Spark keeps it as a value) in column b, and a null (from pandas' NaN) in column c
+    nan = rows.withColumn("b", F.when(F.col("row") == 417, F.lit(float("nan"))).otherwise(F.col("b")))
+    nan = nan.repartition(4)
+    with pytest.raises(Exception, match="non-finite value nan in feature column 'b'"):
+        gaussmix.spark.fit(nan, ["a", "b", "c"], k=3, **init)
+    with pytest.raises(ValueError, match="feature column 'b' \\(the initialisation sample"):
+        gaussmix.spark.fit(nan, ["a", "b", "c"], k=3, random_state=0)
+    null = spark.createDataFrame(pdf.assign(c=np.where(np.arange(len(x)) == 33, np.nan, x[:, 2])))
+    with pytest.raises(Exception, match="null value in feature column 'c'"):
+        gaussmix.spark.fit(null.repartition(4), ["a", "b", "c"], k=3, **init)
+
+
+def test_dask_dataframe_non_finite_value_names_the_column(dask_client):
+    import dask.dataframe as dd
+    import pandas as pd
+
+    x, init = data_and_init(n=900)
+    pdf = pd.DataFrame(x, columns=["u", "v", "w"])
+    pdf.loc[500, "w"] = -np.inf
+    ddf = dd.from_pandas(pdf, npartitions=3)
+    with pytest.raises(ValueError, match="non-finite value -inf in feature column 'w' \\(block 1, row 200"):
+        gaussmix.dask.fit(ddf, 3, **init)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score_samples", "score"])
+def test_one_model_from_eight_threads_equals_serial(method):
+    x = blobs(20_000, 4, 4, seed=9)
+    g = GaussianMixture(4, random_state=0).fit(x)
+    chunks = np.array_split(x, 64)
+    serial = [getattr(g, method)(c) for c in chunks]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            threaded = list(pool.map(getattr(g, method), chunks))
+            for s, t in zip(serial, threaded):
+                np.testing.assert_array_equal(s, t)
