@@ -70,6 +70,7 @@ mod stats;
 mod stream;
 mod summary;
 mod validate;
+pub mod vb;
 
 pub use covariance::family::{Prior, PriorScale};
 pub use covariance::{CovarianceType, Covariances, SecondMoments, Storage};
