@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::Shell;
 
-use crate::{anomaly, bench, commands, plot, select, video};
+use crate::{anomaly, bayes, bench, commands, plot, select, video};
 
 /// The exit statuses, for `--help` and the man page (see [`crate::exit`]).
 pub const EXIT_STATUS_HELP: &str = "\
@@ -48,6 +48,8 @@ pub enum Command {
     Sample(commands::SampleArgs),
     /// Print a summary of a model, or of this build and machine (--system).
     Info(commands::InfoArgs),
+    /// Fit a variational Bayesian mixture of up to K components (the prior prunes the rest).
+    Bayes(bayes::BayesArgs),
     /// Fit every (k, covariance type) pair, compare them by BIC, AIC or ICL, keep the best.
     Select(select::SelectArgs),
     /// Score rows by how unlikely a mixture finds them (fit one on DATA, or use --model).
@@ -115,6 +117,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::BenchEm(a) => bench::run(a),
         Command::Video(c) => video::run(c),
         Command::Select(a) => select::select(a),
+        Command::Bayes(a) => bayes::bayes(a),
         Command::Anomaly(a) => anomaly::anomaly(a),
         Command::Plot(a) => plot::plot(a),
         Command::Completions(a) => completions(a),

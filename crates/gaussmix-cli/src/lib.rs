@@ -6,12 +6,13 @@
 //! interface follows the tool's needs and is not a stable API.
 //!
 //! Modules, from the top of the import graph down (each uses only those below it):
-//! [`cli`] → the subcommands ([`commands`], [`select`], [`anomaly`], [`plot`], [`video`],
+//! [`cli`] → the subcommands ([`commands`], [`select`], [`bayes`], [`anomaly`], [`plot`], [`video`],
 //! [`mod@bench`]) → [`util`], [`output`], [`stream`] → [`io`] → the leaves [`args`],
 //! [`exit`], [`interrupt`], [`progress`], [`system`].
 
 pub mod anomaly;
 pub mod args;
+pub mod bayes;
 pub mod bench;
 pub mod cli;
 pub mod commands;
