@@ -116,6 +116,32 @@ impl TrackRow {
     }
 }
 
+/// How [`crate::track()`] writes its rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrackFormat {
+    /// `frame,track_id,x,y,w,h,cx,cy` with a header, `x, y` 0-based (default).
+    #[default]
+    Csv,
+    /// MOTChallenge rows `frame,id,x,y,w,h,1,-1,-1,-1`, no header, `x, y` 1-based.
+    Mot,
+}
+
+impl TrackRow {
+    /// The row in MOTChallenge form (`frame,id,left,top,w,h,1,-1,-1,-1`, left and top
+    /// 1-based as MOTChallenge counts pixels).
+    pub fn mot(&self) -> String {
+        format!(
+            "{},{},{:.2},{:.2},{:.2},{:.2},1,-1,-1,-1",
+            self.frame,
+            self.track_id,
+            self.x + 1.0,
+            self.y + 1.0,
+            self.w,
+            self.h
+        )
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Track {
     id: u64,
