@@ -158,6 +158,12 @@ pub struct TrackArgs {
     /// `mot` (MOTChallenge frame,id,x,y,w,h,1,-1,-1,-1, 1-based x, y).
     #[arg(long, default_value = "csv", value_parser = ["csv", "mot"])]
     pub format: String,
+    /// No occlusion reasoning: a blob holding several tracks goes to one of them.
+    #[arg(long)]
+    pub no_occlusion: bool,
+    /// Ignore the objects' colours (no colour term, re-identification or joining of pieces).
+    #[arg(long)]
+    pub no_appearance: bool,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -245,6 +251,8 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
                 min_area: a.min_area,
                 birth_hits: a.birth_hits,
                 max_misses: a.max_misses,
+                occlusion: !a.no_occlusion,
+                appearance: !a.no_appearance,
                 ..Default::default()
             };
             let opts = TrackOptions {

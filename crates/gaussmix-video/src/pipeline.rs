@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::{BackgroundModel, Kernel, ModelParams};
 use crate::post::{components, PostProcess};
 use crate::source::{self, find_program, FrameSource, SourceOptions};
-use crate::track::{TrackFormat, TrackRow, Tracker, TrackerOptions};
+use crate::track::{appearances, TrackFormat, TrackRow, Tracker, TrackerOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -616,7 +616,12 @@ pub fn track(
         &mut |i, frame, mask, w, h, c| {
             let blobs = components(mask, w, h, opts.tracker.min_area, &mut labels);
             tracker.set_frame_size(w, h);
-            let new = tracker.update(i, &blobs);
+            let new = if opts.tracker.appearance {
+                let colours = appearances(frame, c, &labels, &blobs);
+                tracker.update_with_appearance(i, &blobs, &colours)
+            } else {
+                tracker.update(i, &blobs)
+            };
             if let Some(a) = annot.as_mut() {
                 if i >= range.0 && i <= range.1 {
                     rgb.clear();
