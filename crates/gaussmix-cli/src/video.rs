@@ -9,7 +9,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use gaussmix_video::{
-    LearningRate, Method, ModelParams, PostProcess, SubtractOptions, TrackOptions, TrackerOptions,
+    LearningRate, Method, ModelParams, PostProcess, SubtractOptions, TrackFormat, TrackOptions,
+    TrackerOptions,
 };
 
 /// The video subcommands.
@@ -19,7 +20,9 @@ pub enum VideoCommand {
     Subtract(SubtractArgs),
     /// Track moving objects: one CSV row per track and frame (frame, track_id, x, y, w, h, cx, cy).
     Track(TrackArgs),
-    /// Score masks against a CDnet sequence's ground truth (Re, Sp, FPR, FNR, PWC, Pr, F).
+    /// Score masks against a CDnet sequence's ground truth (Re, Sp, FPR, FNR, PWC, Pr, F),
+    /// or, with --tracks GT.txt, a track file against MOTChallenge ground truth (MOTA, MOTP,
+    /// IDF1, ID switches, fragmentations, MT/ML, precision, recall at IoU >= 0.5).
     Eval(EvalArgs),
 }
 
@@ -151,17 +154,34 @@ pub struct TrackArgs {
     /// Frames a track may go unseen before it ends.
     #[arg(long, default_value_t = 8)]
     pub max_misses: u32,
+    /// Output rows: `csv` (frame,track_id,x,y,w,h,cx,cy with a header, 0-based x, y) or
+    /// `mot` (MOTChallenge frame,id,x,y,w,h,1,-1,-1,-1, 1-based x, y).
+    #[arg(long, default_value = "csv", value_parser = ["csv", "mot"])]
+    pub format: String,
+    /// No occlusion reasoning: a blob holding several tracks goes to one of them.
+    #[arg(long)]
+    pub no_occlusion: bool,
+    /// Ignore the objects' colours (no colour term, re-identification or joining of pieces).
+    #[arg(long)]
+    pub no_appearance: bool,
     #[command(flatten)]
     pub model: ModelArgs,
 }
 
-/// Arguments of `video eval`.
+/// Arguments of `video eval`: `MASKS SEQUENCE`, or `--tracks GT.txt TRACKS`.
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Folder of masks (binNNNNNN.png) written by `video subtract`.
-    pub masks: PathBuf,
-    /// The CDnet sequence folder (groundtruth/, ROI.bmp, temporalROI.txt).
-    pub sequence: PathBuf,
+    /// MASKS SEQUENCE: the folder of masks (binNNNNNN.png) written by `video subtract` and
+    /// the CDnet sequence folder (groundtruth/, ROI.bmp, temporalROI.txt). With --tracks:
+    /// the one track file to score (MOTChallenge rows or `video track`'s CSV).
+    #[arg(required = true, num_args = 1..=2, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Score tracks against this MOTChallenge ground truth (frame,id,x,y,w,h,…).
+    #[arg(long, value_name = "GT.txt")]
+    pub tracks: Option<PathBuf>,
+    /// With --tracks: print the scores as one JSON object.
+    #[arg(long, requires = "tracks")]
+    pub json: bool,
 }
 
 /// Frames and frames/s on a terminal.
@@ -231,12 +251,19 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
                 min_area: a.min_area,
                 birth_hits: a.birth_hits,
                 max_misses: a.max_misses,
+                occlusion: !a.no_occlusion,
+                appearance: !a.no_appearance,
                 ..Default::default()
             };
             let opts = TrackOptions {
                 subtract,
                 tracker,
                 csv: Some(a.output.clone()),
+                format: if a.format == "mot" {
+                    TrackFormat::Mot
+                } else {
+                    TrackFormat::Csv
+                },
                 annotate: a.annotate.clone(),
                 annotate_range,
                 fps: 0.0,
@@ -257,13 +284,33 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
             }
             Ok(())
         }
+        VideoCommand::Eval(a) if a.tracks.is_some() => {
+            let gt = a.tracks.as_ref().expect("checked");
+            let [tracks] = a.paths.as_slice() else {
+                bail!(
+                    "`video eval --tracks GT.txt` takes one track file, got {} paths",
+                    a.paths.len()
+                );
+            };
+            let m = gaussmix_video::evaluate_mot_files(gt, tracks).with_context(|| {
+                format!("scoring {} against {}", tracks.display(), gt.display())
+            })?;
+            if a.json {
+                println!("{}", mot_json(&m));
+            } else {
+                println!("{m}");
+            }
+            Ok(())
+        }
         VideoCommand::Eval(a) => {
-            let m = gaussmix_video::evaluate(&a.masks, &a.sequence).with_context(|| {
-                format!(
-                    "scoring {} against {}",
-                    a.masks.display(),
-                    a.sequence.display()
-                )
+            let [masks, sequence] = a.paths.as_slice() else {
+                bail!(
+                    "`video eval` takes MASKS SEQUENCE (or --tracks GT.txt TRACKS), got {} path",
+                    a.paths.len()
+                );
+            };
+            let m = gaussmix_video::evaluate(masks, sequence).with_context(|| {
+                format!("scoring {} against {}", masks.display(), sequence.display())
             })?;
             println!(
                 "Re  {:.4}\nSp  {:.4}\nFPR {:.4}\nFNR {:.4}\nPWC {:.4}\nPr  {:.4}\nF   {:.4}",
@@ -276,4 +323,20 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The tracking scores as one JSON object (NaN, e.g. MOTA without ground truth, as null).
+fn mot_json(m: &gaussmix_video::MotMetrics) -> serde_json::Value {
+    serde_json::json!({
+        "mota": m.mota, "motp": m.motp, "idf1": m.idf1, "idp": m.idp, "idr": m.idr,
+        "precision": m.precision, "recall": m.recall,
+        "num_switches": m.switches, "num_fragmentations": m.fragmentations,
+        "num_false_positives": m.false_positives, "num_misses": m.misses,
+        "num_matches": m.matches, "mostly_tracked": m.mostly_tracked,
+        "partially_tracked": m.partially_tracked, "mostly_lost": m.mostly_lost,
+        "idtp": m.idtp, "idfp": m.idfp, "idfn": m.idfn,
+        "num_objects": m.objects, "num_predictions": m.hypotheses,
+        "num_unique_objects": m.gt_ids, "num_unique_hypotheses": m.hyp_ids,
+        "num_frames": m.frames, "iou_threshold": m.iou_threshold,
+    })
 }

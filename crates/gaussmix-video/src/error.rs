@@ -80,6 +80,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A MOTChallenge track or ground-truth file is malformed.
+    #[error("bad track file {path}, line {line}: {message}")]
+    BadTracks {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (0 when the problem is not on one line).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// The output path exists and would be overwritten.
     #[error(
         "output {0} already exists and is not empty (choose another path or allow overwriting)"

@@ -65,6 +65,21 @@ impl BoxKalman {
         [self.x[0], self.x[1], self.x[2].max(1.0), self.x[3].max(1.0)]
     }
 
+    /// Moves the box centre by (dx, dy), leaving sizes, velocities and covariance as they are.
+    pub fn shift(&mut self, dx: f64, dy: f64) {
+        self.x[0] += dx;
+        self.x[1] += dy;
+    }
+
+    /// Restarts at box `z` (as [`BoxKalman::new`]) but keeps the centre velocity
+    /// (vx, vy) it had: a track found again after an occlusion moves on as before.
+    pub fn restart_at(&mut self, z: [f64; M]) {
+        let (vx, vy) = (self.x[4], self.x[5]);
+        *self = BoxKalman::new(z, self.noise);
+        self.x[4] = vx;
+        self.x[5] = vy;
+    }
+
     /// Advances one frame: x ← F x, P ← F P Fᵀ + Q.
     pub fn predict(&mut self) {
         for i in 0..M {

@@ -32,6 +32,8 @@
 //! - [`source`]: frames from a folder of images (CDnet layout or any jpg/png/bmp folder)
 //!   or a video file through the `ffmpeg` program;
 //! - [`cdnet`]: CDnet 2014 scoring (Re, Sp, FPR, FNR, PWC, Pr, F);
+//! - [`mot`]: tracking scores against MOTChallenge ground truth (MOTA, MOTP, IDF1, ID
+//!   switches, fragmentations, MT/ML, precision, recall), as py-motmetrics computes them;
 //! - [`pipeline`]: the entry points a command-line tool calls: [`subtract`], [`track()`],
 //!   [`evaluate`]. Their outputs appear all at once or not at all.
 //!
@@ -56,6 +58,7 @@ pub mod error;
 pub mod hungarian;
 pub mod kalman;
 pub mod model;
+pub mod mot;
 pub mod pipeline;
 pub mod post;
 pub mod reference;
@@ -65,7 +68,8 @@ pub mod track;
 pub use cdnet::{evaluate, Metrics};
 pub use error::{Error, Result};
 pub use model::{BackgroundModel, Kernel, LearningRate, Method, ModelParams};
+pub use mot::{evaluate_mot, evaluate_mot_files, read_mot, MotBox, MotMetrics};
 pub use pipeline::{subtract, track, SubtractOptions, SubtractReport, TrackOptions, TrackReport};
 pub use post::{Blob, PostProcess};
 pub use source::SourceOptions;
-pub use track::{TrackRow, Tracker, TrackerOptions};
+pub use track::{TrackFormat, TrackRow, Tracker, TrackerOptions};

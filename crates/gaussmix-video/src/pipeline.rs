@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::{BackgroundModel, Kernel, ModelParams};
 use crate::post::{components, PostProcess};
 use crate::source::{self, find_program, FrameSource, SourceOptions};
-use crate::track::{TrackRow, Tracker, TrackerOptions};
+use crate::track::{appearances, TrackFormat, TrackRow, Tracker, TrackerOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -61,6 +61,8 @@ pub struct TrackOptions {
     pub tracker: TrackerOptions,
     /// Write the rows as CSV (`frame,track_id,x,y,w,h,cx,cy`) to this file.
     pub csv: Option<PathBuf>,
+    /// The form of the rows in `csv`: gaussmix's CSV (default) or MOTChallenge rows.
+    pub format: TrackFormat,
     /// Write annotated frames (boxes and ids drawn in): a path ending in .mp4, .mkv, .avi,
     /// .mov or .webm becomes a video through ffmpeg, anything else a folder of
     /// `frame000001.png`… files.
@@ -614,7 +616,12 @@ pub fn track(
         &mut |i, frame, mask, w, h, c| {
             let blobs = components(mask, w, h, opts.tracker.min_area, &mut labels);
             tracker.set_frame_size(w, h);
-            let new = tracker.update(i, &blobs);
+            let new = if opts.tracker.appearance {
+                let colours = appearances(frame, c, &labels, &blobs);
+                tracker.update_with_appearance(i, &blobs, &colours)
+            } else {
+                tracker.update(i, &blobs)
+            };
             if let Some(a) = annot.as_mut() {
                 if i >= range.0 && i <= range.1 {
                     rgb.clear();
@@ -637,9 +644,18 @@ pub fn track(
         let path = f.target.clone();
         let io = |e| Error::io("cannot write", &path, e);
         let mut w = std::io::BufWriter::new(f.tmp.as_file_mut());
-        writeln!(w, "{}", TrackRow::CSV_HEADER).map_err(io)?;
-        for r in &rows {
-            writeln!(w, "{}", r.csv()).map_err(io)?;
+        match opts.format {
+            TrackFormat::Csv => {
+                writeln!(w, "{}", TrackRow::CSV_HEADER).map_err(io)?;
+                for r in &rows {
+                    writeln!(w, "{}", r.csv()).map_err(io)?;
+                }
+            }
+            TrackFormat::Mot => {
+                for r in &rows {
+                    writeln!(w, "{}", r.mot()).map_err(io)?;
+                }
+            }
         }
         w.flush().map_err(io)?;
     }

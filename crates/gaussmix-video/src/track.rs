@@ -33,6 +33,21 @@ pub struct TrackerOptions {
     /// object split by a band the model got wrong (a dark windscreen taken for shadow)
     /// otherwise become tracks of their own. Values above 1 disable both.
     pub merge_overlap: f64,
+    /// Occlusion reasoning (default true): when the predicted boxes of two or more
+    /// confirmed tracks lie mostly inside one blob, the objects have merged; every such
+    /// track keeps its id and coasts on its prediction (moved into the blob's box) instead
+    /// of one of them following the union, until they separate.
+    pub occlusion: bool,
+    /// Use the blobs' colours (default true): [`crate::track()`] then calls
+    /// [`Tracker::update_with_appearance`], otherwise [`Tracker::update`].
+    pub appearance: bool,
+    /// Weight of the colour distance in the assignment cost, when blob colours are given
+    /// ([`Tracker::update_with_appearance`]; default 0.5).
+    pub appearance_weight: f64,
+    /// Largest colour distance (Bhattacharyya, 0..1) at which a lost track takes up a blob
+    /// again beyond the usual distance gate, and at which a piece of an object joins the
+    /// blob its track matched (default 0.35). Only with blob colours.
+    pub reid_distance: f64,
     /// Kalman noise settings.
     pub noise: KalmanNoise,
 }
@@ -46,6 +61,10 @@ impl Default for TrackerOptions {
             birth_hits: 3,
             max_misses: 8,
             merge_overlap: 0.5,
+            occlusion: true,
+            appearance: true,
+            appearance_weight: 0.5,
+            reid_distance: 0.35,
             noise: KalmanNoise::default(),
         }
     }
@@ -69,6 +88,20 @@ impl TrackerOptions {
                 "max_distance",
                 self.max_distance,
                 "must be finite and >= 0",
+            ));
+        }
+        if !(self.appearance_weight.is_finite() && self.appearance_weight >= 0.0) {
+            return Err(crate::Error::param(
+                "appearance_weight",
+                self.appearance_weight,
+                "must be finite and >= 0",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.reid_distance) {
+            return Err(crate::Error::param(
+                "reid_distance",
+                self.reid_distance,
+                "must be in [0, 1]",
             ));
         }
         if self.birth_hits == 0 {
@@ -116,12 +149,159 @@ impl TrackRow {
     }
 }
 
+/// How [`crate::track()`] writes its rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrackFormat {
+    /// `frame,track_id,x,y,w,h,cx,cy` with a header, `x, y` 0-based (default).
+    #[default]
+    Csv,
+    /// MOTChallenge rows `frame,id,x,y,w,h,1,-1,-1,-1`, no header, `x, y` 1-based.
+    Mot,
+}
+
+impl TrackRow {
+    /// The row in MOTChallenge form (`frame,id,left,top,w,h,1,-1,-1,-1`, left and top
+    /// 1-based as MOTChallenge counts pixels).
+    pub fn mot(&self) -> String {
+        format!(
+            "{},{},{:.2},{:.2},{:.2},{:.2},1,-1,-1,-1",
+            self.frame,
+            self.track_id,
+            self.x + 1.0,
+            self.y + 1.0,
+            self.w,
+            self.h
+        )
+    }
+}
+
+/// Bins of an [`Appearance`] histogram.
+pub const APPEARANCE_BINS: usize = 64;
+
+/// The colours of a blob: its pixels counted in 4×4×4 RGB bins (64 grey levels for grey
+/// input). Merged blobs add their counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Appearance {
+    /// Pixel counts per bin.
+    pub counts: [f32; APPEARANCE_BINS],
+}
+
+impl Default for Appearance {
+    fn default() -> Self {
+        Appearance {
+            counts: [0.0; APPEARANCE_BINS],
+        }
+    }
+}
+
+type Hist = [f32; APPEARANCE_BINS];
+
+impl Appearance {
+    fn add(&mut self, o: &Appearance) {
+        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+            *a += b;
+        }
+    }
+
+    fn normalised(&self) -> Option<Hist> {
+        let t: f32 = self.counts.iter().sum();
+        if t <= 0.0 {
+            return None;
+        }
+        let mut h = self.counts;
+        for v in &mut h {
+            *v /= t;
+        }
+        Some(h)
+    }
+}
+
+/// The bin of a pixel.
+#[inline]
+fn colour_bin(px: &[u8]) -> usize {
+    if px.len() >= 3 {
+        ((px[0] >> 6) as usize) << 4 | ((px[1] >> 6) as usize) << 2 | (px[2] >> 6) as usize
+    } else {
+        (px[0] >> 2) as usize
+    }
+}
+
+/// The colour histograms of `blobs` (as returned by [`crate::post::components`], whose
+/// `labels` image this reads) in `frame` (`channels` interleaved bytes per pixel).
+pub fn appearances(
+    frame: &[u8],
+    channels: usize,
+    labels: &[u32],
+    blobs: &[Blob],
+) -> Vec<Appearance> {
+    let mut out = vec![Appearance::default(); blobs.len()];
+    let max_label = blobs.iter().map(|b| b.label).max().unwrap_or(0) as usize;
+    let mut index = vec![usize::MAX; max_label + 1];
+    for (k, b) in blobs.iter().enumerate() {
+        index[b.label as usize] = k;
+    }
+    let c = channels.max(1);
+    for (p, &l) in labels.iter().enumerate() {
+        if l == 0 || l as usize > max_label {
+            continue;
+        }
+        let k = index[l as usize];
+        if k != usize::MAX {
+            out[k].counts[colour_bin(&frame[p * c..p * c + c])] += 1.0;
+        }
+    }
+    out
+}
+
+/// Bhattacharyya distance √(1 − Σ √(p q)) of two normalised histograms, in [0, 1].
+fn colour_distance(p: &Hist, q: &Hist) -> f64 {
+    let bc: f32 = p.iter().zip(q).map(|(a, b)| (a * b).sqrt()).sum();
+    (1.0 - bc as f64).max(0.0).sqrt()
+}
+
 #[derive(Clone, Debug)]
 struct Track {
     id: u64,
     kf: BoxKalman,
     hits: u32,
     misses: u32,
+    /// Colour model (running mean of matched blobs' normalised histograms).
+    app: Option<Hist>,
+    /// Remembered full size (w, h): slowly forgets, grows at once.
+    full: (f64, f64),
+    /// Consecutive frames spent merged with other tracks in one blob.
+    occluded: u32,
+    /// Taken over by another track this frame.
+    dead: bool,
+}
+
+impl Track {
+    fn new(b: [f64; 4], app: Option<Hist>, noise: KalmanNoise) -> Self {
+        Track {
+            id: 0,
+            kf: BoxKalman::new(b, noise),
+            hits: 1,
+            misses: 0,
+            app,
+            full: (b[2], b[3]),
+            occluded: 0,
+            dead: false,
+        }
+    }
+
+    fn learn(&mut self, b: [f64; 4], app: Option<&Hist>) {
+        self.full = (b[2].max(self.full.0 * 0.99), b[3].max(self.full.1 * 0.99));
+        if let Some(h) = app {
+            match &mut self.app {
+                None => self.app = Some(*h),
+                Some(m) => {
+                    for (a, b) in m.iter_mut().zip(h) {
+                        *a = 0.9 * *a + 0.1 * b;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The multi-object tracker.
@@ -200,7 +380,20 @@ fn merge_all(group: &[Blob]) -> Blob {
 /// Merges blobs whose boxes overlap by at least `frac` of the smaller box (repeatedly,
 /// so chains merge): areas add, boxes unite, centroids average by area.
 pub fn merge_overlapping(blobs: &[Blob], frac: f64) -> Vec<Blob> {
-    let mut out: Vec<Blob> = blobs.to_vec();
+    merge_groups(blobs, frac)
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect()
+}
+
+/// As [`merge_overlapping`], with the indices of the blobs each result is made of.
+fn merge_groups(blobs: &[Blob], frac: f64) -> Vec<(Blob, Vec<usize>)> {
+    let mut out: Vec<(Blob, Vec<usize>)> = blobs
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(k, b)| (b, vec![k]))
+        .collect();
     if frac > 1.0 {
         return out;
     }
@@ -208,13 +401,14 @@ pub fn merge_overlapping(blobs: &[Blob], frac: f64) -> Vec<Blob> {
         let mut merged_any = false;
         'outer: for i in 0..out.len() {
             for j in i + 1..out.len() {
-                let (a, b) = (&out[i], &out[j]);
+                let (a, b) = (&out[i].0, &out[j].0);
                 let ix = (a.x + a.w).min(b.x + b.w).saturating_sub(a.x.max(b.x));
                 let iy = (a.y + a.h).min(b.y + b.h).saturating_sub(a.y.max(b.y));
                 let smaller = (a.w * a.h).min(b.w * b.h) as f64;
                 if (ix * iy) as f64 >= frac * smaller && ix * iy > 0 {
-                    let b = out.swap_remove(j);
-                    out[i] = merge_all(&[out[i].clone(), b]);
+                    let (b, idx) = out.swap_remove(j);
+                    out[i].0 = merge_all(&[out[i].0.clone(), b]);
+                    out[i].1.extend(idx);
                     merged_any = true;
                     break 'outer;
                 }
@@ -224,6 +418,31 @@ pub fn merge_overlapping(blobs: &[Blob], frac: f64) -> Vec<Blob> {
             return out;
         }
     }
+}
+
+/// The smallest box (cx, cy, w, h) holding boxes `a` and `b`.
+fn union_box(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+    let x0 = (a[0] - a[2] / 2.0).min(b[0] - b[2] / 2.0);
+    let y0 = (a[1] - a[3] / 2.0).min(b[1] - b[3] / 2.0);
+    let x1 = (a[0] + a[2] / 2.0).max(b[0] + b[2] / 2.0);
+    let y1 = (a[1] + a[3] / 2.0).max(b[1] + b[3] / 2.0);
+    [(x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0]
+}
+
+/// The shift that moves box `p` inside box `outer` along each axis where it fits (0
+/// where it is inside already or does not fit).
+fn shift_inside(p: [f64; 4], outer: [f64; 4]) -> (f64, f64) {
+    let axis = |c: f64, w: f64, oc: f64, ow: f64| {
+        if w > ow {
+            return 0.0;
+        }
+        let (lo, hi) = (oc - ow / 2.0 + w / 2.0, oc + ow / 2.0 - w / 2.0);
+        c.clamp(lo, hi) - c
+    };
+    (
+        axis(p[0], p[2], outer[0], outer[2]),
+        axis(p[1], p[3], outer[1], outer[3]),
+    )
 }
 
 impl Tracker {
@@ -277,97 +496,294 @@ impl Tracker {
     }
 
     /// Processes the blobs of frame `frame` and returns the rows of the confirmed tracks
-    /// matched in it (ordered by id).
+    /// matched in it (ordered by id). Without colours: no appearance term, no
+    /// re-identification, no joining of pieces (see [`Tracker::update_with_appearance`]).
     pub fn update(&mut self, frame: usize, blobs: &[Blob]) -> Vec<TrackRow> {
+        self.step(frame, blobs, None)
+    }
+
+    /// As [`Tracker::update`], with each blob's colours (`app[k]` of `blobs[k]`, from
+    /// [`appearances`]): the assignment cost adds `appearance_weight` × the colour
+    /// distance; a lost track takes up again, beyond the distance gate, an unclaimed blob
+    /// (or the blob of a track not yet confirmed) of its colours; and a piece of an object
+    /// (split by an occluder or a band the model got wrong) of its track's colours joins
+    /// the blob the track matched when the two together are no larger than the track's
+    /// remembered size.
+    ///
+    /// # Panics
+    /// If `app` and `blobs` differ in length.
+    pub fn update_with_appearance(
+        &mut self,
+        frame: usize,
+        blobs: &[Blob],
+        app: &[Appearance],
+    ) -> Vec<TrackRow> {
+        assert_eq!(app.len(), blobs.len(), "one appearance per blob");
+        self.step(frame, blobs, Some(app))
+    }
+
+    fn step(&mut self, frame: usize, blobs: &[Blob], app: Option<&[Appearance]>) -> Vec<TrackRow> {
         for t in &mut self.tracks {
             t.kf.predict();
         }
         let predicted: Vec<[f64; 4]> = self.tracks.iter().map(|t| t.kf.bbox()).collect();
-        let merged = merge_overlapping(blobs, self.opts.merge_overlap);
-        let blobs: Vec<&Blob> = merged
-            .iter()
-            .filter(|b| b.area >= self.opts.min_area)
+        let items: Vec<(Blob, Option<Hist>)> = merge_groups(blobs, self.opts.merge_overlap)
+            .into_iter()
+            .filter(|(b, _)| b.area >= self.opts.min_area)
+            .map(|(b, idx)| {
+                let h = app.and_then(|a| {
+                    let mut s = Appearance::default();
+                    for &k in &idx {
+                        s.add(&a[k]);
+                    }
+                    s.normalised()
+                });
+                (b, h)
+            })
             .collect();
-        let (nt, nb) = (self.tracks.len(), blobs.len());
-        let mut cost = vec![FORBIDDEN; nt * nb];
-        for (i, t) in self.tracks.iter().enumerate() {
-            let pb = t.kf.bbox();
-            let gate = self.opts.max_distance * (pb[2] * pb[2] + pb[3] * pb[3]).sqrt();
-            for (j, b) in blobs.iter().enumerate() {
-                let bb = blob_box(b);
-                let o = iou(pb, bb);
-                let d = ((pb[0] - bb[0]).powi(2) + (pb[1] - bb[1]).powi(2)).sqrt();
-                cost[i * nb + j] = if o >= self.opts.min_iou && o > 0.0 {
-                    1.0 - o
-                } else if d <= gate && gate > 0.0 {
-                    1.0 + d / gate
-                } else {
-                    FORBIDDEN
-                };
-            }
-        }
-        let a = assign(&cost, nt, nb);
-        let mut blob_used = vec![false; nb];
-        let mut matched = vec![false; nt];
-        for (i, j) in a.iter().enumerate() {
-            if let Some(j) = *j {
-                if cost[i * nb + j] < FORBIDDEN {
-                    matched[i] = true;
-                    blob_used[j] = true;
-                    let t = &mut self.tracks[i];
-                    t.kf.update(blob_box(blobs[j]));
-                    t.hits += 1;
-                    t.misses = 0;
-                    if t.id == 0 && t.hits >= self.opts.birth_hits {
-                        t.id = self.next_id;
-                        self.next_id += 1;
+        let boxes: Vec<[f64; 4]> = items.iter().map(|(b, _)| blob_box(b)).collect();
+        let (nt, nb) = (self.tracks.len(), items.len());
+
+        // 1. Merged objects: a blob holding most of the predicted boxes of two or more
+        // confirmed, recently seen tracks.
+        let mut group_of: Vec<Option<usize>> = vec![None; nt];
+        let mut group_blob = vec![false; nb];
+        if self.opts.occlusion {
+            let cap = 5 * self.opts.max_misses.max(1);
+            for j in 0..nb {
+                let claim: Vec<usize> = (0..nt)
+                    .filter(|&i| {
+                        let t = &self.tracks[i];
+                        t.id > 0
+                            && group_of[i].is_none()
+                            && t.misses <= 1
+                            && t.occluded < cap
+                            && overlap_fraction(predicted[i], boxes[j]) >= 0.5
+                    })
+                    .collect();
+                if claim.len() < 2 {
+                    continue;
+                }
+                let was = claim.iter().any(|&i| self.tracks[i].occluded > 0);
+                let apart = claim.iter().enumerate().any(|(k, &a)| {
+                    claim[k + 1..]
+                        .iter()
+                        .any(|&b| iou(predicted[a], predicted[b]) < 0.5)
+                });
+                if was || apart {
+                    group_blob[j] = true;
+                    for &i in &claim {
+                        group_of[i] = Some(j);
                     }
                 }
             }
         }
+
+        // 2. Hungarian assignment of the other tracks and blobs.
+        let wa = self.opts.appearance_weight;
+        let mut cost = vec![FORBIDDEN; nt * nb];
+        for (i, t) in self.tracks.iter().enumerate() {
+            if group_of[i].is_some() {
+                continue;
+            }
+            let pb = predicted[i];
+            let gate = self.opts.max_distance * (pb[2] * pb[2] + pb[3] * pb[3]).sqrt();
+            for j in 0..nb {
+                if group_blob[j] {
+                    continue;
+                }
+                let bb = boxes[j];
+                let o = iou(pb, bb);
+                let d = ((pb[0] - bb[0]).powi(2) + (pb[1] - bb[1]).powi(2)).sqrt();
+                let base = if o >= self.opts.min_iou && o > 0.0 {
+                    1.0 - o
+                } else if d <= gate && gate > 0.0 {
+                    1.0 + d / gate
+                } else {
+                    continue;
+                };
+                let colour = match (&t.app, &items[j].1) {
+                    (Some(p), Some(q)) => wa * colour_distance(p, q),
+                    _ => 0.0,
+                };
+                cost[i * nb + j] = base + colour;
+            }
+        }
+        let mut blob_of: Vec<Option<usize>> = vec![None; nt];
+        let mut holder: Vec<Option<usize>> = vec![None; nb];
+        for (i, j) in assign(&cost, nt, nb).into_iter().enumerate() {
+            if let Some(j) = j {
+                if cost[i * nb + j] < FORBIDDEN {
+                    blob_of[i] = Some(j);
+                    holder[j] = Some(i);
+                }
+            }
+        }
+
+        // 3. Lost tracks found again by colour, beyond the gate: against blobs nobody
+        // holds or held by a track not yet confirmed.
+        let mut restart = vec![false; nt];
+        if app.is_some() {
+            let lost: Vec<usize> = (0..nt)
+                .filter(|&i| {
+                    let t = &self.tracks[i];
+                    t.id > 0 && t.app.is_some() && blob_of[i].is_none() && group_of[i].is_none()
+                })
+                .collect();
+            let free: Vec<usize> = (0..nb)
+                .filter(|&j| {
+                    !group_blob[j]
+                        && items[j].1.is_some()
+                        && holder[j].is_none_or(|h| self.tracks[h].id == 0)
+                })
+                .collect();
+            if !lost.is_empty() && !free.is_empty() {
+                let (nl, nf) = (lost.len(), free.len());
+                let mut c = vec![FORBIDDEN; nl * nf];
+                for (a, &i) in lost.iter().enumerate() {
+                    let t = &self.tracks[i];
+                    let pb = predicted[i];
+                    let s = t.kf.state();
+                    let speed = (s[4] * s[4] + s[5] * s[5]).sqrt();
+                    let wide =
+                        2.0 * self.opts.max_distance * (pb[2] * pb[2] + pb[3] * pb[3]).sqrt()
+                            + speed * (t.misses + 1) as f64;
+                    for (b, &j) in free.iter().enumerate() {
+                        let bb = boxes[j];
+                        let d = ((pb[0] - bb[0]).powi(2) + (pb[1] - bb[1]).powi(2)).sqrt();
+                        let cd = colour_distance(
+                            t.app.as_ref().expect("filtered"),
+                            items[j].1.as_ref().expect("filtered"),
+                        );
+                        if d <= wide && cd <= self.opts.reid_distance && wide > 0.0 {
+                            c[a * nf + b] = cd + 0.5 * d / wide;
+                        }
+                    }
+                }
+                for (a, b) in assign(&c, nl, nf).into_iter().enumerate() {
+                    let Some(b) = b else { continue };
+                    if c[a * nf + b] >= FORBIDDEN {
+                        continue;
+                    }
+                    let (i, j) = (lost[a], free[b]);
+                    if let Some(h) = holder[j] {
+                        // The young track was this one, seen again: it is taken over.
+                        self.tracks[h].dead = true;
+                        blob_of[h] = None;
+                    }
+                    blob_of[i] = Some(j);
+                    holder[j] = Some(i);
+                    restart[i] = true;
+                }
+            }
+        }
+
+        // 4. Pieces: a blob nobody holds, of the colours of a confirmed track holding a
+        // blob nearby, joins that blob when both together fit the track's size.
+        let mut meas: Vec<Option<([f64; 4], Option<Hist>)>> = blob_of
+            .iter()
+            .map(|j| j.map(|j| (boxes[j], items[j].1)))
+            .collect();
+        let mut piece = vec![false; nb];
+        if app.is_some() {
+            for j in 0..nb {
+                if holder[j].is_some() || group_blob[j] {
+                    continue;
+                }
+                let Some(q) = &items[j].1 else { continue };
+                let mut best: Option<(usize, f64)> = None;
+                for i in 0..nt {
+                    let t = &self.tracks[i];
+                    let (Some(p), Some((mb, _))) = (&t.app, &meas[i]) else {
+                        continue;
+                    };
+                    if t.id == 0 || t.dead {
+                        continue;
+                    }
+                    let u = union_box(*mb, boxes[j]);
+                    let cd = colour_distance(p, q);
+                    if u[2] <= 1.25 * t.full.0 + 2.0
+                        && u[3] <= 1.25 * t.full.1 + 2.0
+                        && cd <= self.opts.reid_distance
+                        && best.is_none_or(|(_, c)| cd < c)
+                    {
+                        best = Some((i, cd));
+                    }
+                }
+                if let Some((i, _)) = best {
+                    let m = meas[i].as_mut().expect("checked");
+                    m.0 = union_box(m.0, boxes[j]);
+                    piece[j] = true;
+                }
+            }
+        }
+
+        // 5. Updates.
         let mut rows = Vec::new();
-        for (t, &m) in self.tracks.iter_mut().zip(&matched) {
-            if !m {
+        for i in 0..nt {
+            let t = &mut self.tracks[i];
+            if t.dead {
+                continue;
+            }
+            if let Some(j) = group_of[i] {
+                let (dx, dy) = shift_inside(t.kf.bbox(), boxes[j]);
+                t.kf.shift(dx, dy);
+                t.occluded += 1;
+                rows.push(i);
+            } else if let Some((b, h)) = meas[i] {
+                if restart[i] {
+                    t.kf.restart_at(b);
+                } else {
+                    t.kf.update(b);
+                }
+                t.learn(b, h.as_ref());
+                t.occluded = 0;
+                t.hits += 1;
+                t.misses = 0;
+                if t.id == 0 && t.hits >= self.opts.birth_hits {
+                    t.id = self.next_id;
+                    self.next_id += 1;
+                }
+                rows.push(i);
+            } else {
                 t.misses += 1;
+                t.occluded = 0;
                 if t.id == 0 {
                     t.hits = 0;
                 }
             }
         }
-        for (t, &m) in self.tracks.iter().zip(&matched) {
-            if m && t.id > 0 {
-                rows.push(self.row(frame, t.id, t.kf.bbox()));
-            }
-        }
+        let mut rows: Vec<TrackRow> = rows
+            .into_iter()
+            .filter(|&i| self.tracks[i].id > 0)
+            .map(|i| self.row(frame, self.tracks[i].id, self.tracks[i].kf.bbox()))
+            .collect();
         // Predicted boxes of confirmed tracks: an unmatched blob mostly inside one is a piece of
         // that object, not a new one. Paired with the tracks before `retain` drops any, so a
         // deleted track cannot shift the boxes onto its neighbours.
         let owners: Vec<[f64; 4]> = predicted
             .iter()
             .zip(&self.tracks)
-            .filter(|(_, t)| t.id > 0)
+            .filter(|(_, t)| t.id > 0 && !t.dead)
             .map(|(p, _)| *p)
             .collect();
         let max_misses = self.opts.max_misses;
         self.tracks.retain(|t| {
-            if t.id == 0 {
+            if t.dead {
+                false
+            } else if t.id == 0 {
                 t.misses == 0
             } else {
                 t.misses <= max_misses
             }
         });
-        for (j, b) in blobs.iter().enumerate() {
-            let bb = blob_box(b);
+        for j in 0..nb {
+            let bb = boxes[j];
             let inside = owners
                 .iter()
                 .any(|o| overlap_fraction(bb, *o) >= self.opts.merge_overlap);
-            if !blob_used[j] && !inside {
-                let mut t = Track {
-                    id: 0,
-                    kf: BoxKalman::new(blob_box(b), self.opts.noise),
-                    hits: 1,
-                    misses: 0,
-                };
+            if holder[j].is_none() && !piece[j] && !group_blob[j] && !inside {
+                let mut t = Track::new(bb, items[j].1, self.opts.noise);
                 if self.opts.birth_hits <= 1 {
                     t.id = self.next_id;
                     self.next_id += 1;

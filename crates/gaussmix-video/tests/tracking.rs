@@ -212,3 +212,89 @@ fn overlapping_boxes_merge() {
         2
     );
 }
+
+fn blob(x: usize, y: usize, w: usize, h: usize) -> gaussmix_video::post::Blob {
+    gaussmix_video::post::Blob {
+        label: 0,
+        area: w * h,
+        x,
+        y,
+        w,
+        h,
+        cx: x as f64 + w as f64 / 2.0,
+        cy: y as f64 + h as f64 / 2.0,
+    }
+}
+
+#[test]
+fn a_deleted_track_does_not_shift_predicted_boxes_onto_its_neighbours() {
+    // Track A (the first in the list) is seen for 4 frames and then vanishes; it is deleted
+    // in frame 4 + max_misses + 1. In that very frame track B (second in the list) shows up
+    // as two pieces whose boxes do not overlap: one matches B, the other lies inside B's
+    // predicted box and must not start a track. Were the predicted boxes paired with the
+    // tracks left after deletion, B would be judged by A's box and the piece would get an id.
+    let opts = TrackerOptions {
+        birth_hits: 1,
+        max_misses: 2,
+        ..Default::default()
+    };
+    let death = 4 + opts.max_misses as usize + 1;
+    let mut tracker = Tracker::new(opts);
+    let mut ids = std::collections::BTreeSet::new();
+    for f in 1..=death + 3 {
+        let mut blobs = Vec::new();
+        if f <= 4 {
+            blobs.push(blob(10, 10, 20, 20));
+        }
+        if f == death {
+            // B split by a band the model got wrong: top and bottom thirds of its box.
+            blobs.push(blob(120, 60, 24, 9));
+            blobs.push(blob(120, 75, 24, 9));
+        } else {
+            blobs.push(blob(120, 60, 24, 24));
+        }
+        let rows = tracker.update(f, &blobs);
+        ids.extend(rows.iter().map(|r| r.track_id));
+        if f == death {
+            assert_eq!(rows.len(), 1, "frame {f}: {rows:?}");
+            assert_eq!(rows[0].track_id, 2, "frame {f}: {rows:?}");
+        }
+    }
+    assert_eq!(ids.into_iter().collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(tracker.confirmed_total(), 2);
+}
+
+#[test]
+fn output_boxes_are_clipped_to_the_frame() {
+    // A square leaving through the right edge fast: the filter's box runs ahead of the
+    // (cut) blob, past the frame. Unclipped, some box leaves the frame; clipped, none does.
+    let run = |clip: bool| {
+        let mut tracker = Tracker::new(TrackerOptions::default());
+        if clip {
+            tracker.set_frame_size(W, H);
+        }
+        let mut rows = Vec::new();
+        for f in 1..=40usize {
+            let x = 60 + 5 * f;
+            if x >= W {
+                break;
+            }
+            rows.extend(tracker.update(f, &[blob(x, 50, 16.min(W - x), 16)]));
+        }
+        rows
+    };
+    let outside = |r: &TrackRow| {
+        r.x < 0.0 || r.y < 0.0 || r.x + r.w > W as f64 + 1e-9 || r.y + r.h > H as f64 + 1e-9
+    };
+    assert!(
+        run(false).iter().any(outside),
+        "the scenario must push an unclipped box out of the frame"
+    );
+    let rows = run(true);
+    assert!(rows.len() > 10);
+    for r in &rows {
+        assert!(!outside(r), "{r:?}");
+        assert!((r.cx - (r.x + r.w / 2.0)).abs() < 1e-9);
+        assert!((r.cy - (r.y + r.h / 2.0)).abs() < 1e-9);
+    }
+}
