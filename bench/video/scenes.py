@@ -182,7 +182,7 @@ def main():
             print(name + "  " + "  ".join(f"{m} F={res[name][m][0]:.4f} ({res[name][m][1]:.0f} f/s)" for m in methods), file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    width = max(12, max(len(m) for m in methods) + 1)
+    width = max(12, max(len(m) for m in methods) + 1, max(len(s) for s in res) + 1)
     print("configs: " + "; ".join(f"{n}=[{v}]" for n, v in configs))
     print(f"{'scene':<14}" + "".join(f"{m:>{width}}" for m in methods))
     for s in res:
