@@ -50,6 +50,26 @@ pub struct ModelArgs {
     /// No global illumination compensation.
     #[arg(long)]
     pub no_illumination: bool,
+    /// Neighbourhood support radius r: a pixel is foreground when the mean squared
+    /// distance to the background over its (2r+1)² window reaches the threshold (0 = each
+    /// pixel alone, as MOG2).
+    #[arg(long)]
+    pub support_radius: Option<usize>,
+    /// Neighbourhood support threshold, in units of --var-threshold.
+    #[arg(long)]
+    pub support_threshold: Option<f32>,
+    /// Cap of one pixel's squared distance in the neighbourhood mean, in units of --var-threshold.
+    #[arg(long)]
+    pub support_cap: Option<f32>,
+    /// Least squared distance of a pixel itself, in units of --var-threshold, to be foreground by support.
+    #[arg(long)]
+    pub support_floor: Option<f32>,
+    /// Learning-rate factor (0, 1] at pixels that were foreground in the previous frame.
+    #[arg(long)]
+    pub foreground_rate: Option<f32>,
+    /// Frames a pixel may stay foreground and keep the reduced learning rate.
+    #[arg(long)]
+    pub foreground_hold: Option<u32>,
     /// OpenCV MOG2 exactly: its defaults, no illumination compensation, no clean-up.
     #[arg(long)]
     pub opencv: bool,
@@ -98,6 +118,24 @@ impl ModelArgs {
         }
         if self.no_illumination {
             model.illumination_compensation = false;
+        }
+        if let Some(r) = self.support_radius {
+            model.support_radius = r;
+        }
+        if let Some(t) = self.support_threshold {
+            model.support_threshold = t;
+        }
+        if let Some(c) = self.support_cap {
+            model.support_cap = c;
+        }
+        if let Some(f) = self.support_floor {
+            model.support_floor = f;
+        }
+        if let Some(r) = self.foreground_rate {
+            model.foreground_rate = r;
+        }
+        if let Some(h) = self.foreground_hold {
+            model.foreground_hold = h;
         }
         model.validate()?;
         let mut post = if self.opencv || self.no_post {

@@ -117,6 +117,33 @@ pub struct ModelParams {
     /// minority of the grid and do not move the median. Without it, a 10 % brightening turns
     /// a whole road into foreground for hundreds of frames (CDnet highway, frames 650–970).
     pub illumination_compensation: bool,
+    /// Neighbourhood support radius r (default 0: off, each pixel decided alone, as in
+    /// MOG2). With r ≥ 1 a pixel is foreground when the mean over its (2r+1)² window
+    /// (clipped at the frame's edges) of min(D², cap·Tb) reaches `support_threshold`·Tb,
+    /// where D² is the pixel's smallest squared Mahalanobis distance to a background mode
+    /// (the quantity the per-pixel rule compares with Tb; shadow pixels count 0). Summing
+    /// D² over a patch is the log-likelihood test of the whole patch under independent
+    /// per-pixel Gaussians: a camouflaged object whose pixels each fall just inside Tb
+    /// adds up, isolated noise does not. Shadow pixels stay [`MASK_SHADOW`]. At most 7.
+    pub support_radius: usize,
+    /// Threshold of the neighbourhood mean of D², in units of Tb (default 1).
+    pub support_threshold: f32,
+    /// Cap of each pixel's D² in the neighbourhood mean, in units of Tb (default 2), so
+    /// one strong pixel cannot make a neighbourhood foreground on its own.
+    pub support_cap: f32,
+    /// Least D² of the pixel itself, in units of Tb, for it to be foreground with
+    /// neighbourhood support (default 0.25): the background just beside a strong object
+    /// has its support but none of its own, and stays background.
+    pub support_floor: f32,
+    /// Learning-rate factor at pixels that were foreground in the previous frame
+    /// (default 1: off, every pixel learns at α, as in MOG2). With ρ < 1 those pixels learn
+    /// at ρ·α: an object that moves slowly or pauses is not absorbed into the background
+    /// within 0.1/α frames (SuBSENSE's conservative update, softened). Must be in (0, 1].
+    pub foreground_rate: f32,
+    /// Frames a pixel may stay foreground and still learn at the reduced rate (default
+    /// 300); after that it learns at α again, so a ghost (background revealed where an
+    /// object stood at the start) or an object that stopped for good is absorbed.
+    pub foreground_hold: u32,
     /// Kernel selection (default [`Kernel::Auto`]).
     pub kernel: Kernel,
 }
@@ -139,6 +166,12 @@ impl Default for ModelParams {
             shadow_threshold: 0.5,
             n_mixtures: 5,
             illumination_compensation: true,
+            support_radius: 0,
+            support_threshold: 1.0,
+            support_cap: 2.0,
+            support_floor: 0.25,
+            foreground_rate: 1.0,
+            foreground_hold: 300,
             kernel: Kernel::Auto,
         }
     }
@@ -146,11 +179,13 @@ impl Default for ModelParams {
 
 impl ModelParams {
     /// OpenCV MOG2's exact defaults (no illumination compensation, shadows on grey
-    /// input too).
+    /// input too, no neighbourhood support).
     pub fn opencv() -> Self {
         ModelParams {
             illumination_compensation: false,
             grey_shadows: true,
+            support_radius: 0,
+            foreground_rate: 1.0,
             ..Self::default()
         }
     }
@@ -205,6 +240,36 @@ impl ModelParams {
                 "must be in (0, 1]",
             ));
         }
+        if self.support_radius > 7 {
+            return Err(Error::param(
+                "support_radius",
+                self.support_radius,
+                "must be in 0..=7",
+            ));
+        }
+        finite_pos("support_threshold", self.support_threshold)?;
+        finite_pos("support_cap", self.support_cap)?;
+        if !(self.foreground_rate > 0.0 && self.foreground_rate <= 1.0) {
+            return Err(Error::param(
+                "foreground_rate",
+                self.foreground_rate,
+                "must be in (0, 1]",
+            ));
+        }
+        if !(self.support_floor >= 0.0 && self.support_floor <= self.support_cap) {
+            return Err(Error::param(
+                "support_floor",
+                self.support_floor,
+                format!("must be in [0, support_cap ({})]", self.support_cap),
+            ));
+        }
+        if self.support_threshold > self.support_cap {
+            return Err(Error::param(
+                "support_threshold",
+                self.support_threshold,
+                format!("must be <= support_cap ({})", self.support_cap),
+            ));
+        }
         if self.n_mixtures == 0 || self.n_mixtures > MAX_MODES {
             return Err(Error::param(
                 "n_mixtures",
@@ -213,6 +278,20 @@ impl ModelParams {
             ));
         }
         Ok(())
+    }
+
+    /// The neighbourhood threshold in score units (a score of 255 is `support_cap`·Tb).
+    pub(crate) fn support_threshold_q(&self) -> u32 {
+        ((self.support_threshold / self.support_cap) * 255.0)
+            .round()
+            .clamp(1.0, 255.0) as u32
+    }
+
+    /// The own-evidence floor in score units.
+    pub(crate) fn support_floor_q(&self) -> u8 {
+        ((self.support_floor / self.support_cap) * 255.0)
+            .round()
+            .clamp(0.0, 255.0) as u8
     }
 
     /// The learning rate used for frame number `frame` (1-based, counting the current one).
@@ -253,17 +332,59 @@ pub(crate) struct Coef {
     pub shadows: bool,
     pub m: usize,
     pub inv_gain: f32,
+    /// Write per-pixel scores for the neighbourhood support.
+    pub score: bool,
+    /// Score per unit of D²: 255 / (cap · Tb).
+    pub qscale: f32,
+    /// Pixels flagged in the feedback plane learn with these instead (ρ·α).
+    pub alpha_fg: f32,
+    pub alpha1_fg: f32,
+    pub prune_fg: f32,
+}
+
+/// α, 1 − α and the pruning threshold α·c_T.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rates {
+    pub alpha: f32,
+    pub alpha1: f32,
+    pub prune: f32,
 }
 
 impl Coef {
-    pub(crate) fn new(p: &ModelParams, alpha: f32, gain: f32, channels: usize) -> Self {
+    fn rates(p: &ModelParams, alpha: f32) -> Rates {
         let prune = match p.method {
             Method::Zivkovic => alpha * p.complexity_reduction,
             Method::StaufferGrimson => 0.0,
         };
-        Coef {
+        Rates {
             alpha,
             alpha1: 1.0 - alpha,
+            prune,
+        }
+    }
+
+    /// The same constants with the feedback rate ρ·α in place of α (the reference's
+    /// per-pixel choice).
+    pub(crate) fn slowed(&self) -> Coef {
+        Coef {
+            alpha: self.alpha_fg,
+            alpha1: self.alpha1_fg,
+            prune: self.prune_fg,
+            ..*self
+        }
+    }
+
+    pub(crate) fn new(p: &ModelParams, alpha: f32, gain: f32, channels: usize) -> Self {
+        debug_assert!(p.support_cap > 0.0 && p.var_threshold > 0.0);
+        let slow = Self::rates(p, alpha * p.foreground_rate);
+        let Rates {
+            alpha,
+            alpha1,
+            prune,
+        } = Self::rates(p, alpha);
+        Coef {
+            alpha,
+            alpha1,
             prune,
             tb: p.var_threshold,
             tg: p.var_threshold_gen,
@@ -275,7 +396,29 @@ impl Coef {
             shadows: p.detect_shadows && (channels > 1 || p.grey_shadows),
             m: p.n_mixtures,
             inv_gain: 1.0 / gain,
+            score: p.support_radius > 0,
+            qscale: 255.0 / (p.support_cap * p.var_threshold),
+            alpha_fg: slow.alpha,
+            alpha1_fg: slow.alpha1,
+            prune_fg: slow.prune,
         }
+    }
+}
+
+/// A pixel's support score: min(D², cap·Tb) scaled to 0..=255 (0 for shadows).
+#[inline(always)]
+pub(crate) fn quantise(d2min: f32, qscale: f32) -> u8 {
+    (d2min * qscale).min(255.0) as u8
+}
+
+/// Updates the feedback planes from a frame's final mask: `run` counts consecutive
+/// foreground frames, `slow` is 1 where the next frame learns at the reduced rate
+/// (foreground for at most `hold` frames).
+pub(crate) fn feedback(mask: &[u8], run: &mut [u32], slow: &mut [u8], hold: u32) {
+    for ((&m, r), s) in mask.iter().zip(run.iter_mut()).zip(slow.iter_mut()) {
+        let fg = m == MASK_FOREGROUND;
+        *r = if fg { r.saturating_add(1) } else { 0 };
+        *s = (fg & (*r <= hold)) as u8;
     }
 }
 
@@ -369,6 +512,13 @@ pub struct BackgroundModel {
     /// Top-mode channel sums at the gain grid's pixels (0: no mode), after the last frame.
     ref0: Vec<f32>,
     last_gain: f32,
+    /// Per-pixel support scores of the last frame (empty without neighbourhood support).
+    score: Vec<u8>,
+    support_scratch: Vec<u16>,
+    /// 1 where the pixel learns at the feedback rate this frame.
+    slow: Vec<u8>,
+    /// Consecutive frames each pixel has been foreground.
+    run: Vec<u32>,
 }
 
 impl std::fmt::Debug for BackgroundModel {
@@ -488,6 +638,14 @@ impl BackgroundModel {
             ratios: Vec::new(),
             ref0: vec![0.0; GAIN_GRID.samples(width) * GAIN_GRID.samples(height)],
             last_gain: 1.0,
+            score: vec![0; width * height],
+            support_scratch: Vec::new(),
+            slow: vec![0; width * height],
+            run: if params.foreground_rate < 1.0 {
+                vec![0; width * height]
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -593,12 +751,16 @@ impl BackgroundModel {
                 refs[GAIN_GRID.start + i * GAIN_GRID.step] = Some(r);
             }
         }
+        let score_rows = self.params.support_radius > 0;
         #[allow(clippy::type_complexity)]
-        let row = move |(((st, fr), mk), rf): (
-            ((&mut [f32], &[u8]), &mut [u8]),
-            &mut Option<&mut [f32]>,
+        let row = move |(((((st, fr), mk), rf), sc), sl): (
+            (
+                (((&mut [f32], &[u8]), &mut [u8]), &mut Option<&mut [f32]>),
+                &mut [u8],
+            ),
+            &[u8],
         )| {
-            update_row(method, kernel, c, st, wpad, w, fr, mk, &coef);
+            update_row(method, kernel, c, st, wpad, w, fr, mk, sc, sl, &coef);
             if let Some(rf) = rf.as_deref_mut() {
                 for (j, x) in (GAIN_GRID.start..w).step_by(GAIN_GRID.step).enumerate() {
                     rf[j] = if st[idx(0, 0, x, c, m)] > 0.0 {
@@ -620,6 +782,8 @@ impl BackgroundModel {
                 .zip(frame.chunks(w * c))
                 .zip(mask.chunks_mut(w))
                 .zip(refs.iter_mut())
+                .zip(self.score.chunks_mut(w))
+                .zip(self.slow.chunks(w))
                 .for_each(row),
             Some(pool) => pool.install(|| {
                 self.state
@@ -627,9 +791,31 @@ impl BackgroundModel {
                     .zip(frame.par_chunks(w * c))
                     .zip(mask.par_chunks_mut(w))
                     .zip(refs.par_iter_mut())
+                    .zip(self.score.par_chunks_mut(w))
+                    .zip(self.slow.par_chunks(w))
                     .with_min_len(4)
                     .for_each(row)
             }),
+        }
+        if score_rows {
+            crate::post::support_mask(
+                &self.score,
+                mask,
+                w,
+                self.height,
+                self.params.support_radius,
+                self.params.support_threshold_q(),
+                self.params.support_floor_q(),
+                &mut self.support_scratch,
+            );
+        }
+        if self.params.foreground_rate < 1.0 {
+            feedback(
+                mask,
+                &mut self.run,
+                &mut self.slow,
+                self.params.foreground_hold,
+            );
         }
         Ok(())
     }
@@ -695,30 +881,45 @@ fn update_row(
     width: usize,
     input: &[u8],
     mask: &mut [u8],
+    score: &mut [u8],
+    slow: &[u8],
     coef: &Coef,
 ) {
     if method == Method::StaufferGrimson {
         match channels {
-            1 => sg_row::<1>(state, wpad, width, input, mask, coef),
-            _ => sg_row::<3>(state, wpad, width, input, mask, coef),
+            1 => sg_row::<1>(state, wpad, width, input, mask, slow, coef),
+            _ => sg_row::<3>(state, wpad, width, input, mask, slow, coef),
+        }
+        if coef.score {
+            for (q, &m) in score.iter_mut().zip(mask.iter()) {
+                *q = if m == MASK_FOREGROUND { 255 } else { 0 };
+            }
         }
         return;
     }
     match (kernel, channels) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: resolve_kernel only returns Avx512 when the CPU has AVX-512F.
-        (Kernel::Avx512, 1) => unsafe { x86::row_avx512_1(state, wpad, width, input, mask, coef) },
+        (Kernel::Avx512, 1) => unsafe {
+            x86::row_avx512_1(state, wpad, width, input, mask, score, slow, coef)
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        (Kernel::Avx512, _) => unsafe { x86::row_avx512_3(state, wpad, width, input, mask, coef) },
+        (Kernel::Avx512, _) => unsafe {
+            x86::row_avx512_3(state, wpad, width, input, mask, score, slow, coef)
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: resolve_kernel only returns Avx2 when the CPU has AVX2.
-        (Kernel::Avx2, 1) => unsafe { x86::row_avx2_1(state, wpad, width, input, mask, coef) },
+        (Kernel::Avx2, 1) => unsafe {
+            x86::row_avx2_1(state, wpad, width, input, mask, score, slow, coef)
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        (Kernel::Avx2, _) => unsafe { x86::row_avx2_3(state, wpad, width, input, mask, coef) },
-        (_, 1) => zivkovic_row::<1, 8>(state, wpad, width, input, mask, coef),
-        _ => zivkovic_row::<3, 8>(state, wpad, width, input, mask, coef),
+        (Kernel::Avx2, _) => unsafe {
+            x86::row_avx2_3(state, wpad, width, input, mask, score, slow, coef)
+        },
+        (_, 1) => zivkovic_row::<1, 8>(state, wpad, width, input, mask, score, slow, coef),
+        _ => zivkovic_row::<3, 8>(state, wpad, width, input, mask, score, slow, coef),
     }
 }
 
@@ -735,9 +936,11 @@ mod x86 {
         w: usize,
         i: &[u8],
         m: &mut [u8],
+        q: &mut [u8],
+        sl: &[u8],
         c: &Coef,
     ) {
-        zivkovic_row::<1, 16>(s, wpad, w, i, m, c)
+        zivkovic_row::<1, 16>(s, wpad, w, i, m, q, sl, c)
     }
     /// # Safety
     /// The CPU must support AVX-512F.
@@ -748,9 +951,11 @@ mod x86 {
         w: usize,
         i: &[u8],
         m: &mut [u8],
+        q: &mut [u8],
+        sl: &[u8],
         c: &Coef,
     ) {
-        zivkovic_row::<3, 16>(s, wpad, w, i, m, c)
+        zivkovic_row::<3, 16>(s, wpad, w, i, m, q, sl, c)
     }
     /// # Safety
     /// The CPU must support AVX2.
@@ -761,9 +966,11 @@ mod x86 {
         w: usize,
         i: &[u8],
         m: &mut [u8],
+        q: &mut [u8],
+        sl: &[u8],
         c: &Coef,
     ) {
-        zivkovic_row::<1, 8>(s, wpad, w, i, m, c)
+        zivkovic_row::<1, 8>(s, wpad, w, i, m, q, sl, c)
     }
     /// # Safety
     /// The CPU must support AVX2.
@@ -774,9 +981,11 @@ mod x86 {
         w: usize,
         i: &[u8],
         m: &mut [u8],
+        q: &mut [u8],
+        sl: &[u8],
         c: &Coef,
     ) {
-        zivkovic_row::<3, 8>(s, wpad, w, i, m, c)
+        zivkovic_row::<3, 8>(s, wpad, w, i, m, q, sl, c)
     }
 }
 
@@ -793,10 +1002,13 @@ fn zivkovic_row<const C: usize, const L: usize>(
     width: usize,
     input: &[u8],
     mask: &mut [u8],
+    score: &mut [u8],
+    slow: &[u8],
     k: &Coef,
 ) {
     let m = k.m;
     let mut p = 0;
+    let feedback = k.alpha_fg != k.alpha;
     // Scratch for one chunk; slots at or beyond the chunk's used count are never read
     // before being written, so they are not cleared between chunks.
     let mut wt = [[0.0f32; L]; MAX_MODES];
@@ -820,6 +1032,18 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 for c in 0..C {
                     x[c][l] = input[(p + l) * C + c] as f32 * k.inv_gain;
                 }
+            }
+        }
+        // Per-lane rates: ρ·α where the feedback plane says so.
+        let mut al = [k.alpha; L];
+        let mut a1 = [k.alpha1; L];
+        let mut pr = [k.prune; L];
+        if feedback {
+            for l in 0..L.min(width - p) {
+                let f = slow[p + l] != 0;
+                al[l] = if f { k.alpha_fg } else { k.alpha };
+                a1[l] = if f { k.alpha1_fg } else { k.alpha1 };
+                pr[l] = if f { k.prune_fg } else { k.prune };
             }
         }
         // How many leading mode slots are used by any lane of this chunk.
@@ -861,6 +1085,8 @@ fn zivkovic_row<const C: usize, const L: usize>(
         let mut matched = [false; L];
         let mut bg = [false; L];
         let mut cum = [0.0f32; L];
+        // Smallest D² = d²/var over the background modes examined (neighbourhood support).
+        let mut dmin = [f32::INFINITY; L];
         let mut top_fit = 0;
         for kk in 0..kused {
             let mut need = false;
@@ -871,8 +1097,8 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 // Weights only: nobody matches here.
                 for l in 0..L {
                     let w0 = wt[kk][l];
-                    let w = k.alpha1 * w0 - k.prune;
-                    let surv = (w0 > 0.0) & (w >= k.prune);
+                    let w = a1[l] * w0 - pr[l];
+                    let surv = (w0 > 0.0) & (w >= pr[l]);
                     let w = if surv { w } else { 0.0 };
                     wt[kk][l] = w;
                     cum[l] += w;
@@ -885,7 +1111,7 @@ fn zivkovic_row<const C: usize, const L: usize>(
             for l in 0..L {
                 let w0 = wt[kk][l];
                 let used = w0 > 0.0;
-                let w = k.alpha1 * w0 - k.prune;
+                let w = a1[l] * w0 - pr[l];
                 let mut diff = [0.0f32; C];
                 let mut d2 = 0.0f32;
                 for c in 0..C {
@@ -894,10 +1120,13 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 }
                 let v = var[kk][l];
                 let notyet = !matched[l] & used;
-                bg[l] |= notyet & (cum[l] < k.big_tb) & (d2 < k.tb * v);
+                let cand = notyet & (cum[l] < k.big_tb);
+                bg[l] |= cand & (d2 < k.tb * v);
+                let r = d2 / v;
+                dmin[l] = if cand & (r < dmin[l]) { r } else { dmin[l] };
                 let fit = notyet & (d2 < k.tg * v);
-                let wf = w + k.alpha;
-                let kf = k.alpha / wf;
+                let wf = w + al[l];
+                let kf = al[l] / wf;
                 for c in 0..C {
                     let nm = mu[kk][c][l] - kf * diff[c];
                     mu[kk][c][l] = if fit { nm } else { mu[kk][c][l] };
@@ -905,7 +1134,7 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 let nv = (v + kf * (d2 - v)).max(k.var_min).min(k.var_max);
                 var[kk][l] = if fit { nv } else { v };
                 let w = if fit { wf } else { w };
-                let surv = used & (w >= k.prune);
+                let surv = used & (w >= pr[l]);
                 let w = if surv { w } else { 0.0 };
                 wt[kk][l] = w;
                 cum[l] += w;
@@ -977,7 +1206,7 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 } else {
                     n[l]
                 };
-                wn[l] = if n[l] == 0 { 1.0 } else { k.alpha };
+                wn[l] = if n[l] == 0 { 1.0 } else { al[l] };
             }
             for kk in 0..kn {
                 let ki = kk as i32;
@@ -995,7 +1224,7 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 }
                 for l in 0..L {
                     let w = if older[l] {
-                        wt[kk][l] * k.alpha1
+                        wt[kk][l] * a1[l]
                     } else {
                         wt[kk][l]
                     };
@@ -1087,6 +1316,17 @@ fn zivkovic_row<const C: usize, const L: usize>(
         }
         let n = L.min(width - p);
         mask[p..p + n].copy_from_slice(&out[..n]);
+        if k.score {
+            let mut q = [0u8; L];
+            for l in 0..L {
+                q[l] = if out[l] == MASK_SHADOW {
+                    0
+                } else {
+                    quantise(dmin[l], k.qscale)
+                };
+            }
+            score[p..p + n].copy_from_slice(&q[..n]);
+        }
         p += L;
     }
 }
@@ -1156,11 +1396,14 @@ fn sg_row<const C: usize>(
     width: usize,
     input: &[u8],
     mask: &mut [u8],
-    k: &Coef,
+    slow: &[u8],
+    k0: &Coef,
 ) {
-    let m = k.m;
+    let m = k0.m;
     let _ = wpad;
+    let k1 = k0.slowed();
     for px in 0..width {
+        let k = if slow[px] != 0 { &k1 } else { k0 };
         let pl = |kk: usize, f: usize| idx(kk, f, px, C, m);
         let mut modes = [(0.0f32, 0.0f32, [0.0f32; C]); MAX_MODES];
         let mut x = [0.0f32; C];

@@ -197,6 +197,78 @@ fn box_filter(
     }
 }
 
+/// Neighbourhood support (the model's second pass, see
+/// [`crate::model::ModelParams::support_radius`]): `mask` (0/127/255 per pixel) becomes
+/// 255 where the sum of `score` over the (2r+1)² window around the pixel, clipped to the
+/// frame, is at least `threshold` times the clipped window's area and the pixel's own
+/// score is at least `floor`, and 0 elsewhere; pixels that are 127 (shadow) stay 127.
+/// `r` ≤ 7 (sums fit 16 bits).
+pub fn support_mask(
+    score: &[u8],
+    mask: &mut [u8],
+    w: usize,
+    h: usize,
+    r: usize,
+    threshold: u32,
+    floor: u8,
+    scratch: &mut Vec<u16>,
+) {
+    assert!(r <= 7, "window radius");
+    assert_eq!(score.len(), w * h, "score size");
+    assert_eq!(mask.len(), w * h, "mask size");
+    scratch.resize(w * h + w, 0);
+    let (hs, acc) = scratch.split_at_mut(w * h);
+    // Horizontal sums.
+    for y in 0..h {
+        let s = &score[y * w..(y + 1) * w];
+        let d = &mut hs[y * w..(y + 1) * w];
+        if w > 2 * r {
+            d[r..w - r].fill(0);
+            for k in 0..=2 * r {
+                for (o, &v) in d[r..w - r].iter_mut().zip(&s[k..k + w - 2 * r]) {
+                    *o += v as u16;
+                }
+            }
+        }
+        for x in (0..w).filter(|&x| x < r || x + r >= w) {
+            d[x] = s[x.saturating_sub(r)..(x + r + 1).min(w)]
+                .iter()
+                .map(|&v| v as u16)
+                .sum();
+        }
+    }
+    let cols: Vec<u32> = (0..w)
+        .map(|x| ((x + r).min(w - 1) - x.saturating_sub(r) + 1) as u32 * threshold)
+        .collect();
+    // Vertical sums and the decision, row by row.
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(r), (y + r).min(h - 1));
+        acc.copy_from_slice(&hs[y0 * w..(y0 + 1) * w]);
+        for yy in y0 + 1..=y1 {
+            for (o, &v) in acc.iter_mut().zip(&hs[yy * w..(yy + 1) * w]) {
+                *o += v;
+            }
+        }
+        let rows = (y1 - y0 + 1) as u32;
+        let own = &score[y * w..(y + 1) * w];
+        for (((m, &n), &c), &q) in mask[y * w..(y + 1) * w]
+            .iter_mut()
+            .zip(acc.iter())
+            .zip(&cols)
+            .zip(own)
+        {
+            let fg = (n as u32 >= rows * c) & (q >= floor);
+            *m = if *m == MASK_SHADOW {
+                MASK_SHADOW
+            } else if fg {
+                MASK_FOREGROUND
+            } else {
+                MASK_BACKGROUND
+            };
+        }
+    }
+}
+
 /// Binary median (values 0/1): set where more than half of the clipped (2r+1)² window
 /// is set. `r` ≤ 7.
 pub fn majority(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize, scratch: &mut Vec<u8>) {

@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{
-    illumination_gain, Coef, Method, Mode, ModelParams, MASK_BACKGROUND, MASK_FOREGROUND,
+    illumination_gain, quantise, Coef, Method, Mode, ModelParams, MASK_BACKGROUND, MASK_FOREGROUND,
     MASK_SHADOW,
 };
 
@@ -25,6 +25,9 @@ pub struct ReferenceModel {
     pixels: Vec<Vec<Mode>>,
     frames: u64,
     ratios: Vec<f32>,
+    score: Vec<u8>,
+    slow: Vec<u8>,
+    run: Vec<u32>,
 }
 
 impl ReferenceModel {
@@ -49,6 +52,9 @@ impl ReferenceModel {
             pixels: vec![Vec::new(); width * height],
             frames: 0,
             ratios: Vec::new(),
+            score: vec![0; width * height],
+            slow: vec![0; width * height],
+            run: vec![0; width * height],
         })
     }
 
@@ -80,23 +86,53 @@ impl ReferenceModel {
             1.0
         };
         self.frames += 1;
-        let coef = Coef::new(&self.params, self.params.alpha(self.frames), gain, c);
+        let fast = Coef::new(&self.params, self.params.alpha(self.frames), gain, c);
+        let slow = fast.slowed();
         for (i, modes) in self.pixels.iter_mut().enumerate() {
+            let coef = if self.slow[i] != 0 { slow } else { fast };
             let x: Vec<f32> = frame[i * c..(i + 1) * c]
                 .iter()
                 .map(|&v| v as f32 * coef.inv_gain)
                 .collect();
-            mask[i] = match (self.params.method, c) {
+            let (m, d2min) = match (self.params.method, c) {
                 (Method::Zivkovic, _) => zivkovic_pixel(modes, &x, &coef),
                 (Method::StaufferGrimson, 1) => sg_vec::<1>(modes, &x, &coef),
                 _ => sg_vec::<3>(modes, &x, &coef),
             };
+            mask[i] = m;
+            self.score[i] = match m {
+                MASK_SHADOW => 0,
+                _ => quantise(d2min, coef.qscale),
+            };
+        }
+        if self.params.support_radius > 0 {
+            crate::post::support_mask(
+                &self.score,
+                mask,
+                w,
+                h,
+                self.params.support_radius,
+                self.params.support_threshold_q(),
+                self.params.support_floor_q(),
+                &mut Vec::new(),
+            );
+        }
+        if self.params.foreground_rate < 1.0 {
+            crate::model::feedback(
+                mask,
+                &mut self.run,
+                &mut self.slow,
+                self.params.foreground_hold,
+            );
         }
         Ok(())
     }
 }
 
-fn zivkovic_pixel(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> u8 {
+/// One Zivkovic step; returns the mask value and D², the smallest d²/var over the
+/// background modes examined before the match (infinite when there are none).
+fn zivkovic_pixel(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> (u8, f32) {
+    let mut d2min = f32::INFINITY;
     let mut total = 0.0f32;
     let mut fits = false;
     let mut background = false;
@@ -109,8 +145,11 @@ fn zivkovic_pixel(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> u8 {
             for d in &diff {
                 d2 += d * d;
             }
-            if total < k.big_tb && d2 < k.tb * md.variance {
-                background = true;
+            if total < k.big_tb {
+                if d2 < k.tb * md.variance {
+                    background = true;
+                }
+                d2min = d2min.min(d2 / md.variance);
             }
             if d2 < k.tg * md.variance {
                 fits = true;
@@ -170,13 +209,14 @@ fn zivkovic_pixel(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> u8 {
             }
         }
     }
-    if background {
+    let m = if background {
         MASK_BACKGROUND
     } else if k.shadows && shadow_vec(modes, x, k) {
         MASK_SHADOW
     } else {
         MASK_FOREGROUND
-    }
+    };
+    (m, d2min)
 }
 
 /// Prati-style shadow test over the background modes (OpenCV's `detectShadowGMM`).
@@ -227,7 +267,9 @@ pub(crate) fn shadow_test<const C: usize>(modes: &[Slot<C>], x: &[f32; C], k: &C
     shadow_vec(&v, x, k)
 }
 
-fn sg_vec<const C: usize>(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> u8 {
+/// One Stauffer–Grimson step; the score stand-in is infinite for foreground, 0 otherwise
+/// (the neighbourhood support then counts foreground pixels).
+fn sg_vec<const C: usize>(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> (u8, f32) {
     let mut slots = [(0.0f32, 0.0f32, [0.0f32; C]); crate::model::MAX_MODES];
     for (s, m) in slots.iter_mut().zip(modes.iter()) {
         s.0 = m.weight;
@@ -246,11 +288,11 @@ fn sg_vec<const C: usize>(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> u8 {
         })
         .collect();
     if !fg {
-        MASK_BACKGROUND
+        (MASK_BACKGROUND, 0.0)
     } else if k.shadows && shadow_vec(modes, x, k) {
-        MASK_SHADOW
+        (MASK_SHADOW, 0.0)
     } else {
-        MASK_FOREGROUND
+        (MASK_FOREGROUND, f32::INFINITY)
     }
 }
 

@@ -260,3 +260,156 @@ fn wrong_buffer_sizes_are_errors() {
         .to_string()
         .contains("var_min"));
 }
+
+#[test]
+fn neighbourhood_support_matches_reference() {
+    for (r, thr, cap, seed) in [(1, 1.0, 2.0, 21), (2, 0.5, 1.5, 22), (7, 0.3, 4.0, 23)] {
+        let p = ModelParams {
+            support_radius: r,
+            support_threshold: thr,
+            support_cap: cap,
+            ..ModelParams::default()
+        };
+        check(&p, 3, 1, seed);
+        check(&p, 1, 2, seed + 10);
+    }
+    let p = ModelParams {
+        method: Method::StaufferGrimson,
+        learning_rate: LearningRate::Fixed(0.02),
+        support_radius: 1,
+        ..ModelParams::default()
+    };
+    check(&p, 3, 1, 31);
+}
+
+/// A patch slightly off the background colour (squared distance about 0.6·Tb variances
+/// per pixel): each pixel alone mostly passes as background, the patch as a whole does
+/// not; the noise around it stays background.
+#[test]
+fn neighbourhood_support_finds_camouflage() {
+    let (w, h) = (40, 30);
+    let inside = |i: usize| (14..26).contains(&(i % w)) && (9..21).contains(&(i / w));
+    let noisy = |rng: &mut Rng, offset: f32| -> Vec<u8> {
+        (0..w * h)
+            .map(|i| {
+                let o = if inside(i) { offset } else { 0.0 };
+                (100.0 + o + 6.0 * rng.unif() - 3.0).round() as u8
+            })
+            .collect()
+    };
+    let mut rng = Rng(99);
+    let train: Vec<Vec<u8>> = (0..60).map(|_| noisy(&mut rng, 0.0)).collect();
+    let run = |r: usize, test_offset: Option<f32>| -> (Vec<u8>, f32) {
+        let p = ModelParams {
+            support_radius: r,
+            support_threshold: 0.4,
+            support_floor: 0.0,
+            ..ModelParams::default()
+        };
+        let mut m = BackgroundModel::new(&p, w, h, 1, 1).unwrap();
+        let mut mask = vec![0u8; w * h];
+        for f in &train {
+            m.apply(f, &mut mask).unwrap();
+        }
+        let var = m.pixel_modes(20, 15)[0].variance;
+        if let Some(o) = test_offset {
+            m.apply(&noisy(&mut Rng(7), o), &mut mask).unwrap();
+        }
+        (mask, var)
+    };
+    let (_, var) = run(0, None);
+    let offset = (0.6 * 16.0 * var).sqrt();
+    let count = |mask: &[u8], ins: bool| {
+        (0..w * h)
+            .filter(|&i| inside(i) == ins && mask[i] == 255)
+            .count()
+    };
+    let (alone, _) = run(0, Some(offset));
+    let (support, _) = run(2, Some(offset));
+    // The 8×8 core of the patch (whose 5×5 windows lie inside it): alone, most of its
+    // pixels are missed; with support, nearly all are found.
+    let core = |mask: &[u8]| {
+        (0..w * h)
+            .filter(|&i| (16..24).contains(&(i % w)) && (11..19).contains(&(i / w)))
+            .filter(|&i| mask[i] == 255)
+            .count()
+    };
+    let (a, s) = (core(&alone), core(&support));
+    assert!(
+        a < 32,
+        "per-pixel found {a} of 64 (offset {offset}, var {var})"
+    );
+    assert!(
+        s >= 60,
+        "support found {s} of 64 (offset {offset}, var {var})"
+    );
+    assert!(count(&support, true) > count(&alone, true));
+    assert_eq!(
+        count(&support, false),
+        0,
+        "support: false positives outside the patch"
+    );
+}
+
+#[test]
+fn foreground_feedback_matches_reference() {
+    let p = ModelParams {
+        foreground_rate: 0.1,
+        foreground_hold: 7,
+        ..ModelParams::default()
+    };
+    check(&p, 3, 1, 41);
+    check(&p, 1, 2, 42);
+    let p = ModelParams {
+        foreground_rate: 0.3,
+        support_radius: 1,
+        ..ModelParams::opencv()
+    };
+    check(&p, 3, 2, 43);
+    let p = ModelParams {
+        method: Method::StaufferGrimson,
+        learning_rate: LearningRate::Fixed(0.02),
+        foreground_rate: 0.2,
+        ..ModelParams::default()
+    };
+    check(&p, 3, 1, 44);
+}
+
+/// An object that stops: MOG2 absorbs it within about 0.1/α frames; with the feedback
+/// rate it stays foreground, until `foreground_hold` runs out.
+#[test]
+fn foreground_feedback_keeps_a_stopped_object() {
+    let (w, h) = (32, 24);
+    let inside = |i: usize| (10..20).contains(&(i % w)) && (8..16).contains(&(i / w));
+    let frame = |rng: &mut Rng, block: bool| -> Vec<u8> {
+        (0..w * h)
+            .map(|i| {
+                let v = if block && inside(i) { 180.0 } else { 90.0 };
+                (v + 6.0 * rng.unif() - 3.0).round() as u8
+            })
+            .collect()
+    };
+    // Foreground pixels of the block after 100 background frames and `after` frames of
+    // the block standing still.
+    let run = |rate: f32, hold: u32, after: usize| -> usize {
+        let p = ModelParams {
+            foreground_rate: rate,
+            foreground_hold: hold,
+            ..ModelParams::default()
+        };
+        let mut m = BackgroundModel::new(&p, w, h, 1, 1).unwrap();
+        let mut rng = Rng(5);
+        let mut mask = vec![0u8; w * h];
+        for _ in 0..100 {
+            m.apply(&frame(&mut rng, false), &mut mask).unwrap();
+        }
+        for _ in 0..after {
+            m.apply(&frame(&mut rng, true), &mut mask).unwrap();
+        }
+        (0..w * h).filter(|&i| inside(i) && mask[i] == 255).count()
+    };
+    assert_eq!(run(1.0, 300, 1), 80, "the block appears as foreground");
+    assert!(run(1.0, 300, 60) < 8, "MOG2 absorbs it");
+    assert!(run(0.1, 1000, 60) > 72, "feedback keeps it");
+    assert!(run(0.1, 5, 120) < 8, "after the hold it is absorbed");
+}

@@ -300,3 +300,48 @@ fn box_filters_match_a_naive_window() {
         }
     }
 }
+
+#[test]
+fn support_mask_sums_scores_over_the_window() {
+    use gaussmix_video::post::support_mask;
+    let (w, h) = (12, 9);
+    // A 3x3 block of score 40 (each below a threshold of 60 alone, enough together with
+    // a radius-1 window once the window is mostly inside the block: 9*40 = 360 >= 9*40),
+    // an isolated 255 far away (255 < 9*40), and a shadow pixel.
+    let mut score = vec![0u8; w * h];
+    for y in 2..5 {
+        for x in 2..5 {
+            score[y * w + x] = 40;
+        }
+    }
+    score[5 * w + 8] = 255;
+    let mut mask = vec![255u8; w * h];
+    mask[8 * w + 11] = 127;
+    let mut scratch = Vec::new();
+    support_mask(&score, &mut mask, w, h, 1, 40, 0, &mut scratch);
+    let fg: Vec<usize> = (0..w * h).filter(|&i| mask[i] == 255).collect();
+    assert_eq!(
+        fg,
+        vec![3 * w + 3],
+        "only the block's centre has full support"
+    );
+    assert_eq!(mask[8 * w + 11], 127, "shadows are kept");
+    // Threshold 4 per pixel (36 per full window): every window touching the block
+    // (40 >= 36) or the strong pixel (255 >= 36) qualifies.
+    let mut mask = vec![0u8; w * h];
+    support_mask(&score, &mut mask, w, h, 1, 4, 0, &mut scratch);
+    assert_eq!(mask[3 * w + 3], 255);
+    assert_eq!(mask[w + 1], 255, "corner of the block's window");
+    assert_eq!(mask[6 * w + 9], 255, "beside the strong pixel");
+    assert_eq!(mask[8 * w], 0, "far from everything");
+    // With an own-evidence floor of 1 only pixels with a score of their own qualify.
+    let mut mask = vec![0u8; w * h];
+    support_mask(&score, &mut mask, w, h, 1, 4, 1, &mut scratch);
+    let fg: Vec<usize> = (0..w * h).filter(|&i| mask[i] == 255).collect();
+    let mut want: Vec<usize> = (2..5)
+        .flat_map(|y| (2..5).map(move |x| y * w + x))
+        .collect();
+    want.push(5 * w + 8);
+    want.sort();
+    assert_eq!(fg, want);
+}
