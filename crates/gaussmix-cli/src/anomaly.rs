@@ -44,14 +44,15 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use gaussmix::anomaly::{average_precision, roc_auc, thin_component, threshold, Standardiser};
-use gaussmix::{CovarianceType, GaussianMixture, GmmModel};
-use ndarray::ArrayView2;
+use gaussmix::anomaly::{
+    average_precision, check_contamination, roc_auc, threshold, AnomalyDetector, FittedDetector,
+};
+use gaussmix::GmmModel;
 
 use crate::commands::DataArgs;
 use crate::io::{self, Column, ReadOptions};
-use crate::output::{self, Ticker};
-use crate::select::{fit_all, parse_covariances, parse_k_range, Candidate};
+use crate::output;
+use crate::select::{parse_covariances, parse_k_range};
 use crate::util::{load_model, read_for_model, with_threads};
 
 /// Arguments of `anomaly`.
@@ -62,12 +63,21 @@ pub struct AnomalyArgs {
     #[command(flatten)]
     pub data_args: DataArgs,
     /// Where to write one row per input row: `score` (−ln p(x)) and `is_anomaly`
-    /// (.csv, .tsv or - for standard output; default standard output, or nothing with
-    /// --eval).
+    /// (.csv, .tsv, or .json with --json, or - for standard output; default standard
+    /// output, or nothing with --eval).
     #[arg(short = 'o', long = "output")]
     pub output: Option<String>,
-    /// Fraction of the training rows above the threshold (default 0.01); with --model,
-    /// recomputes the threshold from DATA instead of using the stored one.
+    /// Write the rows as JSON (threshold, and per row: score, is_anomaly and, with
+    /// --explain, the top features) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// For each flagged row, name the N features (default 3) contributing most to its
+    /// squared Mahalanobis distance in its nearest component: an `explain` column
+    /// `feature=term;…` (or a JSON list).
+    #[arg(long, num_args = 0..=1, default_missing_value = "3", value_name = "N")]
+    pub explain: Option<usize>,
+    /// Fraction of the training rows above the threshold, in (0, 0.5] (default 0.01);
+    /// with --model, recomputes the threshold from DATA instead of using the stored one.
     #[arg(long, allow_hyphen_values = true)]
     pub contamination: Option<f64>,
     /// Score DATA with this model instead of fitting one.
@@ -106,105 +116,82 @@ pub struct AnomalyArgs {
     /// No progress, table or notes on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Print the lower bound at every EM iteration, and the candidate table.
+    /// Print the candidate table.
     #[arg(long, short = 'v')]
     pub verbose: bool,
 }
 
-/// The chosen model (standardised scale), every candidate, the index of the chosen one,
-/// and why each candidate was dropped as too thin (if it was).
-type Choice = (GmmModel, Vec<Candidate>, Option<usize>, Vec<Option<String>>);
+/// The library's detector with the settings of the command line.
+fn detector(a: &AnomalyArgs) -> Result<AnomalyDetector> {
+    if a.max_k == 0 {
+        bail!("--max-k must be at least 1");
+    }
+    let mut d = AnomalyDetector::new()
+        .max_k(a.max_k)
+        .families(parse_covariances(&a.covariance)?)
+        .min_points(a.min_points)
+        .reg_covar(a.reg_covar)
+        .n_init(a.n_init)
+        .seed(a.seed)
+        .contamination(a.contamination.unwrap_or(0.01));
+    if let Some(spec) = &a.k {
+        d = d.ks(parse_k_range(spec)?);
+    }
+    d.validate().map_err(|e| match e {
+        gaussmix::GmmError::InvalidParam {
+            name,
+            value,
+            reason,
+        } => {
+            anyhow::anyhow!("--{} {value}: {reason}", name.replace('_', "-"))
+        }
+        e => e.into(),
+    })?;
+    Ok(d)
+}
 
-/// Fits the candidates on standardised data and returns the chosen model (standardised
-/// scale) with the candidate table.
-fn choose_model(a: &AnomalyArgs, z: ArrayView2<f64>) -> Result<Choice> {
-    let n = z.nrows();
-    let ks = match &a.k {
-        Some(spec) => parse_k_range(spec)?,
-        None => {
-            if a.max_k == 0 {
-                bail!("--max-k must be at least 1");
-            }
-            (1..=a.max_k).collect()
+/// Prints the candidate table and the choice.
+fn report_fit(det: &FittedDetector, n: usize, d: usize, verbose: bool) {
+    let cands = det.candidates();
+    if verbose {
+        eprintln!("{:>4}  {:<10}  {:>16}", "k", "covariance", "BIC");
+        for c in cands {
+            let bic = c.bic.map_or_else(|| "-".into(), |b| format!("{b:.4}"));
+            let mark = if c.used { "  *" } else { "" };
+            eprintln!(
+                "{:>4}  {:<10}  {bic:>16}{mark}",
+                c.k,
+                c.covariance.to_string()
+            );
         }
-    };
-    let covs = parse_covariances(&a.covariance)?;
-    let usable: Vec<usize> = ks.iter().copied().filter(|&k| k <= n).collect();
-    if usable.is_empty() {
-        bail!("{} has {n} rows: fewer than every k asked for", a.data);
-    }
-    let pairs: Vec<(usize, CovarianceType)> = covs
-        .iter()
-        .flat_map(|&c| usable.iter().map(move |&k| (k, c)))
-        .collect();
-    let make = |k: usize, c: CovarianceType| {
-        GaussianMixture::new(k)
-            .covariance_type(c)
-            .n_init(a.n_init)
-            .reg_covar(a.reg_covar)
-            .max_iter(200)
-            .seed(a.seed)
-    };
-    let ticker = Ticker::new("candidate fits", pairs.len(), !a.quiet);
-    let cands = with_threads(a.threads, || fit_all(z, &pairs, &make, &ticker, a.verbose))?;
-    ticker.finish();
-    // a k = 1 candidate is never thin; with -k excluding 1 every candidate may be
-    let thin: Vec<Option<String>> = cands
-        .iter()
-        .map(|c| {
-            c.fit
-                .as_ref()
-                .ok()
-                .and_then(|s| thin_component(&s.model, n, a.min_points))
-        })
-        .collect();
-    let mut best: Option<(usize, f64)> = None;
-    for (i, c) in cands.iter().enumerate() {
-        if let (Ok(s), None) = (&c.fit, &thin[i]) {
-            if s.bic.is_finite() && best.is_none_or(|(_, b)| s.bic < b) {
-                best = Some((i, s.bic));
+        for c in cands {
+            if let Some(why) = &c.dropped {
+                eprintln!("dropped k={} {}: {why}", c.k, c.covariance);
             }
         }
     }
-    let best_i = match best {
-        Some((i, _)) => i,
-        None => {
-            // every candidate is thin (or failed): fall back to the lowest BIC among fits
-            let i = crate::select::best_index(&cands, crate::select::Criterion::Bic).with_context(
-                || {
-                    let why = cands
-                        .iter()
-                        .find_map(|c| c.fit.as_ref().err().cloned())
-                        .unwrap_or_default();
-                    format!("no candidate mixture could be fitted to {}: {why}", a.data)
-                },
-            )?;
-            if !a.quiet {
-                eprintln!(
-                    "warning: every candidate has a component on too few rows; using the lowest BIC anyway (lower -k or --min-points)"
-                );
-            }
-            i
-        }
-    };
-    let model = cands[best_i]
-        .fit
-        .as_ref()
-        .expect("chosen candidate fitted")
-        .model
-        .clone();
-    Ok((model, cands, Some(best_i), thin))
+    if cands.iter().any(|c| c.used && c.dropped.is_some()) {
+        eprintln!(
+            "warning: every candidate has a component on too few rows; using the lowest BIC anyway (lower -k or --min-points)"
+        );
+    }
+    let m = det.model();
+    eprintln!(
+        "chose k={} {} by BIC among {} candidates on {n} rows × {d} standardised features",
+        m.n_components(),
+        m.covariance_type(),
+        cands.len(),
+    );
 }
 
 /// `gaussmix anomaly`.
 pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
     if let Some(c) = a.contamination {
-        if !(0.0..1.0).contains(&c) {
-            bail!("--contamination {c} must be in [0, 1) (a fraction of the rows, e.g. 0.01)");
-        }
-    }
-    if !(a.min_points >= 0.0 && a.min_points.is_finite()) {
-        bail!("--min-points {} must be a finite number ≥ 0", a.min_points);
+        check_contamination(c).map_err(|_| {
+            anyhow::anyhow!(
+                "--contamination {c} must be in (0, 0.5] (a fraction of the rows, e.g. 0.01)"
+            )
+        })?;
     }
     let out = match &a.output {
         Some(o) => Some(o.clone()),
@@ -212,21 +199,36 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
         None => Some("-".to_string()),
     };
     if let Some(o) = &out {
-        output::check_table_output(o)?;
+        if a.json {
+            io::check_output_path(o)?;
+        } else {
+            output::check_table_output(o)?;
+        }
     }
     if let Some(p) = &a.save_model {
         io::check_output_path(p)?;
     }
     let start = Instant::now();
-    let (model, data) = if let Some(mpath) = &a.model {
-        let model = load_model(mpath)?;
+    let (det, data) = if let Some(mpath) = &a.model {
+        let model: GmmModel = load_model(mpath)?;
         let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)?;
-        (model, data)
+        let det = match (a.contamination, model.anomaly_threshold()) {
+            (None, Some(_)) => FittedDetector::from_model(model)?,
+            (c, stored) => {
+                if stored.is_none() && c.is_none() && !a.quiet {
+                    eprintln!(
+                        "note: {mpath} has no stored threshold; flagging the top 1% of these rows"
+                    );
+                }
+                let s =
+                    with_threads(a.threads, || model.score_samples(data.x.view()))??.mapv(|v| -v);
+                let t = threshold(s.view(), c.unwrap_or(0.01));
+                FittedDetector::from_model_with_threshold(model, t)?
+            }
+        };
+        (det, data)
     } else {
-        GaussianMixture::new(1)
-            .n_init(a.n_init)
-            .reg_covar(a.reg_covar)
-            .validate()?;
+        let settings = detector(a)?;
         let opts = ReadOptions {
             columns: a.data_args.columns.clone(),
             weights: None,
@@ -234,73 +236,119 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
             quiet: a.quiet,
         };
         let data = io::read_dataset(&a.data, &opts)?;
-        let std = Standardiser::fit(data.x.view());
-        let z = std.transform(data.x.view());
-        let (mut chosen, cands, best, thin) = choose_model(a, z.view())?;
-        chosen.set_feature_names(data.feature_names.clone())?;
-        if a.verbose && !a.quiet {
-            eprint!(
-                "{}",
-                crate::select::format_candidates(&cands, best, crate::select::Criterion::Bic)
-            );
-            for (c, t) in cands.iter().zip(&thin) {
-                if let Some(why) = t {
-                    eprintln!("dropped k={} {}: {why}", c.k, c.covariance);
-                }
-            }
-        }
-        let raw = std.to_raw(&chosen)?;
+        let (n, d) = data.x.dim();
+        let mut det = with_threads(a.threads, || settings.fit(data.x.view()))?
+            .with_context(|| format!("cannot fit an anomaly detector to {}", a.data))?;
+        det.set_feature_names(data.feature_names.clone())?;
         if !a.quiet {
-            eprintln!(
-                "chose k={} {} by BIC among {} candidates on {} rows × {} standardised features",
-                chosen.n_components(),
-                chosen.covariance_type(),
-                cands.len(),
-                data.x.nrows(),
-                data.x.ncols()
-            );
-        }
-        (raw, data)
-    };
-    let x = data.x.view();
-    let scores = with_threads(a.threads, || model.score_samples(x))??.mapv(|v| -v);
-    let thr = match (
-        a.model.is_some(),
-        a.contamination,
-        model.anomaly_threshold(),
-    ) {
-        (true, None, Some(t)) => t,
-        (true, None, None) => {
-            if !a.quiet {
+            let constant: Vec<String> = det
+                .constant_columns()
+                .iter()
+                .zip(&data.feature_names)
+                .filter(|p| *p.0)
+                .map(|p| format!("'{}'", p.1))
+                .collect();
+            if !constant.is_empty() {
                 eprintln!(
-                    "note: {} has no stored threshold; flagging the top 1% of these rows",
-                    a.model.as_deref().unwrap_or("")
+                    "note: column{} {} of {} hold{} a single value: a new row that differs there scores as anomalous",
+                    if constant.len() == 1 { "" } else { "s" },
+                    constant.join(", "),
+                    a.data,
+                    if constant.len() == 1 { "s" } else { "" },
                 );
             }
-            threshold(scores.view(), 0.01)
+            if d > n {
+                eprintln!(
+                    "note: {} has more columns ({d}) than rows ({n}): the covariances rest on the regularisation",
+                    a.data
+                );
+            }
+            report_fit(&det, n, d, a.verbose);
         }
-        (_, c, _) => threshold(scores.view(), c.unwrap_or(0.01)),
+        (det, data)
     };
+    let x = data.x.view();
+    let scores = with_threads(a.threads, || det.score(x))??;
+    let thr = det.threshold();
     let flags: Vec<usize> = scores.iter().map(|&s| usize::from(s > thr)).collect();
+    let explain = match a.explain {
+        Some(top) => {
+            let flagged: Vec<usize> = (0..flags.len()).filter(|&i| flags[i] == 1).collect();
+            let rows = x.select(ndarray::Axis(0), &flagged);
+            let e = with_threads(a.threads, || det.explain(rows.view(), top))??;
+            let mut all = vec![Vec::new(); flags.len()];
+            for (i, c) in flagged.into_iter().zip(e) {
+                all[i] = c;
+            }
+            Some(all)
+        }
+        None => None,
+    };
+    let names = det.model().feature_names().to_vec();
     if let Some(o) = &out {
-        output::write_table(
-            o,
-            &[
-                Column::Float {
-                    name: "score",
-                    values: scores.view(),
-                },
-                Column::Label {
-                    name: "is_anomaly",
-                    values: &flags,
-                },
-            ],
-        )?;
+        if a.json {
+            let rows: Vec<serde_json::Value> = (0..flags.len())
+                .map(|i| {
+                    let mut r = serde_json::json!({
+                        "row": i,
+                        "score": scores[i],
+                        "is_anomaly": flags[i] == 1,
+                    });
+                    if let Some(e) = &explain {
+                        r["explain"] = e[i]
+                            .iter()
+                            .map(|c| serde_json::json!({"feature": names[c.feature], "term": c.term}))
+                            .collect();
+                    }
+                    r
+                })
+                .collect();
+            let doc = serde_json::json!({
+                "threshold": thr,
+                "n_rows": flags.len(),
+                "n_anomalies": flags.iter().sum::<usize>(),
+                "rows": rows,
+            });
+            let text = serde_json::to_string_pretty(&doc)?;
+            if o == "-" {
+                println!("{text}");
+            } else {
+                io::write_atomic(Path::new(o), |w| {
+                    w.write_all(text.as_bytes())?;
+                    w.write_all(b"\n")?;
+                    Ok(())
+                })
+                .with_context(|| format!("cannot write {o}"))?;
+            }
+        } else if let Some(e) = &explain {
+            let cells: Vec<Vec<String>> = (0..flags.len())
+                .map(|i| {
+                    let why: Vec<String> = e[i]
+                        .iter()
+                        .map(|c| format!("{}={:.4}", names[c.feature], c.term))
+                        .collect();
+                    vec![scores[i].to_string(), flags[i].to_string(), why.join(";")]
+                })
+                .collect();
+            output::write_text_table(o, &["score", "is_anomaly", "explain"], &cells)?;
+        } else {
+            output::write_table(
+                o,
+                &[
+                    Column::Float {
+                        name: "score",
+                        values: scores.view(),
+                    },
+                    Column::Label {
+                        name: "is_anomaly",
+                        values: &flags,
+                    },
+                ],
+            )?;
+        }
     }
     if let Some(p) = &a.save_model {
-        let mut m = model.clone();
-        m.set_anomaly_threshold(Some(thr))?;
-        let json = m.to_json()?;
+        let json = det.to_json()?;
         io::write_atomic(Path::new(p), |w| {
             w.write_all(json.as_bytes())?;
             w.write_all(b"\n")?;

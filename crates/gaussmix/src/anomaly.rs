@@ -32,6 +32,8 @@ pub struct Standardiser {
     pub mean: Array1<f64>,
     /// Scales s.
     pub scale: Array1<f64>,
+    /// Whether each column is constant (scale kept at 1).
+    pub constant: Vec<bool>,
 }
 
 impl Standardiser {
@@ -39,6 +41,7 @@ impl Standardiser {
     pub fn fit(x: ArrayView2<f64>) -> Standardiser {
         let n = x.nrows().max(1) as f64;
         let mean = x.sum_axis(Axis(0)) / n;
+        let mut constant = vec![false; x.ncols()];
         let scale = Array1::from_shape_fn(x.ncols(), |j| {
             let m = mean[j];
             let v = x.column(j).iter().map(|&t| (t - m) * (t - m)).sum::<f64>() / n;
@@ -47,10 +50,15 @@ impl Standardiser {
             if s.is_finite() && s > 0.0 && s > 1e-12 * m.abs().max(1e-300) {
                 s
             } else {
+                constant[j] = true;
                 1.0
             }
         });
-        Standardiser { mean, scale }
+        Standardiser {
+            mean,
+            scale,
+            constant,
+        }
     }
 
     /// (x − m) / s.
@@ -200,6 +208,7 @@ pub fn check_contamination(c: f64) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct AnomalyDetector {
     max_k: usize,
+    ks: Option<Vec<usize>>,
     families: Vec<CovarianceType>,
     reg_covar: f64,
     n_init: usize,
@@ -212,6 +221,7 @@ impl Default for AnomalyDetector {
     fn default() -> Self {
         AnomalyDetector {
             max_k: 4,
+            ks: None,
             families: vec![CovarianceType::Full],
             reg_covar: 0.1,
             n_init: 3,
@@ -251,6 +261,21 @@ impl AnomalyDetector {
     pub fn max_k(mut self, k: usize) -> Self {
         self.max_k = k;
         self
+    }
+    /// The numbers of components tried (overrides [`AnomalyDetector::max_k`]); each ≥ 1.
+    pub fn ks(mut self, ks: Vec<usize>) -> Self {
+        self.ks = Some(ks);
+        self
+    }
+    /// The numbers of components tried: [`AnomalyDetector::ks`], else 1..=`max_k`.
+    pub fn k_values(&self) -> Vec<usize> {
+        self.ks
+            .clone()
+            .unwrap_or_else(|| (1..=self.max_k).collect())
+    }
+    /// The contamination fraction.
+    pub fn contamination_value(&self) -> f64 {
+        self.contamination
     }
     /// Covariance families tried.
     pub fn families(mut self, f: Vec<CovarianceType>) -> Self {
@@ -299,6 +324,14 @@ impl AnomalyDetector {
         if self.max_k == 0 {
             return bad("max_k", "0".into(), "must be at least 1");
         }
+        if let Some(ks) = &self.ks {
+            if ks.is_empty() {
+                return bad("ks", "[]".into(), "at least one number of components");
+            }
+            if ks.contains(&0) {
+                return bad("ks", format!("{ks:?}"), "every k must be at least 1");
+            }
+        }
         if self.families.is_empty() {
             return bad("families", "[]".into(), "at least one covariance family");
         }
@@ -318,20 +351,44 @@ impl AnomalyDetector {
     /// Fits the detector to `x` (rows are samples).
     ///
     /// # Errors
-    /// Bad settings, empty data, a NaN or infinite value (named by row and column), or
-    /// no candidate that could be fitted.
+    /// Bad settings, empty data, a NaN or infinite value (named by row and column), data
+    /// with a single distinct value in every column (nothing to learn), or no candidate
+    /// that could be fitted.
     pub fn fit(&self, x: ArrayView2<f64>) -> Result<FittedDetector> {
         self.validate()?;
         check_nonempty(x)?;
         check_finite(x, 0)?;
         let n = x.nrows();
         let st = Standardiser::fit(x);
+        if st.constant.iter().all(|&c| c) {
+            return Err(GmmError::InvalidParam {
+                name: "data",
+                value: format!("{n} rows × {} columns", x.ncols()),
+                reason: "every column holds a single value: there is nothing to tell anomalies by"
+                    .into(),
+            });
+        }
         let z = st.transform(x);
-        let mut best: Option<(GmmModel, f64)> = None;
-        let mut fallback: Option<(GmmModel, f64)> = None;
+        let mut best: Option<(usize, f64)> = None;
+        let mut fallback: Option<(usize, f64)> = None;
         let mut last_err = None;
+        let mut cands: Vec<CandidateReport> = Vec::new();
+        let mut models: Vec<Option<GmmModel>> = Vec::new();
         for &fam in &self.families {
-            for k in 1..=self.max_k.min(n) {
+            for k in self.k_values() {
+                let mut rep = CandidateReport {
+                    k,
+                    covariance: fam,
+                    bic: None,
+                    dropped: None,
+                    used: false,
+                };
+                if k > n {
+                    rep.dropped = Some(format!("{k} components for {n} rows"));
+                    cands.push(rep);
+                    models.push(None);
+                    continue;
+                }
                 let fit = GaussianMixture::new(k)
                     .covariance_type(fam)
                     .n_init(self.n_init)
@@ -342,19 +399,32 @@ impl AnomalyDetector {
                 let m = match fit {
                     Ok(m) => m,
                     Err(e) => {
+                        rep.dropped = Some(format!("fit failed: {e}"));
                         last_err = Some(e);
+                        cands.push(rep);
+                        models.push(None);
                         continue;
                     }
                 };
                 let bic = m.bic(z.view())?;
-                if !bic.is_finite() {
-                    continue;
+                rep.bic = Some(bic);
+                let i = cands.len();
+                if bic.is_finite() {
+                    let thin = thin_component(&m, n, self.min_points);
+                    let slot = if thin.is_some() {
+                        &mut fallback
+                    } else {
+                        &mut best
+                    };
+                    rep.dropped = thin;
+                    if slot.as_ref().is_none_or(|(_, b)| bic < *b) {
+                        *slot = Some((i, bic));
+                    }
+                } else {
+                    rep.dropped = Some("non-finite BIC".into());
                 }
-                let thin = thin_component(&m, n, self.min_points).is_some();
-                let slot = if thin { &mut fallback } else { &mut best };
-                if slot.as_ref().is_none_or(|(_, b)| bic < *b) {
-                    *slot = Some((m, bic));
-                }
+                cands.push(rep);
+                models.push(Some(m));
             }
         }
         let (chosen, _) = best.or(fallback).ok_or_else(|| {
@@ -362,11 +432,31 @@ impl AnomalyDetector {
                 reason: "no candidate mixture could be fitted".into(),
             })
         })?;
-        let raw = st.to_raw(&chosen)?;
+        cands[chosen].used = true;
+        let model = models[chosen].take().expect("chosen candidate fitted");
+        let raw = st.to_raw(&model)?;
         let scores = raw.score_samples(x)?.mapv(|v| -v);
         let thr = threshold(scores.view(), self.contamination);
-        FittedDetector::from_model_with_threshold(raw, thr)
+        let mut det = FittedDetector::from_model_with_threshold(raw, thr)?;
+        det.candidates = cands;
+        det.constant = st.constant.clone();
+        Ok(det)
     }
+}
+
+/// One candidate mixture that [`AnomalyDetector::fit`] considered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateReport {
+    /// Number of components.
+    pub k: usize,
+    /// Covariance family.
+    pub covariance: CovarianceType,
+    /// Its BIC on the standardised data (lower is better), when it was fitted.
+    pub bic: Option<f64>,
+    /// Why it was left out of the choice, if it was.
+    pub dropped: Option<String>,
+    /// Whether the detector uses it.
+    pub used: bool,
 }
 
 /// A fitted detector: a mixture on the raw feature scale and its threshold.
@@ -374,6 +464,8 @@ impl AnomalyDetector {
 pub struct FittedDetector {
     model: GmmModel,
     threshold: f64,
+    candidates: Vec<CandidateReport>,
+    constant: Vec<bool>,
 }
 
 /// One feature's share of a row's squared Mahalanobis distance to its nearest component.
@@ -393,7 +485,12 @@ impl FittedDetector {
     /// A non-finite threshold.
     pub fn from_model_with_threshold(mut model: GmmModel, threshold: f64) -> Result<Self> {
         model.set_anomaly_threshold(Some(threshold))?;
-        Ok(FittedDetector { model, threshold })
+        Ok(FittedDetector {
+            model,
+            threshold,
+            candidates: Vec::new(),
+            constant: Vec::new(),
+        })
     }
 
     /// A detector from a model carrying a stored threshold.
@@ -406,7 +503,12 @@ impl FittedDetector {
             .ok_or_else(|| GmmError::InvalidModel {
                 reason: "the model has no anomaly threshold (fit it with anomaly detection)".into(),
             })?;
-        Ok(FittedDetector { model, threshold })
+        Ok(FittedDetector {
+            model,
+            threshold,
+            candidates: Vec::new(),
+            constant: Vec::new(),
+        })
     }
 
     /// The model JSON, threshold included.
@@ -433,6 +535,34 @@ impl FittedDetector {
     /// The threshold on the score.
     pub fn threshold(&self) -> f64 {
         self.threshold
+    }
+
+    /// Sets the threshold (e.g. the quantile of new data's scores).
+    ///
+    /// # Errors
+    /// A non-finite threshold.
+    pub fn set_threshold(&mut self, threshold: f64) -> Result<()> {
+        self.model.set_anomaly_threshold(Some(threshold))?;
+        self.threshold = threshold;
+        Ok(())
+    }
+
+    /// Names the features (stored in the model JSON).
+    ///
+    /// # Errors
+    /// A number of names other than the model's features.
+    pub fn set_feature_names(&mut self, names: Vec<String>) -> Result<()> {
+        self.model.set_feature_names(names)
+    }
+
+    /// The candidates the fit considered (empty for a loaded detector).
+    pub fn candidates(&self) -> &[CandidateReport] {
+        &self.candidates
+    }
+
+    /// Which training columns held a single value (empty for a loaded detector).
+    pub fn constant_columns(&self) -> &[bool] {
+        &self.constant
     }
 
     fn check(&self, x: ArrayView2<f64>) -> Result<()> {
@@ -584,11 +714,13 @@ mod tests {
         let det = AnomalyDetector::new().max_k(1).fit(x.view()).unwrap();
         let e = det.score(x.slice(ndarray::s![.., 0..2])).unwrap_err();
         assert!(e.to_string().contains("3 columns"), "{e}");
-        // a single distinct value everywhere still fits (k = 1, all scores equal)
+        // a single distinct value everywhere: nothing to learn, a named error
         let c = Array2::from_elem((20, 2), 4.0);
-        let d = AnomalyDetector::new().fit(c.view()).unwrap();
-        let s = d.score(c.view()).unwrap();
-        assert!(s.iter().all(|&v| v == s[0]));
+        let e = AnomalyDetector::new().fit(c.view()).unwrap_err();
+        assert!(e.to_string().contains("single value"), "{e}");
+        // a constant column beside a varying one fits and is reported
+        let d = AnomalyDetector::new().max_k(1).fit(x.view()).unwrap();
+        assert_eq!(d.constant_columns(), &[false, false, true]);
         // D > N
         let w = Array2::from_shape_fn((5, 12), |(i, j)| ((i * 3 + j * 7) % 5) as f64);
         assert!(AnomalyDetector::new().fit(w.view()).is_ok());
