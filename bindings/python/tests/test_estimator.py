@@ -102,12 +102,32 @@ def test_float32_input(ct):
         warnings.simplefilter("ignore", ConvergenceWarning)
         g32 = clone(a).fit(x32)
         g64 = clone(a).fit(x32.astype(np.float64))
-    # float32 rows are widened exactly inside the kernels: same fit as their float64 copy
-    np.testing.assert_allclose(g32.means_, g64.means_, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(g32.covariances_, g64.covariances_, rtol=1e-12, atol=1e-12)
-    assert g32.means_.dtype == np.float64
-    np.testing.assert_allclose(g32.score_samples(x32), g64.score_samples(x32.astype(np.float64)), rtol=1e-12)
+    # float32 rows are widened exactly inside the kernels: same fit as their float64 copy,
+    # whose parameters the float32 attributes are, rounded once (scikit-learn's dtypes)
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        a32, a64 = getattr(g32, name), getattr(g64, name)
+        assert a32.dtype == np.float32 and a64.dtype == np.float64, name
+        np.testing.assert_array_equal(a32, a64.astype(np.float32), err_msg=name)
+    np.testing.assert_allclose(g32.model_.means, g64.means_, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g32.model_.covariances, g64.covariances_, rtol=1e-12, atol=1e-12)
+    s32 = g32.score_samples(x32)
+    assert s32.dtype == np.float32 and g32.predict_proba(x32).dtype == np.float32
+    np.testing.assert_allclose(s32, g64.score_samples(x32.astype(np.float64)), rtol=1e-6)
+    assert g32.score_samples(x32.astype(np.float64)).dtype == np.float64
     assert g32.predict(x32).dtype == np.int64
+
+
+def test_float32_weights_init_within_float32_rounding():
+    # scikit-learn accepts float32 weights whose float32 sum is 1 within 1e-6
+    x = blobs(300, 2, 3, seed=3).astype(np.float32)
+    w = np.array([0.1, 0.2, 0.7], dtype=np.float32)
+    w[2] += np.float32(3e-7)  # still "normalised" in float32, not to 1e-8 in float64
+    g = GaussianMixture(3, weights_init=w, random_state=0).fit(x)
+    assert g.weights_.dtype == np.float32
+    with pytest.raises(ValueError, match="should be normalized"):
+        GaussianMixture(3, weights_init=w.astype(np.float64), random_state=0).fit(x)
+    with pytest.raises(ValueError, match="should be normalized"):
+        GaussianMixture(3, weights_init=np.array([0.1, 0.2, 0.6], np.float32)).fit(x)
 
 
 def test_non_contiguous_and_readonly_input():

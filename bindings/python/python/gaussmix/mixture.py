@@ -6,8 +6,10 @@ Additions: ``sample_weight`` in ``fit``/``fit_predict``.
 
 Differences from scikit-learn worth knowing:
 
-* Fitted parameters are always float64 (scikit-learn keeps float32 parameters for float32
-  input); statistics are accumulated in float64 either way.
+* Fitted parameters have the dtype of the training data, as in scikit-learn (float32 for
+  float32 input), and so do ``predict_proba`` and ``score_samples`` for float32 input; the
+  statistics are accumulated in float64 either way, and the float32 attributes are the
+  float64 fit rounded once.
 * The tied/diag/spherical M-steps centre the data (scikit-learn uses raw moments, which lose
   digits for data far from the origin), so results agree with scikit-learn to ~1e-8 on
   ordinary data and are more accurate on data with a large offset.
@@ -115,20 +117,28 @@ def checked_inits(
     """The user's initial parameters as float64 arrays, checked as scikit-learn checks them."""
     w = m = p = None
     if weights_init is not None:
-        w = np.asarray(weights_init, dtype=np.float64)
+        w = np.asarray(weights_init)
+        if w.dtype != np.float32:
+            w = w.astype(np.float64)
         if w.shape != (n_components,):
             raise ValueError(
                 f"The parameter 'weights' should have the shape of ({n_components},), but got {w.shape}"
             )
         if np.any(w < 0.0) or np.any(w > 1.0):
+            # scikit-learn's message, whose "max" is the minimum (its tests match it)
             raise ValueError(
                 "The parameter 'weights' should be in the range [0, 1], but got max value "
-                f"{w.max():.5f}, min value {w.min():.5f}"
+                f"{w.min():.5f}, min value {w.max():.5f}"
             )
-        if not np.allclose(abs(1.0 - w.sum()), 0.0, atol=1e-8):
+        # scikit-learn's tolerance: float32 weights sum to 1 only within float32 rounding
+        atol = 1e-6 if w.dtype == np.float32 else 1e-8
+        if not np.allclose(float(abs(1.0 - w.sum())), 0.0, atol=atol):
             raise ValueError(
                 f"The parameter 'weights' should be normalized, but got sum(weights) = {w.sum():.5f}"
             )
+        w = w.astype(np.float64)
+        if w.dtype != np.asarray(weights_init).dtype:
+            w /= w.sum()  # float32 rounding: exact in float64 after this
         w = np.ascontiguousarray(w)
     if means_init is not None:
         m = np.ascontiguousarray(np.asarray(means_init, dtype=np.float64))
@@ -304,22 +314,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        self._set_model(model)
+        self._set_model(model, X.dtype)
         return X
 
     def _verbose_callback(self) -> "_Verbose":
         return _Verbose(int(self.verbose), int(self.verbose_interval), float(self.tol))
 
-    def _set_model(self, model: "_core.Model") -> None:
+    def _set_model(self, model: "_core.Model", dtype: Any = np.float64) -> None:
         names = getattr(self, "feature_names_in_", None)
         if names is not None and len(names) == model.n_features:
             model = model.with_feature_names([str(n) for n in names])
+        dtype = np.dtype(dtype)
         self._model = model
-        self.weights_ = model.weights
-        self.means_ = model.means
-        self.covariances_ = model.covariances
-        self.precisions_ = model.precisions
-        self.precisions_cholesky_ = model.precisions_cholesky
+        self.weights_ = model.weights.astype(dtype, copy=False)
+        self.means_ = model.means.astype(dtype, copy=False)
+        self.covariances_ = model.covariances.astype(dtype, copy=False)
+        self.precisions_ = model.precisions.astype(dtype, copy=False)
+        self.precisions_cholesky_ = model.precisions_cholesky.astype(dtype, copy=False)
         self.converged_ = bool(model.converged)
         self.n_iter_ = int(model.n_iter)
         self.lower_bound_ = float(model.lower_bound)
@@ -353,11 +364,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-likelihood ``ln p(x)`` of each row."""
         X = self._check_X(X)
-        return self._model.score_samples(X)
+        return self._model.score_samples(X).astype(X.dtype, copy=False)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood per row of ``X``."""
-        return float(np.mean(self.score_samples(X)))
+        X = self._check_X(X)
+        return float(np.mean(self._model.score_samples(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each row."""
@@ -367,7 +379,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Responsibilities: the posterior probability of each component for each row."""
         X = self._check_X(X)
-        return self._model.predict_proba(X)
+        return self._model.predict_proba(X).astype(X.dtype, copy=False)
 
     def sample(self, n_samples: int = 1) -> Tuple[np.ndarray, np.ndarray]:
         """``n_samples`` random rows and their component labels (grouped by component).
@@ -386,13 +398,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on ``X``: ``-2 ln L + p ln N`` (lower is better)."""
-        ll = self.score_samples(X)
+        X = self._check_X(X)
+        ll = self._model.score_samples(X)
         n = ll.shape[0]
         return float(-2 * ll.mean() * n + self._n_parameters() * np.log(n))
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion on ``X``: ``-2 ln L + 2p`` (lower is better)."""
-        ll = self.score_samples(X)
+        X = self._check_X(X)
+        ll = self._model.score_samples(X)
         return float(-2 * ll.mean() * ll.shape[0] + 2 * self._n_parameters())
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
