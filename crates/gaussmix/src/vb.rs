@@ -136,12 +136,12 @@ fn param(name: &'static str, value: impl ToString, reason: &str) -> GmmError {
     }
 }
 
-/// `ln Γ(x)` for `x > 0` (Stirling's series after shifting to `x ≥ 8`; ~1e-15 relative).
+/// `ln Γ(x)` for `x > 0` (Stirling's series after shifting to `x ≥ 10`; ~1e-15 relative).
 pub(crate) fn ln_gamma(x: f64) -> f64 {
     debug_assert!(x > 0.0);
     let mut z = x;
     let mut shift = 0.0;
-    while z < 8.0 {
+    while z < 10.0 {
         shift += z.ln();
         z += 1.0;
     }
@@ -149,24 +149,28 @@ pub(crate) fn ln_gamma(x: f64) -> f64 {
     let series = (1.0 / 12.0
         + z2 * (-1.0 / 360.0
             + z2 * (1.0 / 1260.0
-                + z2 * (-1.0 / 1680.0 + z2 * (1.0 / 1188.0 + z2 * (-691.0 / 360360.0))))))
+                + z2 * (-1.0 / 1680.0
+                    + z2 * (1.0 / 1188.0 + z2 * (-691.0 / 360360.0 + z2 * (1.0 / 156.0)))))))
         / z;
     (z - 0.5) * z.ln() - z + 0.5 * (2.0 * std::f64::consts::PI).ln() + series - shift
 }
 
-/// The digamma function `ψ(x)` for `x > 0` (asymptotic series after shifting to `x ≥ 8`).
+/// The digamma function `ψ(x)` for `x > 0` (asymptotic series after shifting to `x ≥ 10`).
 pub(crate) fn digamma(x: f64) -> f64 {
     debug_assert!(x > 0.0);
     let mut z = x;
     let mut acc = 0.0;
-    while z < 8.0 {
+    while z < 10.0 {
         acc -= 1.0 / z;
         z += 1.0;
     }
     let z2 = 1.0 / (z * z);
     let series = z2
         * (1.0 / 12.0
-            - z2 * (1.0 / 120.0 - z2 * (1.0 / 252.0 - z2 * (1.0 / 240.0 - z2 * (1.0 / 132.0)))));
+            - z2 * (1.0 / 120.0
+                - z2 * (1.0 / 252.0
+                    - z2 * (1.0 / 240.0
+                        - z2 * (1.0 / 132.0 - z2 * (691.0 / 32760.0 - z2 / 12.0))))));
     acc + z.ln() - 0.5 / z - series
 }
 
