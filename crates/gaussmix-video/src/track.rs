@@ -693,8 +693,8 @@ impl Tracker {
                     let u = union_box(*mb, boxes[j]);
                     let cd = colour_distance(p, q);
                     if cut
-                        && u[2] <= 1.1 * t.full.0 + 1.0
-                        && u[3] <= 1.1 * t.full.1 + 1.0
+                        && u[2] <= 1.2 * t.full.0 + 2.0
+                        && u[3] <= 1.2 * t.full.1 + 2.0
                         && cd <= self.opts.reid_distance
                         && best.is_none_or(|(_, c)| cd < c)
                     {
