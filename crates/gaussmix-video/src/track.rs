@@ -9,6 +9,20 @@
 //! reused); a tentative track dies at its first miss, a confirmed one after more than
 //! `max_misses` consecutive misses, coasting on its prediction meanwhile, so it keeps its
 //! id through short occlusions and crossings.
+//!
+//! Occlusion reasoning: a blob holding most of the predicted boxes of two or more confirmed
+//! tracks is objects merged in one blob; none of those tracks takes it, all coast on their
+//! predictions (reported, not counted as misses) until the blob splits, so a crossing does
+//! not hand the union box to one track and a new id to the other at separation.
+//!
+//! With blob colours ([`Tracker::update_with_appearance`], what [`crate::track()`] uses),
+//! each track keeps a colour histogram ([`Appearance`]: 4×4×4 RGB bins, running mean of
+//! its matched blobs): the colour distance (Bhattacharyya) adds to the assignment cost, so
+//! at separation each track takes the blob of its colours; a lost track takes up again,
+//! beyond the distance gate, a blob of its colours nobody else holds (or that a track not
+//! yet confirmed holds: that young track was this object); and a piece of an object cut
+//! by an occluder joins its track's blob when that blob is smaller than the object was
+//! and the two fit its remembered size.
 
 use crate::hungarian::assign;
 use crate::kalman::{BoxKalman, KalmanNoise};
