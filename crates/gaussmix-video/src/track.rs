@@ -693,9 +693,8 @@ impl Tracker {
                 }
                 let Some(q) = &items[j].1 else { continue };
                 let mut best: Option<(usize, f64)> = None;
-                for i in 0..nt {
-                    let t = &self.tracks[i];
-                    let (Some(p), Some((mb, _))) = (&t.app, &meas[i]) else {
+                for (i, (t, m)) in self.tracks.iter().zip(&meas).enumerate() {
+                    let (Some(p), Some((mb, _))) = (&t.app, m) else {
                         continue;
                     };
                     if t.id == 0 || t.dead {

@@ -302,7 +302,10 @@ fn output_boxes_are_clipped_to_the_frame() {
 /// Two coloured squares on the same row crossing slowly: for longer than `max_misses`
 /// frames they are one blob. Returns (ids handed out, ids of the two squares' tracks in
 /// the last frame ordered by x, their first-seen x).
-fn slow_crossing(opts: TrackerOptions, colours: bool) -> (u64, Vec<(u64, f64)>, Vec<(u64, f64)>) {
+/// (track id, box centre x) of the rows of one frame, ordered by x.
+type Places = Vec<(u64, f64)>;
+
+fn slow_crossing(opts: TrackerOptions, colours: bool) -> (u64, Places, Places) {
     use gaussmix_video::track::appearances;
     let mut tracker = Tracker::new(opts);
     tracker.set_frame_size(W, H);
