@@ -65,12 +65,6 @@ impl BoxKalman {
         [self.x[0], self.x[1], self.x[2].max(1.0), self.x[3].max(1.0)]
     }
 
-    /// Moves the box centre by (dx, dy), leaving sizes, velocities and covariance as they are.
-    pub fn shift(&mut self, dx: f64, dy: f64) {
-        self.x[0] += dx;
-        self.x[1] += dy;
-    }
-
     /// Restarts at box `z` (as [`BoxKalman::new`]) but keeps the centre velocity
     /// (vx, vy) it had: a track found again after an occlusion moves on as before.
     pub fn restart_at(&mut self, z: [f64; M]) {

@@ -28,7 +28,9 @@
 //! - [`post`]: mask clean-up (shadows are not foreground; 5×5 median, 3×3 close, filling
 //!   holes up to 1 % of the frame) and 8-connected components with statistics;
 //! - [`mod@track`]: multi-object tracking (constant-velocity Kalman filter per track,
-//!   Hungarian assignment on IoU / distance, births after 3 hits, deaths after 8 misses);
+//!   Hungarian assignment on IoU / distance and colour, births after 3 hits, deaths after
+//!   8 misses; tracks merged in one blob coast on their predictions, lost tracks are found
+//!   again by colour);
 //! - [`source`]: frames from a folder of images (CDnet layout or any jpg/png/bmp folder)
 //!   or a video file through the `ffmpeg` program;
 //! - [`cdnet`]: CDnet 2014 scoring (Re, Sp, FPR, FNR, PWC, Pr, F);

@@ -9,6 +9,20 @@
 //! reused); a tentative track dies at its first miss, a confirmed one after more than
 //! `max_misses` consecutive misses, coasting on its prediction meanwhile, so it keeps its
 //! id through short occlusions and crossings.
+//!
+//! Occlusion reasoning: a blob holding most of the predicted boxes of two or more confirmed
+//! tracks is objects merged in one blob; none of those tracks takes it, all coast on their
+//! predictions (reported, not counted as misses) until the blob splits, so a crossing does
+//! not hand the union box to one track and a new id to the other at separation.
+//!
+//! With blob colours ([`Tracker::update_with_appearance`], what [`crate::track()`] uses),
+//! each track keeps a colour histogram ([`Appearance`]: 4×4×4 RGB bins, running mean of
+//! its matched blobs): the colour distance (Bhattacharyya) adds to the assignment cost, so
+//! at separation each track takes the blob of its colours; a lost track takes up again,
+//! beyond the distance gate, a blob of its colours nobody else holds (or that a track not
+//! yet confirmed holds: that young track was this object); and a piece of an object cut
+//! by an occluder joins its track's blob when that blob is smaller than the object was
+//! and the two fit its remembered size.
 
 use crate::hungarian::assign;
 use crate::kalman::{BoxKalman, KalmanNoise};
@@ -35,7 +49,7 @@ pub struct TrackerOptions {
     pub merge_overlap: f64,
     /// Occlusion reasoning (default true): when the predicted boxes of two or more
     /// confirmed tracks lie mostly inside one blob, the objects have merged; every such
-    /// track keeps its id and coasts on its prediction (moved into the blob's box) instead
+    /// track keeps its id and coasts on its prediction instead
     /// of one of them following the union, until they separate.
     pub occlusion: bool,
     /// Use the blobs' colours (default true): [`crate::track()`] then calls
@@ -289,8 +303,10 @@ impl Track {
         }
     }
 
-    fn learn(&mut self, b: [f64; 4], app: Option<&Hist>) {
-        self.full = (b[2].max(self.full.0 * 0.99), b[3].max(self.full.1 * 0.99));
+    fn learn(&mut self, b: [f64; 4], app: Option<&Hist>, size: bool) {
+        if size {
+            self.full = (b[2].max(self.full.0 * 0.99), b[3].max(self.full.1 * 0.99));
+        }
         if let Some(h) = app {
             match &mut self.app {
                 None => self.app = Some(*h),
@@ -429,22 +445,6 @@ fn union_box(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
     [(x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0]
 }
 
-/// The shift that moves box `p` inside box `outer` along each axis where it fits (0
-/// where it is inside already or does not fit).
-fn shift_inside(p: [f64; 4], outer: [f64; 4]) -> (f64, f64) {
-    let axis = |c: f64, w: f64, oc: f64, ow: f64| {
-        if w > ow {
-            return 0.0;
-        }
-        let (lo, hi) = (oc - ow / 2.0 + w / 2.0, oc + ow / 2.0 - w / 2.0);
-        c.clamp(lo, hi) - c
-    };
-    (
-        axis(p[0], p[2], outer[0], outer[2]),
-        axis(p[1], p[3], outer[1], outer[3]),
-    )
-}
-
 impl Tracker {
     /// A tracker with no tracks.
     pub fn new(opts: TrackerOptions) -> Self {
@@ -507,8 +507,8 @@ impl Tracker {
     /// distance; a lost track takes up again, beyond the distance gate, an unclaimed blob
     /// (or the blob of a track not yet confirmed) of its colours; and a piece of an object
     /// (split by an occluder or a band the model got wrong) of its track's colours joins
-    /// the blob the track matched when the two together are no larger than the track's
-    /// remembered size.
+    /// the blob the track matched, when that blob is smaller than the object was and the
+    /// two together are no larger than the track's remembered size.
     ///
     /// # Panics
     /// If `app` and `blobs` differ in length.
@@ -685,25 +685,29 @@ impl Tracker {
             .map(|j| j.map(|j| (boxes[j], items[j].1)))
             .collect();
         let mut piece = vec![false; nb];
+        let mut joined = vec![false; nt];
         if app.is_some() {
             for j in 0..nb {
-                if holder[j].is_some() || group_blob[j] {
+                if group_blob[j] || holder[j].is_some_and(|h| self.tracks[h].id > 0) {
                     continue;
                 }
                 let Some(q) = &items[j].1 else { continue };
                 let mut best: Option<(usize, f64)> = None;
-                for i in 0..nt {
-                    let t = &self.tracks[i];
-                    let (Some(p), Some((mb, _))) = (&t.app, &meas[i]) else {
+                for (i, (t, m)) in self.tracks.iter().zip(&meas).enumerate() {
+                    let (Some(p), Some((mb, _))) = (&t.app, m) else {
                         continue;
                     };
                     if t.id == 0 || t.dead {
                         continue;
                     }
+                    // Only a track whose blob is cut short (narrower or lower than
+                    // the object was) can have lost a piece.
+                    let cut = mb[2] < 0.9 * t.full.0 || mb[3] < 0.9 * t.full.1;
                     let u = union_box(*mb, boxes[j]);
                     let cd = colour_distance(p, q);
-                    if u[2] <= 1.25 * t.full.0 + 2.0
-                        && u[3] <= 1.25 * t.full.1 + 2.0
+                    if cut
+                        && u[2] <= 1.2 * t.full.0 + 2.0
+                        && u[3] <= 1.2 * t.full.1 + 2.0
                         && cd <= self.opts.reid_distance
                         && best.is_none_or(|(_, c)| cd < c)
                     {
@@ -714,6 +718,12 @@ impl Tracker {
                     let m = meas[i].as_mut().expect("checked");
                     m.0 = union_box(m.0, boxes[j]);
                     piece[j] = true;
+                    joined[i] = true;
+                    if let Some(h) = holder[j].take() {
+                        // A young track on this piece: the piece is the older track's.
+                        self.tracks[h].dead = true;
+                        meas[h] = None;
+                    }
                 }
             }
         }
@@ -725,9 +735,7 @@ impl Tracker {
             if t.dead {
                 continue;
             }
-            if let Some(j) = group_of[i] {
-                let (dx, dy) = shift_inside(t.kf.bbox(), boxes[j]);
-                t.kf.shift(dx, dy);
+            if group_of[i].is_some() {
                 t.occluded += 1;
                 rows.push(i);
             } else if let Some((b, h)) = meas[i] {
@@ -736,7 +744,8 @@ impl Tracker {
                 } else {
                     t.kf.update(b);
                 }
-                t.learn(b, h.as_ref());
+                // A joined measurement says nothing new about the object's size.
+                t.learn(b, h.as_ref(), !joined[i]);
                 t.occluded = 0;
                 t.hits += 1;
                 t.misses = 0;

@@ -298,3 +298,105 @@ fn output_boxes_are_clipped_to_the_frame() {
         assert!((r.cy - (r.y + r.h / 2.0)).abs() < 1e-9);
     }
 }
+
+/// Two coloured squares on the same row crossing slowly: for longer than `max_misses`
+/// frames they are one blob. Returns (ids handed out, ids of the two squares' tracks in
+/// the last frame ordered by x, their first-seen x).
+/// (track id, box centre x) of the rows of one frame, ordered by x.
+type Places = Vec<(u64, f64)>;
+
+fn slow_crossing(opts: TrackerOptions, colours: bool) -> (u64, Places, Places) {
+    use gaussmix_video::track::appearances;
+    let mut tracker = Tracker::new(opts);
+    tracker.set_frame_size(W, H);
+    let mut labels = Vec::new();
+    let (mut first, mut last) = (Vec::new(), Vec::new());
+    // Square A (18 px, red) from the left at 1.5 px/frame, B (12 px, blue) from the right at
+    // -1 px/frame; they overlap from about frame 40 to frame 52.
+    for t in 0..100usize {
+        let mut mask = vec![0u8; W * H];
+        let mut rgb = vec![90u8; W * H * 3];
+        let mut paint = |x0: f64, size: usize, col: [u8; 3]| {
+            let x0 = x0.round() as i64;
+            for y in 50..50 + size {
+                for x in x0.max(0)..(x0 + size as i64).min(W as i64) {
+                    let p = y * W + x as usize;
+                    mask[p] = 255;
+                    rgb[3 * p..3 * p + 3].copy_from_slice(&col);
+                }
+            }
+        };
+        paint(20.0 + 1.5 * t as f64, 18, [220, 30, 30]);
+        paint(180.0 - 1.0 * t as f64, 12, [30, 40, 230]);
+        let blobs = components(&mask, W, H, 1, &mut labels);
+        let rows = if colours {
+            let app = appearances(&rgb, 3, &labels, &blobs);
+            tracker.update_with_appearance(t + 1, &blobs, &app)
+        } else {
+            tracker.update(t + 1, &blobs)
+        };
+        if t == 5 {
+            first = rows.iter().map(|r| (r.track_id, r.cx)).collect();
+        }
+        if t == 99 {
+            last = rows.iter().map(|r| (r.track_id, r.cx)).collect();
+        }
+    }
+    first.sort_by(|a, b| a.1.total_cmp(&b.1));
+    last.sort_by(|a, b| a.1.total_cmp(&b.1));
+    (tracker.confirmed_total(), first, last)
+}
+
+#[test]
+fn merged_objects_keep_their_ids_through_a_long_crossing() {
+    // The old tracker (no occlusion reasoning, no colours) gives the union blob to one track
+    // and lets the other die while they are merged: a third id appears.
+    let old = TrackerOptions {
+        occlusion: false,
+        ..Default::default()
+    };
+    let (total, _, _) = slow_crossing(old, false);
+    assert!(
+        total > 2,
+        "the scenario must defeat the old tracker: {total} ids"
+    );
+    for colours in [false, true] {
+        let (total, first, last) = slow_crossing(TrackerOptions::default(), colours);
+        assert_eq!(total, 2, "colours {colours}: {first:?} → {last:?}");
+        assert_eq!(first.len(), 2);
+        assert_eq!(last.len(), 2);
+        // A started on the left and ends on the right: the ids have crossed over.
+        assert_eq!(
+            first[0].0, last[1].0,
+            "colours {colours}: {first:?} → {last:?}"
+        );
+        assert_eq!(
+            first[1].0, last[0].0,
+            "colours {colours}: {first:?} → {last:?}"
+        );
+    }
+}
+
+#[test]
+fn appearances_count_each_blobs_pixels() {
+    use gaussmix_video::track::appearances;
+    let mut mask = vec![0u8; W * H];
+    let mut rgb = vec![0u8; W * H * 3];
+    for y in 10..20 {
+        for x in 10..20 {
+            mask[y * W + x] = 255;
+            rgb[3 * (y * W + x)..3 * (y * W + x) + 3].copy_from_slice(&[255, 0, 0]);
+        }
+        for x in 50..55 {
+            mask[y * W + x] = 255;
+        }
+    }
+    let mut labels = Vec::new();
+    let blobs = components(&mask, W, H, 1, &mut labels);
+    let app = appearances(&rgb, 3, &labels, &blobs);
+    assert_eq!(app.len(), 2);
+    // Red (top bin of R, bottom of G and B) is bin 3·16 = 48; black is bin 0.
+    assert_eq!(app[0].counts[48], 100.0);
+    assert_eq!(app[0].counts.iter().sum::<f32>(), 100.0);
+    assert_eq!(app[1].counts[0], 50.0);
+}
