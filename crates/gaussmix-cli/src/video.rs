@@ -70,6 +70,9 @@ pub struct ModelArgs {
     /// Frames a pixel may stay foreground and keep the reduced learning rate.
     #[arg(long)]
     pub foreground_hold: Option<u32>,
+    /// Pixels whose mask toggles this often (decaying count) learn at the full rate.
+    #[arg(long)]
+    pub foreground_blink_limit: Option<f32>,
     /// OpenCV MOG2 exactly: its defaults, no illumination compensation, no clean-up.
     #[arg(long)]
     pub opencv: bool,
@@ -136,6 +139,9 @@ impl ModelArgs {
         }
         if let Some(h) = self.foreground_hold {
             model.foreground_hold = h;
+        }
+        if let Some(b) = self.foreground_blink_limit {
+            model.foreground_blink_limit = b;
         }
         model.validate()?;
         let mut post = if self.opencv || self.no_post {

@@ -203,6 +203,7 @@ fn box_filter(
 /// frame, is at least `threshold` times the clipped window's area and the pixel's own
 /// score is at least `floor`, and 0 elsewhere; pixels that are 127 (shadow) stay 127.
 /// `r` ≤ 7 (sums fit 16 bits).
+#[allow(clippy::too_many_arguments)]
 pub fn support_mask(
     score: &[u8],
     mask: &mut [u8],

@@ -28,6 +28,7 @@ pub struct ReferenceModel {
     score: Vec<u8>,
     slow: Vec<u8>,
     run: Vec<u32>,
+    blink: Vec<f32>,
 }
 
 impl ReferenceModel {
@@ -55,6 +56,7 @@ impl ReferenceModel {
             score: vec![0; width * height],
             slow: vec![0; width * height],
             run: vec![0; width * height],
+            blink: vec![0.0; width * height],
         })
     }
 
@@ -121,8 +123,10 @@ impl ReferenceModel {
             crate::model::feedback(
                 mask,
                 &mut self.run,
+                &mut self.blink,
                 &mut self.slow,
                 self.params.foreground_hold,
+                self.params.foreground_blink_limit,
             );
         }
         Ok(())
