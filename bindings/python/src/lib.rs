@@ -6,18 +6,22 @@
 //! library's message. The scikit-learn estimator, the parameter checks and the Spark and Dask
 //! drivers are Python, in `python/gaussmix/`.
 
+use std::os::raw::c_int;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use gaussmix::{
-    CovarianceType, Covariances, GaussianMixture, GmmError, GmmModel, InitMethod, ModelFile,
-    Parallelism, Storage, SufficientStatistics,
+    CovarianceType, Covariances, GaussianMixture, GmmError, GmmModel, IllDefinedPolicy, InitMethod,
+    ModelFile, Parallelism, Storage, SufficientStatistics,
 };
 use ndarray::{Array1, ArrayView1, Ix1, Ix2, Ix3};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2,
     PyReadonlyArrayDyn,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
@@ -28,8 +32,123 @@ pyo3::create_exception!(
     "Bad input or parameters, or a fit that cannot proceed (a ValueError); the message is the library's."
 );
 
+/// scikit-learn's message for a covariance that cannot be factored; user code and
+/// scikit-learn's tests match it, so it leads the library's own (which names the component).
+const SKLEARN_ILL_DEFINED: &str = "Fitting the mixture model failed because some components have ill-defined empirical covariance (for instance caused by singleton or collapsed samples). Try to decrease the number of components, increase reg_covar, or scale the input data.";
+
 fn to_py(e: GmmError) -> PyErr {
-    GaussmixError::new_err(e.to_string())
+    match &e {
+        GmmError::IllDefinedCovariance { .. } => {
+            GaussmixError::new_err(format!("{SKLEARN_ILL_DEFINED} (gaussmix: {e})"))
+        }
+        GmmError::Interrupted => PyKeyboardInterrupt::new_err("the fit was interrupted"),
+        _ => GaussmixError::new_err(e.to_string()),
+    }
+}
+
+/// The thread limit set through `set_num_threads` (threadpoolctl's controller calls it);
+/// 0: no limit (rayon's global pool, `RAYON_NUM_THREADS` or all cores).
+static THREAD_LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// The local pool of the current limit, built on first use and kept while the limit holds.
+static LOCAL_POOL: Mutex<Option<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+
+/// Threads a parallel pass uses now.
+fn effective_threads() -> usize {
+    match THREAD_LIMIT.load(Ordering::Relaxed) {
+        0 => rayon::current_num_threads(),
+        n => n,
+    }
+}
+
+/// Runs `f` (which may use rayon) under the thread limit: on rayon's global pool when
+/// there is none (or it equals the global pool's size), else on a local pool of that size.
+fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let n = THREAD_LIMIT.load(Ordering::Relaxed);
+    if n == 0 || n == rayon::current_num_threads() {
+        return f();
+    }
+    let pool = {
+        let mut cached = LOCAL_POOL.lock().unwrap_or_else(|p| p.into_inner());
+        match &*cached {
+            Some((m, p)) if *m == n => Some(p.clone()),
+            _ => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+                Ok(p) => {
+                    let p = Arc::new(p);
+                    *cached = Some((n, p.clone()));
+                    Some(p)
+                }
+                Err(_) => None, // cannot spawn threads: run where we are
+            },
+        }
+    };
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
+/// `gaussmix_get_num_threads()`: the threads gaussmix's parallel passes use (for
+/// threadpoolctl's controller, through ctypes).
+#[no_mangle]
+pub extern "C" fn gaussmix_get_num_threads() -> c_int {
+    effective_threads().min(c_int::MAX as usize) as c_int
+}
+
+/// `gaussmix_set_num_threads(n)`: limit gaussmix's parallel passes to `n` threads
+/// (`n <= 0`: no limit).
+#[no_mangle]
+pub extern "C" fn gaussmix_set_num_threads(n: c_int) {
+    THREAD_LIMIT.store(n.max(0) as usize, Ordering::Relaxed);
+}
+
+/// Limits the threads of every fit and pass to `n` (`0`: no limit: rayon's global pool).
+#[pyfunction]
+fn set_num_threads(n: usize) {
+    THREAD_LIMIT.store(n, Ordering::Relaxed);
+}
+
+/// The threads a fit or pass uses now.
+#[pyfunction]
+fn get_num_threads() -> usize {
+    effective_threads()
+}
+
+/// Runs `f` on a thread of its own, with the GIL released, while this thread checks for
+/// signals every 50 ms: a `KeyboardInterrupt` (Ctrl-C; a Jupyter kernel's interrupt) sets
+/// `stop`, which the library's EM loop reads before each iteration, and is returned once
+/// the fit has stopped. Off the main thread, Python delivers no signals and this only waits.
+fn run_interruptible<R: Send>(
+    py: Python<'_>,
+    stop: &Arc<AtomicBool>,
+    f: impl FnOnce() -> R + Send,
+) -> (R, Option<PyErr>) {
+    let mut signal: Option<PyErr> = None;
+    let r = py.detach(|| {
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::channel::<()>();
+            let worker = scope.spawn(move || {
+                let r = in_pool(f);
+                let _ = tx.send(());
+                r
+            });
+            while let Err(mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(Duration::from_millis(50))
+            {
+                if signal.is_none() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        stop.store(true, Ordering::Relaxed);
+                        signal = Some(e);
+                    }
+                }
+            }
+            worker.join()
+        })
+    });
+    match r {
+        Ok(r) => (r, signal),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// Input rows: a 2-D NumPy array of float32 or float64, used in place.
@@ -283,7 +402,7 @@ impl Model {
         parallel: bool,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let m = &self.inner;
-        let r = with_view!(x, v => py.detach(|| m.predict_proba_par(v, par(parallel))));
+        let r = with_view!(x, v => py.detach(|| in_pool(|| m.predict_proba_par(v, par(parallel)))));
         Ok(r.map_err(to_py)?.into_pyarray(py))
     }
 
@@ -296,7 +415,7 @@ impl Model {
         parallel: bool,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let m = &self.inner;
-        let r = with_view!(x, v => py.detach(|| {
+        let r = with_view!(x, v => py.detach(|| in_pool(|| {
             m.predict_proba_par(v, par(parallel)).map(|p| {
                 p.outer_iter()
                     .map(|row| {
@@ -310,7 +429,7 @@ impl Model {
                     })
                     .collect::<Array1<i64>>()
             })
-        }));
+        })));
         Ok(r.map_err(to_py)?.into_pyarray(py))
     }
 
@@ -323,7 +442,7 @@ impl Model {
         parallel: bool,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let m = &self.inner;
-        let r = with_view!(x, v => py.detach(|| m.score_samples_par(v, par(parallel))));
+        let r = with_view!(x, v => py.detach(|| in_pool(|| m.score_samples_par(v, par(parallel)))));
         Ok(r.map_err(to_py)?.into_pyarray(py))
     }
 
@@ -383,7 +502,7 @@ impl Stats {
     ) -> PyResult<Self> {
         let m = &model.inner;
         let w = sample_weight.as_ref().map(|w| w.as_array());
-        let s = with_view!(x, v => py.detach(|| SufficientStatistics::from_chunk_par(m, v, w, par(parallel))));
+        let s = with_view!(x, v => py.detach(|| in_pool(|| SufficientStatistics::from_chunk_par(m, v, w, par(parallel)))));
         Ok(Stats {
             inner: s.map_err(to_py)?,
         })
@@ -467,9 +586,13 @@ fn merge_stats(parts: &Bound<'_, PyList>) -> PyResult<Stats> {
 }
 
 /// The library's fit, with the GIL released. `callback(init, iter, lower_bound, change)` is
-/// called after every EM iteration (taking the GIL for the call) when given.
+/// called after every EM iteration (taking the GIL for the call) when given; an exception
+/// it raises stops the fit before the next iteration and is raised here. Ctrl-C
+/// (`KeyboardInterrupt`) stops the fit within one EM iteration. `ill_defined`: `"error"`
+/// or `"keep-previous"` (an M-step during EM that cannot factor a covariance ends that
+/// start with the parameters before it, `converged` false).
 #[pyfunction]
-#[pyo3(signature = (x, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init="kmeans", seed=0, weights_init=None, means_init=None, precisions_init=None, sample_weight=None, warm=None, callback=None, parallel=true))]
+#[pyo3(signature = (x, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init="kmeans", seed=0, weights_init=None, means_init=None, precisions_init=None, sample_weight=None, warm=None, callback=None, parallel=true, ill_defined="error"))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -489,8 +612,10 @@ fn fit(
     warm: Option<&Model>,
     callback: Option<Py<PyAny>>,
     parallel: bool,
+    ill_defined: &str,
 ) -> PyResult<Model> {
     let ct = parse_ct(covariance_type)?;
+    let stop = Arc::new(AtomicBool::new(false));
     let mut g = GaussianMixture::new(n_components)
         .covariance_type(ct)
         .tol(tol)
@@ -499,7 +624,9 @@ fn fit(
         .n_init(n_init)
         .init(parse_init(init)?)
         .seed(seed)
-        .parallelism(par(parallel));
+        .parallelism(par(parallel))
+        .ill_defined(IllDefinedPolicy::from_str(ill_defined).map_err(to_py)?)
+        .interrupt(stop.clone());
     if let Some(w) = &weights_init {
         g = g.weights_init(w.as_array().to_owned());
     }
@@ -512,19 +639,21 @@ fn fit(
     let w: Option<ArrayView1<f64>> = sample_weight.as_ref().map(|w| w.as_array());
     let warm = warm.map(|m| &m.inner);
     let mut cb_err: Option<PyErr> = None;
+    let cb_stop = stop.clone();
     let mut observer = |e: &gaussmix::IterationEvent| {
         if let Some(cb) = &callback {
             if cb_err.is_none() {
                 Python::attach(|py| {
                     if let Err(err) = cb.call1(py, (e.init, e.iter, e.lower_bound, e.change)) {
                         cb_err = Some(err);
+                        cb_stop.store(true, Ordering::Relaxed);
                     }
                 });
             }
         }
     };
-    let r = with_view!(x, v => py.detach(|| g.fit_observed(v, w, warm, &mut observer)));
-    if let Some(err) = cb_err {
+    let (r, signal) = with_view!(x, v => run_interruptible(py, &stop, || g.fit_observed(v, w, warm, &mut observer)));
+    if let Some(err) = signal.or(cb_err) {
         return Err(err);
     }
     Ok(Model {
@@ -540,6 +669,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(partial_stats, m)?)?;
     m.add_function(wrap_pyfunction!(merge_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add("GaussmixError", m.py().get_type::<GaussmixError>())?;
     m.add("STATS_FORMAT_VERSION", gaussmix::STATS_FORMAT_VERSION)?;
     m.add("MODEL_FORMAT_VERSION", gaussmix::MODEL_FORMAT_VERSION)?;

@@ -23,18 +23,21 @@ WEIGHT_CHECK = "check_sample_weight_equivalence_on_dense_data"
     "params",
     [
         {},
+        dict(n_components=3),
         dict(n_components=2, covariance_type="tied", n_init=2, max_iter=5),
         dict(n_components=2, covariance_type="diag", init_params="random_from_data"),
         dict(n_components=3, covariance_type="spherical", init_params="k-means++"),
         dict(n_components=2, init_params="random", warm_start=True, random_state=0),
     ],
-    ids=["default", "tied", "diag", "spherical", "random-warm"],
+    ids=["default", "kmeans-3", "tied", "diag", "spherical", "random-warm"],
 )
 def test_check_estimator(params):
-    # With K > 1 and a random initialisation, weighted rows and repeated rows draw different
-    # starting points from the same seed, so the fits may find different optima (they agree
-    # exactly from given initial parameters: test_sample_weight_equals_repetition).
-    expected = {} if not params else {WEIGHT_CHECK: "random initialisation differs"}
+    # k-means and k-means++ draw rows by cumulative weight over a canonical (value) order,
+    # so weighted rows and repeated rows start alike: no expected failure. "random" draws a
+    # responsibility per row and "random_from_data" draws distinct rows, which a row and
+    # its copies cannot match.
+    random = params.get("init_params") in ("random", "random_from_data")
+    expected = {WEIGHT_CHECK: "random initialisation differs"} if random else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = check_estimator(
@@ -154,6 +157,25 @@ def test_sample_weight_equals_repetition():
     assert a.n_iter_ == b.n_iter_
     labels = GaussianMixture(3, **init).fit_predict(x, sample_weight=np.ones(len(x)))
     assert labels.shape == (len(x),)
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++"])
+@pytest.mark.parametrize("ct", ["full", "diag"])
+def test_sample_weight_equals_shuffled_repetition_from_the_default_inits(init_params, ct):
+    # scikit-learn's check: weighted rows shuffled, repeated rows in order, zeros included
+    x = blobs(400, 3, 3, seed=11)
+    rng = np.random.RandomState(0)
+    sw = rng.randint(0, 4, size=len(x))
+    rep = np.repeat(x, sw, axis=0)
+    perm = rng.permutation(len(x))
+    params = dict(n_components=3, covariance_type=ct, init_params=init_params, tol=1e-10,
+                  max_iter=500, n_init=2, random_state=5)
+    a = GaussianMixture(**params).fit(x[perm], sample_weight=sw[perm].astype(float))
+    b = GaussianMixture(**params).fit(rep)
+    for attr in ["weights_", "means_", "covariances_"]:
+        np.testing.assert_allclose(getattr(a, attr), getattr(b, attr), rtol=1e-9, atol=1e-12)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_allclose(a.predict_proba(x), b.predict_proba(x), rtol=1e-9, atol=1e-12)
 
 
 def test_convergence_warning_and_attributes():

@@ -54,6 +54,39 @@ pub enum InitScaling {
     Standardized,
 }
 
+/// What a fit does when an M-step *during* EM gives an ill-defined covariance (a component
+/// on a single row, or on coincident rows, with `reg_covar` too small to lift it). A
+/// failure of the initialisation's own M-step is always an error: there are no parameters
+/// to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum IllDefinedPolicy {
+    /// Fail with [`GmmError::IllDefinedCovariance`] naming the component.
+    #[default]
+    Error,
+    /// Stop this initialisation with the parameters before the failed M-step (those whose
+    /// mean log-likelihood is the last lower bound): `converged = false`, `n_iter` counts
+    /// the iteration whose M-step failed. With `n_init > 1` the start competes with the
+    /// others by its lower bound. scikit-learn's raw-moment M-step usually rounds such a
+    /// variance to a tiny positive number and goes on; this keeps the last valid
+    /// parameters instead (its #18216 case).
+    KeepPrevious,
+}
+
+impl std::str::FromStr for IllDefinedPolicy {
+    type Err = GmmError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "error" => Ok(IllDefinedPolicy::Error),
+            "keep-previous" => Ok(IllDefinedPolicy::KeepPrevious),
+            _ => Err(GmmError::InvalidParam {
+                name: "ill_defined",
+                value: s.to_string(),
+                reason: "must be one of error, keep-previous".into(),
+            }),
+        }
+    }
+}
+
 /// The conjugate prior of a MAP fit.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PriorChoice {
@@ -154,6 +187,7 @@ pub struct GaussianMixture {
     fix_means: bool,
     fix_covariances: bool,
     degenerate: DegeneratePolicy,
+    ill_defined: IllDefinedPolicy,
     init_scaling: InitScaling,
     hc_tree: Option<Arc<HcTree>>,
     inner_tol: Option<f64>,
@@ -252,6 +286,7 @@ impl GaussianMixture {
             fix_means: false,
             fix_covariances: false,
             degenerate: DegeneratePolicy::Keep,
+            ill_defined: IllDefinedPolicy::Error,
             init_scaling: InitScaling::Raw,
             hc_tree: None,
             inner_tol: None,
@@ -325,6 +360,13 @@ impl GaussianMixture {
     /// What to do about degenerate components (see [`crate::degenerate`]).
     pub fn degenerate(mut self, policy: DegeneratePolicy) -> Self {
         self.degenerate = policy;
+        self
+    }
+
+    /// What to do when an M-step during EM gives an ill-defined covariance (default:
+    /// fail; see [`IllDefinedPolicy`]).
+    pub fn ill_defined(mut self, policy: IllDefinedPolicy) -> Self {
+        self.ill_defined = policy;
         self
     }
 
@@ -838,18 +880,33 @@ impl GaussianMixture {
                 });
             }
             let names = std::mem::take(&mut model.feature_names);
-            model = stats.finalize_with(&res.mstep, Some(&model.covariances))?;
+            let next = stats.finalize_with(&res.mstep, Some(&model.covariances));
             model.feature_names = names;
             info.lower_bounds.push(lower_bound);
             info.n_iter = iter;
             info.lower_bound = lower_bound;
             let change = lower_bound - prev;
-            observer(&IterationEvent {
+            let event = IterationEvent {
                 init,
                 iter,
                 lower_bound,
                 change,
-            });
+            };
+            match next {
+                Ok(mut next) => {
+                    next.feature_names = std::mem::take(&mut model.feature_names);
+                    model = next;
+                }
+                Err(GmmError::IllDefinedCovariance { .. })
+                    if self.ill_defined == IllDefinedPolicy::KeepPrevious =>
+                {
+                    // `model` holds the parameters whose bound was just recorded
+                    observer(&event);
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+            observer(&event);
             if let (Some((var, n)), DegeneratePolicy::Reseed | DegeneratePolicy::Drop) =
                 (&res.scale, self.degenerate)
             {
@@ -1203,16 +1260,8 @@ impl GaussianMixture {
                 let seeds = if self.init == InitMethod::KMeansPlusPlus {
                     kmeans::kmeans_plusplus(x, weights, k, rng, self.parallelism)
                 } else {
-                    // k distinct rows among those with positive weight (partial Fisher–Yates)
-                    let mut idx: Vec<usize> = (0..n)
-                        .filter(|&i| weights.is_none_or(|w| w[i] > 0.0))
-                        .collect();
-                    for c in 0..k {
-                        let j = rng.random_range(c..idx.len());
-                        idx.swap(c, j);
-                    }
-                    idx.truncate(k);
-                    idx
+                    // k distinct rows, each drawn ∝ weight among those not yet drawn
+                    kmeans::weighted_distinct_rows(x, weights, k, rng)
                 };
                 let mut labels = vec![usize::MAX; n];
                 for (c, &i) in seeds.iter().enumerate() {

@@ -2,6 +2,11 @@
 //! `2 + ln K` local trials) and weighted Lloyd iterations. Distances come from the
 //! vectorised kernels over fixed row blocks, reduced in a fixed order, so the result
 //! does not depend on the thread count.
+//!
+//! Every draw of a row is a cumulative-weight draw over the rows of positive weight taken
+//! in a canonical order (by the rows' values, not their positions; see [`canonical_order`]),
+//! so that a row of weight `m` and `m` copies of it, anywhere in the data, are the same
+//! draw: a weighted fit and a fit of the repeated rows start from the same seeds.
 
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
 use rand::Rng;
@@ -67,13 +72,15 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
 ) -> Vec<usize> {
     let n = x.nrows();
     let n_trials = 2 + (k as f64).ln() as usize;
-    let total_w: f64 = (0..n).map(|i| weight(w, i)).sum();
+    let order = canonical_order(x, w);
+    let m = order.len();
+    let total_w: f64 = order.iter().map(|&i| weight(w, i)).sum();
     // first centre with probability ∝ weight
-    let first = pick_cumulative(
-        (0..n).map(|i| weight(w, i)),
+    let first = order[pick_cumulative(
+        order.iter().map(|&i| weight(w, i)),
         rng.random::<f64>() * total_w,
-        n,
-    );
+        m,
+    )];
     let mut centers = vec![first];
     let mut closest = distances_to(x, x.row(first).mapv(T::to_f64).view(), par);
     let mut pot: f64 = closest
@@ -81,17 +88,17 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
         .enumerate()
         .map(|(i, d)| d * weight(w, i))
         .sum();
-    let mut cum = vec![0.0; n];
+    let mut cum = vec![0.0; m];
     for _ in 1..k {
         let mut acc = 0.0;
-        for (i, d) in closest.iter().enumerate() {
-            acc += d * weight(w, i);
-            cum[i] = acc;
+        for (c, &i) in cum.iter_mut().zip(&order) {
+            acc += closest[i] * weight(w, i);
+            *c = acc;
         }
         let cands: Vec<usize> = (0..n_trials)
             .map(|_| {
                 let r = rng.random::<f64>() * pot;
-                cum.partition_point(|&c| c < r).min(n - 1)
+                order[cum.partition_point(|&c| c < r).min(m - 1)]
             })
             .collect();
         // potential of each candidate, one pass for all of them
@@ -135,6 +142,78 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
         pot = pots[best];
     }
     centers
+}
+
+/// The rows of positive weight in a canonical order that depends on their values only:
+/// by a hash of the row, then by the values themselves (so copies of a row are adjacent,
+/// and the order of the input rows does not matter). A cumulative-weight draw over this
+/// order picks a row of weight `m` exactly when it would pick one of its `m` copies.
+pub(crate) fn canonical_order<T: Float>(
+    x: ArrayView2<T>,
+    w: Option<ArrayView1<f64>>,
+) -> Vec<usize> {
+    // the value as ordered: -0.0 and 0.0 are one value (adding 0.0 gives both the bits of
+    // 0.0), and so are 0 and magnitudes below the smallest normal f32, which the kernels
+    // treat as 0 to all the digits a fit keeps (subnormal entries fit like zeros)
+    let key = |v: T| {
+        let v = v.to_f64();
+        if v.abs() < f64::from(f32::MIN_POSITIVE) {
+            0.0
+        } else {
+            v + 0.0
+        }
+    };
+    let bits = |v: T| key(v).to_bits();
+    let hash: Vec<u64> = x
+        .outer_iter()
+        .map(|row| {
+            row.iter().fold(0x9e37_79b9_7f4a_7c15_u64, |h, &v| {
+                // splitmix64 of the running hash and the value's bits
+                let mut z = (h ^ bits(v)).wrapping_add(0x9e37_79b9_7f4a_7c15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^ (z >> 31)
+            })
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..x.nrows()).filter(|&i| weight(w, i) > 0.0).collect();
+    order.sort_unstable_by(|&a, &b| {
+        hash[a].cmp(&hash[b]).then_with(|| {
+            x.row(a)
+                .iter()
+                .zip(x.row(b).iter())
+                .map(|(u, v)| key(*u).total_cmp(&key(*v)))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    });
+    order
+}
+
+/// `k` distinct rows drawn without replacement, each draw with probability ∝ weight among
+/// the rows not yet drawn (Efraimidis–Spirakis keys `u^(1/w)` over the canonical order).
+pub(crate) fn weighted_distinct_rows<R: Rng, T: Float>(
+    x: ArrayView2<T>,
+    w: Option<ArrayView1<f64>>,
+    k: usize,
+    rng: &mut R,
+) -> Vec<usize> {
+    let order = canonical_order(x, w);
+    // ln(u)/w: the largest k keys are the sample
+    let mut keys: Vec<(f64, usize)> = order
+        .iter()
+        .map(|&i| {
+            let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+            (u.ln() / weight(w, i), i)
+        })
+        .collect();
+    let k = k.min(keys.len());
+    if k < keys.len() {
+        keys.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
+    }
+    keys.truncate(k);
+    keys.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    keys.into_iter().map(|(_, i)| i).collect()
 }
 
 fn pick_cumulative(vals: impl Iterator<Item = f64>, r: f64, n: usize) -> usize {
@@ -241,7 +320,8 @@ pub(crate) fn lloyd<T: Float>(
     par: Parallelism,
 ) -> KMeansResult {
     let k = centers.nrows();
-    let tol = 1e-4 * mean_variance(x);
+    let tol = 1e-4 * mean_variance(x, w);
+    let positive = |i: usize| weight(w, i) > 0.0;
     let mut labels: Vec<usize> = Vec::new();
     for _ in 0..max_iter {
         let a = assign(x, w, &centers, par);
@@ -255,7 +335,8 @@ pub(crate) fn lloyd<T: Float>(
         let mut new_labels = a.labels;
         let empty: Vec<usize> = (0..k).filter(|&c| a.counts[c] <= 0.0).collect();
         if !empty.is_empty() {
-            let mut order: Vec<usize> = (0..x.nrows()).collect();
+            // a row of weight 0 is not in the data: it never becomes a centre
+            let mut order: Vec<usize> = (0..x.nrows()).filter(|&i| positive(i)).collect();
             order.sort_by(|&i, &j| a.dists[j].total_cmp(&a.dists[i]).then(i.cmp(&j)));
             for (c, &i) in empty.iter().zip(order.iter()) {
                 new_centers.row_mut(*c).assign(&x.row(i).mapv(T::to_f64));
@@ -271,7 +352,8 @@ pub(crate) fn lloyd<T: Float>(
                     .sum::<f64>()
             })
             .sum();
-        let same = new_labels == labels;
+        let same = labels.len() == new_labels.len()
+            && (0..new_labels.len()).all(|i| !positive(i) || new_labels[i] == labels[i]);
         centers = new_centers;
         labels = new_labels;
         if same || shift <= tol {
@@ -283,16 +365,23 @@ pub(crate) fn lloyd<T: Float>(
     KMeansResult { centers, labels }
 }
 
-fn mean_variance<T: Float>(x: ArrayView2<T>) -> f64 {
-    let n = x.nrows() as f64;
+/// Mean over the features of the (weighted) variance: the scale of Lloyd's tolerance.
+fn mean_variance<T: Float>(x: ArrayView2<T>, w: Option<ArrayView1<f64>>) -> f64 {
+    let n: f64 = (0..x.nrows()).map(|i| weight(w, i)).sum();
     let d = x.ncols();
     let mut total = 0.0;
     for j in 0..d {
         let col = x.column(j);
-        let m = col.iter().map(|v| v.to_f64()).sum::<f64>() / n;
+        let m = col
+            .iter()
+            .enumerate()
+            .map(|(i, v)| weight(w, i) * v.to_f64())
+            .sum::<f64>()
+            / n;
         total += col
             .iter()
-            .map(|v| (v.to_f64() - m) * (v.to_f64() - m))
+            .enumerate()
+            .map(|(i, v)| weight(w, i) * (v.to_f64() - m) * (v.to_f64() - m))
             .sum::<f64>()
             / n;
     }

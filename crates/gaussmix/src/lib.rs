@@ -76,7 +76,8 @@ pub use covariance::family::{Prior, PriorScale};
 pub use covariance::{CovarianceType, Covariances, SecondMoments, Storage};
 pub use degenerate::DegeneratePolicy;
 pub use em::{
-    GaussianMixture, HcTree, InitMethod, InitScaling, IterationEvent, PriorChoice, HC_MAX_ROWS,
+    GaussianMixture, HcTree, IllDefinedPolicy, InitMethod, InitScaling, IterationEvent,
+    PriorChoice, HC_MAX_ROWS,
 };
 pub use error::{GmmError, Result};
 pub use float::Float;

@@ -161,3 +161,51 @@ fn hand_built_model_is_checked() {
     ));
     assert!(e.contains("component 0"), "{e}");
 }
+
+/// A start whose first M-step puts one component on a single row with `reg_covar = 0`
+/// (scikit-learn #18216's situation): an error by default, the start's own parameters
+/// with `IllDefinedPolicy::KeepPrevious`.
+#[test]
+fn ill_defined_m_step_during_em_keeps_the_previous_parameters_on_request() {
+    use gaussmix::IllDefinedPolicy;
+    let x = array![[0.0], [1.0], [2.0], [3.0], [10.0]];
+    let means = array![[1.5], [10.0]];
+    let g = GaussianMixture::new(2)
+        .covariance_type(CovarianceType::Spherical)
+        .reg_covar(0.0)
+        .max_iter(5)
+        .weights_init(array![0.8, 0.2])
+        .means_init(means.clone())
+        .precisions_init(Covariances::Spherical(array![1.0, 1e6]));
+    let m = msg(g.fit(x.view()));
+    assert!(m.contains("ill-defined covariance for component 1"), "{m}");
+    let model = g
+        .clone()
+        .ill_defined(IllDefinedPolicy::KeepPrevious)
+        .fit(x.view())
+        .unwrap();
+    let info = model.info();
+    assert!(!info.converged);
+    assert_eq!(info.n_iter, 1);
+    assert_eq!(info.lower_bounds.len(), 1);
+    // the kept parameters are the start, and the lower bound is theirs
+    assert_eq!(model.means(), &means);
+    assert_eq!(
+        model.covariances(),
+        &Covariances::Spherical(array![1.0, 1e-6])
+    );
+    let score = model.score(x.view()).unwrap();
+    assert!(
+        (info.lower_bound - score).abs() < 1e-12,
+        "{} vs {score}",
+        info.lower_bound
+    );
+    // a failure of the initialisation's own M-step stays an error: nothing to keep
+    let collapsed = Array2::from_shape_fn((10, 5), |(i, _)| if i < 5 { 1.0 } else { 0.0 });
+    let m = msg(GaussianMixture::new(2)
+        .covariance_type(CovarianceType::Full)
+        .reg_covar(0.0)
+        .ill_defined(IllDefinedPolicy::KeepPrevious)
+        .fit(collapsed.view()));
+    assert!(m.contains("ill-defined covariance"), "{m}");
+}

@@ -8,10 +8,15 @@
 Distributed fits over the same sufficient statistics: ``gaussmix.spark.fit`` (PySpark,
 ``mapInArrow``) and ``gaussmix.dask.fit`` (Dask arrays and DataFrames); the building blocks
 are ``gaussmix._core.partial_stats``, ``merge_stats`` and ``Stats.finalize``.
+
+Threads: ``gaussmix.set_num_threads(n)``, or ``threadpoolctl.threadpool_limits(n)`` (gaussmix
+registers a threadpoolctl controller, so joblib's nested-parallelism limits apply); see
+``gaussmix._threads``. Ctrl-C (``KeyboardInterrupt``) stops a fit within one EM iteration.
 """
 
 from ._core import GaussmixError, Model, Stats, merge_stats, partial_stats
 from ._core import __version__
+from ._threads import get_num_threads, set_num_threads
 from .mixture import GaussianMixture
 
 __all__ = [
@@ -21,6 +26,8 @@ __all__ = [
     "Stats",
     "merge_stats",
     "partial_stats",
+    "get_num_threads",
+    "set_num_threads",
     "__version__",
 ]
 

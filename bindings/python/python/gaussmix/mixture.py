@@ -18,8 +18,15 @@ Differences from scikit-learn worth knowing:
   ``weights_init``, ``means_init`` and ``precisions_init`` to compare iterate by iterate).
 * Predictions use the parameters of the last fit (or of ``set_model``); assigning to
   ``means_`` and friends afterwards does not change them (call ``set_model`` instead).
-* Threads: the E-step runs on rayon's global pool (all cores by default; set
-  ``RAYON_NUM_THREADS`` before the first fit to change it).
+* An M-step *during* EM that cannot factor a covariance (a component on one row, or on
+  coincident rows, with a small ``reg_covar``) ends that start with the parameters before
+  it (``converged_`` False, a ``ConvergenceWarning``), where scikit-learn's raw-moment
+  M-step usually rounds the variance to a tiny positive number and goes on (its #18216
+  case). The initialisation's own M-step failing raises scikit-learn's ValueError.
+* Threads: ``gaussmix.set_num_threads`` or ``threadpoolctl.threadpool_limits`` (see
+  ``gaussmix._threads``); ``OMP_NUM_THREADS`` is respected as scikit-learn's OpenMP code
+  does. Ctrl-C (``KeyboardInterrupt``) stops a fit within one EM iteration, in a script or
+  a Jupyter kernel; an exception raised by the verbose callback stops it at once.
 """
 
 from __future__ import annotations
@@ -304,9 +311,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             sample_weight=w,
             warm=warm,
             callback=callback,
+            ill_defined="keep-previous",
         )
         if callback is not None:
             callback.close(model)
+        if not model.converged and 0 < model.n_iter < self.max_iter:
+            warnings.warn(
+                f"EM stopped at iteration {model.n_iter}: its M-step gave some component an "
+                "ill-defined covariance (for instance a singleton or collapsed samples); the "
+                "parameters before it are kept. Try to decrease the number of components, "
+                "increase reg_covar, or scale the input data.",
+                ConvergenceWarning,
+            )
         if not model.converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. "
