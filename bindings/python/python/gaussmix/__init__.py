@@ -13,8 +13,10 @@ are ``gaussmix._core.partial_stats``, ``merge_stats`` and ``Stats.finalize``.
 from ._core import GaussmixError, Model, Stats, merge_stats, partial_stats
 from ._core import __version__
 from .mixture import GaussianMixture
+from .anomaly import AnomalyDetector
 
 __all__ = [
+    "AnomalyDetector",
     "GaussianMixture",
     "GaussmixError",
     "Model",
