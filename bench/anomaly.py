@@ -6,8 +6,13 @@ back on the same rows of every set in ../shared/data/anomaly (.npz with X, y).
 gaussmix runs as the release CLI (`cargo build --release -p gaussmix-cli`), timed as a
 user would see it (process start to exit, data read included).
 
+Peers are deterministic (fixed seeds), so their results can be kept in a cache file
+(`--peer-cache`, JSON keyed by set and method) and reused when only gaussmix changed.
+
 Usage: python bench/anomaly.py [--data DIR] [--bin PATH] [--threads 2] [--out bench/out/anomaly.md]
+       [--peer-cache FILE] [--sets NAME,...] [--no-gaussmix]
 """
+import json
 import argparse
 import os
 import subprocess
@@ -62,14 +67,35 @@ def main():
     ap.add_argument("--bin", default=str(here / "target" / "release" / "gaussmix"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(here / "bench" / "out" / "anomaly.md"))
+    ap.add_argument("--peer-cache", help="JSON file of peer results to reuse and extend")
+    ap.add_argument("--sets", help="comma-separated set names (default: every .npz)")
+    ap.add_argument("--no-gaussmix", action="store_true", help="peers only (to fill the cache)")
+    ap.add_argument("--cached-peers-only", action="store_true",
+                    help="report a peer missing from the cache as not measured (NaN) instead of running it")
     a = ap.parse_args()
+    cache = {}
+    if a.peer_cache and os.path.exists(a.peer_cache):
+        cache = json.loads(Path(a.peer_cache).read_text())
     methods = {"gaussmix": None, "iforest": iforest, "knn": knn, "ecod": ecod, "gmm_k1": gmm1}
     rows = []
-    for p in sorted(Path(a.data).glob("*.npz")):
+    if a.no_gaussmix:
+        del methods["gaussmix"]
+    wanted = set(a.sets.split(",")) if a.sets else None
+    for p in sorted(Path(a.data).glob("*.npz"), key=lambda q: int(q.stem.split("_")[0])):
+        if wanted and p.stem not in wanted:
+            continue
         f = np.load(p)
         x, y = np.asarray(f["X"], float), np.asarray(f["y"]).astype(int)
         r = {"set": p.stem, "n": x.shape[0], "d": x.shape[1]}
         for name, fn in methods.items():
+            key = f"{p.stem}|{name}"
+            if fn is not None and key in cache:
+                r[name] = tuple(cache[key])
+                continue
+            if fn is not None and a.cached_peers_only:
+                print(f"{p.stem} {name}: not in the cache, not measured", file=sys.stderr)
+                r[name] = (float("nan"),) * 3
+                continue
             try:
                 if fn is None:
                     s, w = gaussmix(p, a.bin, a.threads)
@@ -79,6 +105,9 @@ def main():
                     w = time.perf_counter() - t
                 s = np.nan_to_num(s, nan=0.0, posinf=1e300, neginf=-1e300)
                 r[name] = (roc_auc_score(y, s), average_precision_score(y, s), w)
+                if fn is not None and a.peer_cache:
+                    cache[key] = list(r[name])
+                    Path(a.peer_cache).write_text(json.dumps(cache, indent=0))
             except Exception as e:  # a failure is a row of NaN, reported
                 print(f"{p.stem} {name}: {e}", file=sys.stderr)
                 r[name] = (float("nan"),) * 3
@@ -96,6 +125,14 @@ def main():
                      ("mean AP", np.nanmean(apr, 0)), ("mean rank", ranks.mean(0)),
                      ("total wall s", np.nansum(wall, 0)), ("max wall s", np.nanmax(wall, 0))]:
         lines.append(f"| **{label}** | | | " + " | ".join(f"{t:.3f}" for t in v) + " |")
+    worst = [rows[i]["set"] for i in np.nanargmin(np.nan_to_num(auc, nan=2.0), 0)]
+    lines.append("| **worst set** | | | " + " | ".join(worst) + " |")
+    if "gaussmix" in names and "gmm_k1" in names:
+        gi, ki = names.index("gaussmix"), names.index("gmm_k1")
+        below = [f"{rows[i]['set']} ({auc[i, gi] - auc[i, ki]:+.3f})" for i in range(len(rows))
+                 if auc[i, gi] < auc[i, ki] - 0.05]
+        lines.append("")
+        lines.append("Sets where gaussmix is more than 0.05 below GMM k=1: " + (", ".join(below) or "none"))
     md = "# Anomaly benchmark\n\n" + "\n".join(lines) + "\n"
     print(md)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

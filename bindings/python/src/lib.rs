@@ -661,9 +661,11 @@ fn fit(
     })
 }
 
+mod anomaly;
 /// The module: `Model`, `Stats`, `fit`, `partial_stats`, `merge_stats`, `GaussmixError`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<anomaly::AnomalyCore>()?;
     m.add_class::<Model>()?;
     m.add_class::<Stats>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;

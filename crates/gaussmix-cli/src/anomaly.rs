@@ -1,43 +1,18 @@
-//! `gaussmix anomaly`: score rows by how unlikely a Gaussian mixture finds them.
+//! `gaussmix anomaly`: score rows by how unlikely Gaussian mixtures find them.
 //!
-//! The score of a row is `−ln p(x)` (higher is more anomalous); `is_anomaly` is
-//! `score > threshold`. Fitting on DATA (the default):
+//! A thin face over [`gaussmix::anomaly`]: the library standardises the features, fits
+//! the candidates (by default an ensemble of diagonal and full mixtures, k = 1..=4,
+//! `reg_covar` 0.3 on the unit scale, every component on at least one row per free
+//! parameter, at most 10 000 rows per fit), averages the members' standardised
+//! `−ln p(x)` and sets the threshold at the `1 − contamination` quantile of the
+//! training scores. `--select-bic` keeps the one candidate of lowest BIC instead (score
+//! `−ln p(x)`, the model stored on the raw feature scale, readable by every gaussmix
+//! command). Flags given here override the library's defaults; the rest are inherited.
 //!
-//! 1. **Standardise** every feature to mean 0, standard deviation 1 (a constant column
-//!    keeps scale 1). The fit then sees unit scales, so one `reg_covar` and one
-//!    component-size rule mean the same thing for every data set.
-//! 2. **Candidates**: k = 1..=`--max-k` (default 4) with full covariances
-//!    (`--covariance` to widen), `--n-init` 3 initialisations each, and `reg_covar` = 0.1
-//!    on the unit scale. That floor is a ridge shrinkage Σ_k + 0.1·I of every component
-//!    towards the identity: no component may be narrower than about a third of a
-//!    feature's overall spread in any direction, which stops components from collapsing
-//!    onto tied or discrete values (counts, 1–10 ratings), onto a clump of a few rows, or
-//!    onto a low-dimensional slice of high-dimensional data, and it stabilises the
-//!    Mahalanobis distances that the score is made of when D is large next to N.
-//!    Full rather than diagonal covariances: a diagonal mixture imitates correlated
-//!    features with a chain of extra components, a lumpy density whose valleys score
-//!    normal rows as anomalies; a full mixture needs no such chain, and the guard below
-//!    decides whether the data can afford its parameters.
-//! 3. **Guard against components that lock onto a handful of points**: a candidate is
-//!    dropped unless every component holds at least `--min-points` (default 5) effective
-//!    rows N·π_k per free parameter of the component (a full component in D dimensions
-//!    has 1 + D + D(D+1)/2; the usual "five observations per parameter" rule). A
-//!    component with too few rows for its parameters has a poorly estimated, nearly
-//!    singular covariance and a huge density on its own rows, which turns them (often a
-//!    clump of the anomalies themselves) into the most "normal" rows of the set. k = 1
-//!    is always a candidate: on small high-dimensional sets it is what remains.
-//! 4. **Select** the surviving candidate with the lowest BIC.
-//! 5. **Store** the model on the raw feature scale: μ' = μ ⊙ s + m, Σ' = S Σ S with
-//!    S = diag(s) (full and tied keep their type, diag stays diag with variances s²σ²;
-//!    spherical does not stay spherical under unequal scales and is stored as diag).
-//!    Raw and standardised log densities differ by the constant Σ_j ln s_j, so scores
-//!    rank rows identically, and new data is scored with the training statistics by
-//!    any gaussmix command. The threshold (the 1 − contamination quantile of the
-//!    training scores) is stored with the model.
-//!
-//! With `--model M` nothing is fitted: DATA is scored with M, against M's stored
-//! threshold (or, when `--contamination` is given or M has none, the quantile of DATA's
-//! own scores).
+//! With `--model M` nothing is fitted: DATA is scored with M (an ensemble or a single
+//! model), against M's stored threshold (or, when `--contamination` is given or M has
+//! none, the quantile of DATA's own scores). `--explain` names the features behind each
+//! flagged row; `--json` writes the rows as JSON.
 
 use std::path::Path;
 use std::time::Instant;
@@ -92,24 +67,34 @@ pub struct AnomalyArgs {
     /// Numbers of components to consider (default 1..MAX_K), as in `select`.
     #[arg(short = 'k', long = "k")]
     pub k: Option<String>,
-    /// Largest k considered when -k is not given.
-    #[arg(long, default_value_t = 4)]
-    pub max_k: usize,
-    /// Covariance types to consider (comma-separated, or all).
-    #[arg(long, default_value = "full")]
-    pub covariance: String,
-    /// Minimum effective rows per component, as a multiple of its free parameters.
-    #[arg(long, default_value_t = 5.0)]
-    pub min_points: f64,
-    /// Added to covariance diagonals, on the standardised scale.
-    #[arg(long, default_value_t = 0.1, allow_hyphen_values = true)]
-    pub reg_covar: f64,
-    /// Initialisations per candidate.
-    #[arg(long, default_value_t = 3)]
-    pub n_init: usize,
+    /// Largest k considered when -k is not given [library default: 4].
+    #[arg(long)]
+    pub max_k: Option<usize>,
+    /// Covariance types to consider (comma-separated, or all) [library default:
+    /// diag,full].
+    #[arg(long)]
+    pub covariance: Option<String>,
+    /// Minimum effective rows per component, as a multiple of its free parameters
+    /// [library default: 1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub min_points: Option<f64>,
+    /// Added to covariance diagonals, on the standardised scale [library default: 0.3].
+    #[arg(long, allow_hyphen_values = true)]
+    pub reg_covar: Option<f64>,
+    /// Initialisations per candidate [library default: 1].
+    #[arg(long)]
+    pub n_init: Option<usize>,
+    /// Fit each candidate on at most this many rows (a seeded random subset; every row
+    /// is scored) [library default: 10000].
+    #[arg(long)]
+    pub max_fit_rows: Option<usize>,
+    /// Keep the one candidate of lowest BIC instead of averaging the standardised scores
+    /// of all of them (the score is then −ln p(x) of that model).
+    #[arg(long)]
+    pub select_bic: bool,
     /// Seed for every random choice.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -121,19 +106,36 @@ pub struct AnomalyArgs {
     pub verbose: bool,
 }
 
-/// The library's detector with the settings of the command line.
+/// The library's detector with the settings the command line gives (the library's
+/// defaults for the rest).
 fn detector(a: &AnomalyArgs) -> Result<AnomalyDetector> {
-    if a.max_k == 0 {
-        bail!("--max-k must be at least 1");
-    }
     let mut d = AnomalyDetector::new()
-        .max_k(a.max_k)
-        .families(parse_covariances(&a.covariance)?)
-        .min_points(a.min_points)
-        .reg_covar(a.reg_covar)
-        .n_init(a.n_init)
-        .seed(a.seed)
-        .contamination(a.contamination.unwrap_or(0.01));
+        .contamination(a.contamination.unwrap_or(0.01))
+        .ensemble(!a.select_bic);
+    if let Some(k) = a.max_k {
+        if k == 0 {
+            bail!("--max-k must be at least 1");
+        }
+        d = d.max_k(k);
+    }
+    if let Some(c) = &a.covariance {
+        d = d.families(parse_covariances(c)?);
+    }
+    if let Some(m) = a.min_points {
+        d = d.min_points(m);
+    }
+    if let Some(r) = a.reg_covar {
+        d = d.reg_covar(r);
+    }
+    if let Some(n) = a.n_init {
+        d = d.n_init(n);
+    }
+    if let Some(n) = a.max_fit_rows {
+        d = d.max_fit_rows(n);
+    }
+    if let Some(s) = a.seed {
+        d = d.seed(s);
+    }
     if let Some(spec) = &a.k {
         d = d.ks(parse_k_range(spec)?);
     }
@@ -154,12 +156,12 @@ fn detector(a: &AnomalyArgs) -> Result<AnomalyDetector> {
 fn report_fit(det: &FittedDetector, n: usize, d: usize, verbose: bool) {
     let cands = det.candidates();
     if verbose {
-        eprintln!("{:>4}  {:<10}  {:>16}", "k", "covariance", "BIC");
+        eprintln!("{:>4}  {:<10}  {:>16}  used", "k", "covariance", "BIC");
         for c in cands {
             let bic = c.bic.map_or_else(|| "-".into(), |b| format!("{b:.4}"));
-            let mark = if c.used { "  *" } else { "" };
+            let mark = if c.used { "*" } else { "" };
             eprintln!(
-                "{:>4}  {:<10}  {bic:>16}{mark}",
+                "{:>4}  {:<10}  {bic:>16}  {mark}",
                 c.k,
                 c.covariance.to_string()
             );
@@ -172,16 +174,33 @@ fn report_fit(det: &FittedDetector, n: usize, d: usize, verbose: bool) {
     }
     if cands.iter().any(|c| c.used && c.dropped.is_some()) {
         eprintln!(
-            "warning: every candidate has a component on too few rows; using the lowest BIC anyway (lower -k or --min-points)"
+            "warning: every candidate has a component on too few rows; using them anyway (lower -k or --min-points)"
         );
     }
-    let m = det.model();
-    eprintln!(
-        "chose k={} {} by BIC among {} candidates on {n} rows × {d} standardised features",
-        m.n_components(),
-        m.covariance_type(),
-        cands.len(),
-    );
+    let used: Vec<String> = cands
+        .iter()
+        .filter(|c| c.used)
+        .map(|c| format!("k={} {}", c.k, c.covariance))
+        .collect();
+    if det.n_members() > 1 {
+        eprintln!(
+            "ensemble of {} mixtures ({}) of {} candidates on {n} rows × {d} standardised features",
+            used.len(),
+            used.join(", "),
+            cands.len()
+        );
+    } else {
+        let how = if cands.iter().any(|c| c.bic.is_some()) {
+            "by BIC"
+        } else {
+            "(the only usable candidate)"
+        };
+        eprintln!(
+            "chose {} {how} among {} candidates on {n} rows × {d} standardised features",
+            used.join(", "),
+            cands.len(),
+        );
+    }
 }
 
 /// `gaussmix anomaly`.
@@ -210,22 +229,37 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
     }
     let start = Instant::now();
     let (det, data) = if let Some(mpath) = &a.model {
-        let model: GmmModel = load_model(mpath)?;
-        let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)?;
-        let det = match (a.contamination, model.anomaly_threshold()) {
-            (None, Some(_)) => FittedDetector::from_model(model)?,
-            (c, stored) => {
-                if stored.is_none() && c.is_none() && !a.quiet {
-                    eprintln!(
-                        "note: {mpath} has no stored threshold; flagging the top 1% of these rows"
-                    );
-                }
-                let s =
-                    with_threads(a.threads, || model.score_samples(data.x.view()))??.mapv(|v| -v);
-                let t = threshold(s.view(), c.unwrap_or(0.01));
-                FittedDetector::from_model_with_threshold(model, t)?
+        let text = std::fs::read_to_string(mpath)
+            .with_context(|| format!("cannot read model file {mpath}"))?;
+        let loaded = match FittedDetector::from_json(&text) {
+            Ok(d) => d,
+            Err(gaussmix::GmmError::InvalidModel { .. }) if GmmModel::from_json(&text).is_ok() => {
+                // a plain mixture without a stored threshold: one is set below
+                let m = load_model(mpath)?;
+                FittedDetector::from_model_with_threshold(m, 0.0)?
+            }
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("{mpath} is not a valid gaussmix model"))
+                )
             }
         };
+        let stored = load_model(mpath)
+            .ok()
+            .and_then(|m| m.anomaly_threshold())
+            .is_some()
+            || text.contains("gaussmix_anomaly_ensemble");
+        let mut det = loaded;
+        let data = read_for_model(&a.data, &a.data_args, det.model(), a.quiet)?;
+        if a.contamination.is_some() || !stored {
+            if !stored && a.contamination.is_none() && !a.quiet {
+                eprintln!(
+                    "note: {mpath} has no stored threshold; flagging the top 1% of these rows"
+                );
+            }
+            let s = with_threads(a.threads, || det.score(data.x.view()))??;
+            det.set_threshold(threshold(s.view(), a.contamination.unwrap_or(0.01)))?;
+        }
         (det, data)
     } else {
         let settings = detector(a)?;
@@ -268,7 +302,10 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
         (det, data)
     };
     let x = data.x.view();
-    let scores = with_threads(a.threads, || det.score(x))??;
+    let scores = match (a.model.is_none(), det.training_scores()) {
+        (true, Some(s)) => s.clone(),
+        _ => with_threads(a.threads, || det.score(x))??,
+    };
     let thr = det.threshold();
     let flags: Vec<usize> = scores.iter().map(|&s| usize::from(s > thr)).collect();
     let explain = match a.explain {
@@ -284,7 +321,7 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
         }
         None => None,
     };
-    let names = det.model().feature_names().to_vec();
+    let names = det.feature_names().to_vec();
     if let Some(o) = &out {
         if a.json {
             let rows: Vec<serde_json::Value> = (0..flags.len())

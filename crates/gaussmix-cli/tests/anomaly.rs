@@ -83,7 +83,7 @@ fn saved_model_is_on_the_raw_scale_and_rescores_identically() {
     let m = dir.path().join("a.json");
     let s1 = dir.path().join("s1.csv");
     gaussmix()
-        .args(["anomaly", &faithful(), "-q", "--save-model"])
+        .args(["anomaly", &faithful(), "-q", "--select-bic", "--save-model"])
         .arg(&m)
         .arg("-o")
         .arg(&s1)
@@ -128,6 +128,42 @@ fn saved_model_is_on_the_raw_scale_and_rescores_identically() {
     let text = String::from_utf8(out).unwrap();
     let ld: f64 = text.lines().nth(1).unwrap().parse().unwrap();
     assert!((ld + a[0]).abs() < 1e-9 * a[0].abs().max(1.0));
+}
+
+#[test]
+fn the_default_ensemble_saves_and_rescores_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("e.json");
+    let s1 = dir.path().join("s1.csv");
+    gaussmix()
+        .args(["anomaly", &faithful(), "-q", "--save-model"])
+        .arg(&m)
+        .arg("-o")
+        .arg(&s1)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    assert_eq!(v["gaussmix_anomaly_ensemble"], 1);
+    assert!(v["members"].as_array().unwrap().len() > 1);
+    assert_eq!(v["feature_names"][1], "waiting");
+    let thr = v["threshold"].as_f64().unwrap();
+    let out = gaussmix()
+        .args(["anomaly", &faithful(), "-q", "--model"])
+        .arg(&m)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let (a, fa) = read_scores(&std::fs::read_to_string(&s1).unwrap(), ',');
+    let (b, fb) = read_scores(&String::from_utf8(out).unwrap(), ',');
+    assert_eq!(fa, fb);
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{x} {y}");
+    }
+    for (s, f) in a.iter().zip(&fa) {
+        assert_eq!(*f == 1, *s > thr);
+    }
 }
 
 #[test]
@@ -218,16 +254,33 @@ fn small_high_dimensional_sets_fall_back_to_one_component() {
     gaussmix()
         .args(["anomaly"])
         .arg(&data)
-        .args(["-o", "-", "-v"])
+        .args([
+            "-o",
+            "-",
+            "-v",
+            "--select-bic",
+            "--covariance",
+            "full",
+            "--min-points",
+            "5",
+        ])
         .assert()
         .success()
         .stderr(predicate::str::contains("chose k=1 full"))
         .stderr(predicate::str::contains("dropped k=2 full"));
-    // with the guard off, BIC takes the two clumps
+    // with the guard off, BIC takes the two clumps (k ≤ 2)
     gaussmix()
         .args(["anomaly"])
         .arg(&data)
-        .args(["-o", "-", "--min-points", "0", "--covariance", "diag"])
+        .args([
+            "-o",
+            "-",
+            "--select-bic",
+            "--min-points",
+            "0",
+            "--covariance",
+            "diag",
+        ])
         .assert()
         .success()
         .stderr(predicate::str::contains("chose k=2 diag"));

@@ -18,8 +18,10 @@ from ._core import GaussmixError, Model, Stats, merge_stats, partial_stats
 from ._core import __version__
 from ._threads import get_num_threads, set_num_threads
 from .mixture import GaussianMixture
+from .anomaly import AnomalyDetector
 
 __all__ = [
+    "AnomalyDetector",
     "GaussianMixture",
     "GaussmixError",
     "Model",
