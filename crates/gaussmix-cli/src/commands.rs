@@ -510,6 +510,11 @@ pub fn info(a: &InfoArgs) -> Result<()> {
         let text = crate::system::version_text();
         return io::write_output("-", |w| Ok(writeln!(w, "gaussmix {text}")?));
     };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read model file {path}"))?;
+    if crate::util::is_anomaly_ensemble(&text) {
+        return info_ensemble(a, path, &text);
+    }
     let m = load_model(path)?;
     let (kind, fit) = provenance(&m);
     let (k, d) = (m.n_components(), m.n_features());
@@ -660,4 +665,50 @@ mod tests {
         );
         assert_eq!(short("a_very_long_feature_name"), "a_very_long…");
     }
+}
+
+/// `info` on an anomaly ensemble: its members, features and threshold.
+fn info_ensemble(a: &InfoArgs, path: &str, text: &str) -> Result<()> {
+    let det = gaussmix::anomaly::FittedDetector::from_json(text)
+        .with_context(|| format!("{path} is not a valid gaussmix anomaly detector"))?;
+    let members: Vec<(usize, String)> = det
+        .members()
+        .iter()
+        .map(|m| (m.n_components(), m.covariance_type().to_string()))
+        .collect();
+    if a.json.json {
+        return output::print_json(&json!({
+            "kind": "anomaly",
+            "ensemble": true,
+            "n_members": members.len(),
+            "members": members
+                .iter()
+                .map(|(k, ct)| json!({"n_components": k, "covariance_type": ct}))
+                .collect::<Vec<_>>(),
+            "n_features": det.n_features(),
+            "feature_names": det.feature_names(),
+            "anomaly_threshold": json_f64(det.threshold()),
+            "converged": Value::Null,
+        }));
+    }
+    let list: Vec<String> = members
+        .iter()
+        .map(|(k, ct)| format!("k={k} {ct}"))
+        .collect();
+    io::write_output("-", |w| {
+        writeln!(
+            w,
+            "anomaly detector: an ensemble of {} mixtures ({}) on {} standardised features ({})",
+            members.len(),
+            list.join(", "),
+            det.n_features(),
+            det.feature_names().join(", ")
+        )?;
+        writeln!(
+            w,
+            "a row is flagged when its score (the members' mean standardised −ln p(x)) > {:.6}",
+            det.threshold()
+        )?;
+        Ok(())
+    })
 }

@@ -33,7 +33,18 @@ pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Sen
 pub fn load_model(path: &str) -> Result<GmmModel> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read model file {path}"))?;
+    if is_anomaly_ensemble(&text) {
+        anyhow::bail!(
+            "{path} is an anomaly detector of several mixtures (an ensemble): `gaussmix anomaly --model {path}` scores with it and `gaussmix info {path}` describes it; other commands need a single mixture (save one with `gaussmix anomaly --select-bic --save-model`)"
+        );
+    }
     GmmModel::from_json(&text).with_context(|| format!("{path} is not a valid gaussmix model"))
+}
+
+/// Whether a model file's text is an anomaly ensemble (its own JSON layout).
+pub fn is_anomaly_ensemble(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .is_ok_and(|v| v.get("gaussmix_anomaly_ensemble").is_some())
 }
 
 /// Reads data for an existing model, choosing its columns once:

@@ -677,13 +677,42 @@ fn automatic_streaming_honours_the_cgroup_limit() {
 // ---- info on models that were not fitted by EM here ----
 
 /// Expected: `info` on an anomaly model describes it as an anomaly detector with its
-/// threshold (not "not converged after 0 iterations").
+/// threshold (not "not converged after 0 iterations"): the default ensemble with its
+/// members, and a single mixture (`--select-bic`) with its threshold on −ln p(x); other
+/// commands refuse an ensemble with a message that says what reads it.
 #[test]
 fn info_describes_anomaly_models() {
     let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("a.json");
+    let e = dir.path().join("e.json");
     gaussmix()
         .args(["anomaly", &faithful(), "-q", "--save-model"])
+        .arg(&e)
+        .args(["-o", "-"])
+        .assert()
+        .success();
+    gaussmix().arg("info").arg(&e).assert().success().stdout(
+        predicate::str::contains("anomaly detector: an ensemble of")
+            .and(predicate::str::contains("−ln p(x)) >"))
+            .and(predicate::str::contains("iterations").not()),
+    );
+    let v = json(&stdout_of(gaussmix().args(["info", "--json"]).arg(&e)));
+    assert_eq!(v["kind"], "anomaly");
+    assert_eq!(v["ensemble"], true);
+    assert!(v["n_members"].as_u64().unwrap() > 1);
+    assert!(v["anomaly_threshold"].is_number());
+    gaussmix()
+        .arg("predict")
+        .arg(&e)
+        .arg(faithful())
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("an ensemble")
+                .and(predicate::str::contains("anomaly --model")),
+        );
+    let m = dir.path().join("a.json");
+    gaussmix()
+        .args(["anomaly", &faithful(), "-q", "--select-bic", "--save-model"])
         .arg(&m)
         .args(["-o", "-"])
         .assert()

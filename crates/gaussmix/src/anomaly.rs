@@ -18,7 +18,7 @@
 //! [`AnomalyDetector::ensemble`]`(false)` instead keeps the one candidate of lowest BIC
 //! (score `−ln p(x)`, the model stored on the raw scale as before).
 //!
-//! These defaults were chosen by one protocol for all data (DESIGN.md §9): the mean and
+//! These defaults were chosen by one protocol for all data (docs/design.md §9): the mean and
 //! worst ROC-AUC and the mean average precision over the 26 ADBench sets of the shared
 //! benchmark (`bench/anomaly.py`), never per set.
 //!
@@ -638,6 +638,10 @@ struct Ensemble {
     members: Vec<Member>,
 }
 
+/// Version of the ensemble detector's JSON layout (its `gaussmix_anomaly_ensemble` field;
+/// each member is a model file with its own `format_version`). See `docs/formats.md`.
+pub const ANOMALY_ENSEMBLE_FORMAT_VERSION: u32 = 1;
+
 /// The JSON of an ensemble detector.
 #[derive(Serialize, Deserialize)]
 struct EnsembleFile {
@@ -749,7 +753,7 @@ impl FittedDetector {
         }
         let e = self.ensemble.clone().expect("model or ensemble");
         let file = EnsembleFile {
-            gaussmix_anomaly_ensemble: 1,
+            gaussmix_anomaly_ensemble: ANOMALY_ENSEMBLE_FORMAT_VERSION,
             threshold: self.threshold,
             feature_names: self.feature_names.clone(),
             ensemble: e,
@@ -768,8 +772,25 @@ impl FittedDetector {
             what: "anomaly detector JSON",
             reason: e.to_string(),
         })?;
-        if v.get("gaussmix_anomaly_ensemble").is_none() {
+        let Some(version) = v.get("gaussmix_anomaly_ensemble") else {
             return Self::from_model(GmmModel::from_json(s)?);
+        };
+        match version.as_u64() {
+            Some(v) if v > u64::from(ANOMALY_ENSEMBLE_FORMAT_VERSION) => {
+                return Err(GmmError::Decode {
+                    what: "anomaly detector JSON",
+                    reason: format!(
+                        "gaussmix_anomaly_ensemble version {v} was written by a newer gaussmix; this one reads versions 1 to {ANOMALY_ENSEMBLE_FORMAT_VERSION} (upgrade gaussmix)"
+                    ),
+                })
+            }
+            Some(v) if v >= 1 => {}
+            _ => {
+                return Err(GmmError::Decode {
+                    what: "anomaly detector JSON",
+                    reason: format!("unknown gaussmix_anomaly_ensemble version {version}"),
+                })
+            }
         }
         let f: EnsembleFile = serde_json::from_value(v).map_err(|e| GmmError::Decode {
             what: "anomaly detector JSON",
@@ -810,6 +831,21 @@ impl FittedDetector {
             Some(m) => m,
             None => &self.ensemble.as_ref().expect("model or ensemble").members[0].model,
         }
+    }
+
+    /// The mixtures whose scores are averaged: the ensemble's members (standardised
+    /// scale), or the single model (raw feature scale).
+    pub fn members(&self) -> Vec<&GmmModel> {
+        match (&self.model, &self.ensemble) {
+            (Some(m), _) => vec![m],
+            (None, Some(e)) => e.members.iter().map(|m| &m.model).collect(),
+            (None, None) => unreachable!("model or ensemble"),
+        }
+    }
+
+    /// Whether the detector averages several mixtures (saved as an ensemble file).
+    pub fn is_ensemble(&self) -> bool {
+        self.ensemble.is_some()
     }
 
     /// Number of mixtures whose scores are averaged (1 for a single model).

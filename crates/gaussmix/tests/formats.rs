@@ -195,3 +195,45 @@ fn a_newer_format_version_is_named() {
     let b = GmmModel::from_json(&text).unwrap();
     assert_eq!(a, b);
 }
+
+/// The anomaly ensemble's frozen file and the scores it gave on the probes (written once,
+/// only when absent, with `GAUSSMIX_WRITE_FORMAT_FIXTURES=1`).
+fn ensemble_fixture() -> (String, Vec<f64>) {
+    let file = dir().join("anomaly_ensemble_v1.json");
+    let expected = dir().join("anomaly_ensemble_v1.expected.json");
+    if !file.exists() && std::env::var("GAUSSMIX_WRITE_FORMAT_FIXTURES").is_ok_and(|v| v == "1") {
+        let x = read_r_csv(&data("faithful.csv"));
+        let det = gaussmix::anomaly::AnomalyDetector::new()
+            .seed(1)
+            .fit(x.view())
+            .unwrap();
+        assert!(det.n_members() > 1, "the default detector is an ensemble");
+        std::fs::write(&file, det.to_json().unwrap()).unwrap();
+        let scores = det.score(probes().view()).unwrap().to_vec();
+        std::fs::write(&expected, serde_json::to_string(&scores).unwrap() + "\n").unwrap();
+    }
+    let scores: Vec<f64> =
+        serde_json::from_str(&std::fs::read_to_string(expected).unwrap()).unwrap();
+    (std::fs::read_to_string(file).unwrap(), scores)
+}
+
+/// Expected: the frozen anomaly ensemble (version 1) loads and scores the probes as it did
+/// when written; a newer ensemble version is refused by name. Fails if the ensemble's
+/// reader drops or reinterprets a field.
+#[test]
+fn anomaly_ensemble_of_version_1_still_scores_the_same() {
+    let (text, want) = ensemble_fixture();
+    let det = gaussmix::anomaly::FittedDetector::from_json(&text).unwrap();
+    assert!(det.n_members() > 1);
+    close(
+        &det.score(probes().view()).unwrap().to_vec(),
+        &want,
+        "ensemble scores",
+    );
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["gaussmix_anomaly_ensemble"] = json!(gaussmix::anomaly::ANOMALY_ENSEMBLE_FORMAT_VERSION + 1);
+    let e = gaussmix::anomaly::FittedDetector::from_json(&v.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("newer gaussmix"), "{e}");
+}
