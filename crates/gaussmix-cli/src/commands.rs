@@ -628,45 +628,6 @@ fn short(name: &str) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ndarray::array;
-
-    #[test]
-    fn correlations_of_a_covariance() {
-        let s = array![[4.0, 1.0], [1.0, 1.0]];
-        let r = correlation(&s);
-        assert!((r[[0, 1]] - 0.5).abs() < 1e-12 && (r[[1, 0]] - 0.5).abs() < 1e-12);
-        assert_eq!(r[[0, 0]], 1.0);
-        // a zero variance gives correlation 0, not NaN
-        let r = correlation(&array![[0.0, 0.0], [0.0, 1.0]]);
-        assert_eq!(r[[0, 1]], 0.0);
-    }
-
-    #[test]
-    fn provenance_of_models() {
-        let m = GmmModel::new(
-            array![1.0],
-            array![[0.0, 0.0]],
-            Covariances::Full(ndarray::Array3::from_shape_fn((1, 2, 2), |(_, i, j)| {
-                f64::from(u8::from(i == j))
-            })),
-        )
-        .unwrap();
-        assert_eq!(provenance(&m).0, "given");
-        let mut a = m.clone();
-        a.set_anomaly_threshold(Some(3.5)).unwrap();
-        let (kind, text) = provenance(&a);
-        assert_eq!(kind, "anomaly");
-        assert!(
-            text.contains("3.5") && !text.contains("iterations"),
-            "{text}"
-        );
-        assert_eq!(short("a_very_long_feature_name"), "a_very_long…");
-    }
-}
-
 /// `info` on an anomaly ensemble: its members, features and threshold.
 fn info_ensemble(a: &InfoArgs, path: &str, text: &str) -> Result<()> {
     let det = gaussmix::anomaly::FittedDetector::from_json(text)
@@ -711,4 +672,43 @@ fn info_ensemble(a: &InfoArgs, path: &str, text: &str) -> Result<()> {
         )?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn correlations_of_a_covariance() {
+        let s = array![[4.0, 1.0], [1.0, 1.0]];
+        let r = correlation(&s);
+        assert!((r[[0, 1]] - 0.5).abs() < 1e-12 && (r[[1, 0]] - 0.5).abs() < 1e-12);
+        assert_eq!(r[[0, 0]], 1.0);
+        // a zero variance gives correlation 0, not NaN
+        let r = correlation(&array![[0.0, 0.0], [0.0, 1.0]]);
+        assert_eq!(r[[0, 1]], 0.0);
+    }
+
+    #[test]
+    fn provenance_of_models() {
+        let m = GmmModel::new(
+            array![1.0],
+            array![[0.0, 0.0]],
+            Covariances::Full(ndarray::Array3::from_shape_fn((1, 2, 2), |(_, i, j)| {
+                f64::from(u8::from(i == j))
+            })),
+        )
+        .unwrap();
+        assert_eq!(provenance(&m).0, "given");
+        let mut a = m.clone();
+        a.set_anomaly_threshold(Some(3.5)).unwrap();
+        let (kind, text) = provenance(&a);
+        assert_eq!(kind, "anomaly");
+        assert!(
+            text.contains("3.5") && !text.contains("iterations"),
+            "{text}"
+        );
+        assert_eq!(short("a_very_long_feature_name"), "a_very_long…");
+    }
 }
