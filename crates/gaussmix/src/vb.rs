@@ -441,7 +441,7 @@ impl BayesianGaussianMixture {
                 let pseudo = fit.pseudo_model()?;
                 let stats = SufficientStatistics::e_step(&pseudo, x, None, self.parallelism);
                 let entropy = neg_entropy(&pseudo, &stats);
-                let (nk, xk, sk) = moments(&stats, self.reg_covar);
+                let (nk, xk, sk) = moments(&stats, self.reg_covar)?;
                 let info = std::mem::take(&mut fit.info);
                 fit = m_step(
                     self.covariance_type,
@@ -476,112 +476,45 @@ impl BayesianGaussianMixture {
         &self,
         x: ArrayView2<f64>,
         i: usize,
-    ) -> Result<(Array1<f64>, Array2<f64>, Scatter)> {
-        let k = self.n_components;
-        let start = if let Some(labels) = &self.init_labels {
+    ) -> Result<(Array1<f64>, Array2<f64>, Covariances)> {
+        if let Some(labels) = &self.init_labels {
             let s = SufficientStatistics::from_labels(
                 self.covariance_type,
                 x,
                 None,
                 labels,
-                k,
+                self.n_components,
                 self.parallelism,
             );
-            return Ok(moments(&s, self.reg_covar));
-        } else {
-            GaussianMixture::new(k)
-                .covariance_type(self.covariance_type)
-                .init(self.init)
-                .seed(self.seed.wrapping_add(i as u64))
-                .reg_covar(self.reg_covar)
-                .max_iter(0)
-                .parallelism(self.parallelism)
-                .fit(x)?
-        };
+            return moments(&s, self.reg_covar);
+        }
         // the initial model is the M-step of the initial responsibilities
+        let start = GaussianMixture::new(self.n_components)
+            .covariance_type(self.covariance_type)
+            .init(self.init)
+            .seed(self.seed.wrapping_add(i as u64))
+            .reg_covar(self.reg_covar)
+            .max_iter(0)
+            .parallelism(self.parallelism)
+            .fit(x)?;
         let n = x.nrows() as f64;
-        let nk = start.weights.mapv(|w| w * n);
-        let sk = match &start.covariances {
-            Covariances::Full(a) => Scatter::Full(a.clone()),
-            Covariances::Tied(a) => Scatter::Tied(a.clone()),
-            Covariances::Diag(a) => Scatter::Diag(a.clone()),
-            Covariances::Spherical(a) => Scatter::Spherical(a.clone()),
-        };
-        Ok((nk, start.means.clone(), sk))
+        Ok((
+            start.weights.mapv(|w| w * n),
+            start.means,
+            start.covariances,
+        ))
     }
-}
-
-/// The responsibility-weighted covariance estimates `S_k` of an M-step (with `reg_covar`).
-#[derive(Debug, Clone)]
-enum Scatter {
-    Full(Array3<f64>),
-    Tied(Array2<f64>),
-    Diag(Array2<f64>),
-    Spherical(Array1<f64>),
 }
 
 /// `N_k` (with scikit-learn's `10 ε`), the means `x̄_k` and covariances `S_k` (each plus
-/// `reg_covar` on the diagonal) of E-step statistics.
-fn moments(s: &SufficientStatistics, reg: f64) -> (Array1<f64>, Array2<f64>, Scatter) {
-    let (k, d) = s.shift.dim();
-    let nk = s.nk.mapv(|v| v + crate::stats::NK_EPS);
-    // Σ γ x = N_k s_k + S1: the means, and their offsets from the shift
-    let mut xk = Array2::zeros((k, d));
-    let mut dk = Array2::zeros((k, d));
-    for c in 0..k {
-        for i in 0..d {
-            let m = (s.nk[c] * s.shift[[c, i]] + s.s1[[c, i]]) / nk[c];
-            xk[[c, i]] = m;
-            dk[[c, i]] = m - s.shift[[c, i]];
-        }
-    }
-    // scatter about x̄_k from moments about the shift: S2 − d S1ᵀ − S1 dᵀ + N d dᵀ
-    let centred = |c: usize, i: usize, j: usize, s2: f64| {
-        s2 - dk[[c, i]] * s.s1[[c, j]] - s.s1[[c, i]] * dk[[c, j]]
-            + s.nk[c] * dk[[c, i]] * dk[[c, j]]
-    };
-    let sk = match (&s.s2, s.covariance_type.storage()) {
-        (SecondMoments::Full(a), _) => {
-            let mut out = Array3::zeros((k, d, d));
-            for c in 0..k {
-                for i in 0..d {
-                    for j in 0..=i {
-                        let v = centred(c, i, j, a[[c, i, j]]) / nk[c];
-                        out[[c, i, j]] = v;
-                        out[[c, j, i]] = v;
-                    }
-                    out[[c, i, i]] += reg;
-                }
-            }
-            Scatter::Full(out)
-        }
-        (SecondMoments::Tied(a), _) => {
-            let total: f64 = nk.sum();
-            let mut out = Array2::zeros((d, d));
-            for i in 0..d {
-                for j in 0..=i {
-                    let mut v = a[[i, j]];
-                    for c in 0..k {
-                        v += centred(c, i, j, 0.0);
-                    }
-                    out[[i, j]] = v / total;
-                    out[[j, i]] = v / total;
-                }
-                out[[i, i]] += reg;
-            }
-            Scatter::Tied(out)
-        }
-        (SecondMoments::Diag(a), st) => {
-            let diag =
-                Array2::from_shape_fn((k, d), |(c, i)| centred(c, i, i, a[[c, i]]) / nk[c] + reg);
-            if st == Storage::Spherical {
-                Scatter::Spherical(diag.mean_axis(Axis(1)).expect("D ≥ 1"))
-            } else {
-                Scatter::Diag(diag)
-            }
-        }
-    };
-    (nk, xk, sk)
+/// `reg_covar` on the diagonal) of E-step statistics: the maximum-likelihood M-step's.
+fn moments(s: &SufficientStatistics, reg: f64) -> Result<(Array1<f64>, Array2<f64>, Covariances)> {
+    let m = s.finalize(reg)?;
+    Ok((
+        s.nk.mapv(|v| v + crate::stats::NK_EPS),
+        m.means,
+        m.covariances,
+    ))
 }
 
 /// `Σ_n Σ_k γ_nk ln γ_nk` of the E-step that produced `stats` with `pseudo`'s parameters:
@@ -597,14 +530,7 @@ fn neg_entropy(pseudo: &GmmModel, stats: &SufficientStatistics) -> f64 {
         let offset = pseudo.weights[c].ln() + log_det[c] - half_log_2pi;
         let quad = match (&p, &stats.s2) {
             (Covariances::Full(p), SecondMoments::Full(s2)) => {
-                let mut q = 0.0;
-                for i in 0..d {
-                    q += p[[c, i, i]] * s2[[c, i, i]];
-                    for j in 0..i {
-                        q += 2.0 * p[[c, i, j]] * s2[[c, i, j]];
-                    }
-                }
-                q
+                trace_lower(p.index_axis(Axis(0), c), s2.index_axis(Axis(0), c))
             }
             (Covariances::Diag(p), SecondMoments::Diag(s2)) => {
                 (0..d).map(|i| p[[c, i]] * s2[[c, i]]).sum()
@@ -618,16 +544,21 @@ fn neg_entropy(pseudo: &GmmModel, stats: &SufficientStatistics) -> f64 {
         total += stats.nk[c] * offset - 0.5 * quad;
     }
     if let (Covariances::Tied(p), SecondMoments::Tied(s2)) = (&p, &stats.s2) {
-        let mut q = 0.0;
-        for i in 0..d {
-            q += p[[i, i]] * s2[[i, i]];
-            for j in 0..i {
-                q += 2.0 * p[[i, j]] * s2[[i, j]];
-            }
-        }
-        total -= 0.5 * q;
+        total -= 0.5 * trace_lower(p.view(), s2.view());
     }
     total
+}
+
+/// `tr(P S)` of a symmetric `P` and a scatter `S` of which only the lower triangle is read.
+fn trace_lower(p: ndarray::ArrayView2<f64>, s2: ndarray::ArrayView2<f64>) -> f64 {
+    let mut q = 0.0;
+    for i in 0..p.nrows() {
+        q += p[[i, i]] * s2[[i, i]];
+        for j in 0..i {
+            q += 2.0 * p[[i, j]] * s2[[i, j]];
+        }
+    }
+    q
 }
 
 /// The posterior hyperparameters from `N_k`, `x̄_k` and `S_k` (scikit-learn's M-step).
@@ -637,7 +568,7 @@ fn m_step(
     pr: &ResolvedPriors,
     nk: &Array1<f64>,
     xk: &Array2<f64>,
-    sk: &Scatter,
+    sk: &Covariances,
 ) -> Result<BayesianFit> {
     let (k, d) = xk.dim();
     let (weight_concentration, weight_concentration_b) = match weight_prior {
@@ -664,7 +595,7 @@ fn m_step(
     let diff = |c: usize, i: usize| xk[[c, i]] - pr.mean[i];
     let nu0 = pr.degrees_of_freedom;
     let (degrees_of_freedom, covariances) = match (sk, &pr.covariance) {
-        (Scatter::Full(s), CovariancePrior::Matrix(w0)) => {
+        (Covariances::Full(s), CovariancePrior::Matrix(w0)) => {
             let dof = nk.mapv(|v| nu0 + v);
             let mut cov = Array3::zeros((k, d, d));
             for c in 0..k {
@@ -679,7 +610,7 @@ fn m_step(
             }
             (dof, Covariances::Full(cov))
         }
-        (Scatter::Tied(s), CovariancePrior::Matrix(w0)) => {
+        (Covariances::Tied(s), CovariancePrior::Matrix(w0)) => {
             let total = nk.sum();
             let dof = nu0 + total / k as f64;
             let mut cov = Array2::zeros((d, d));
@@ -696,14 +627,14 @@ fn m_step(
             }
             (Array1::from_elem(k, dof), Covariances::Tied(cov))
         }
-        (Scatter::Diag(s), CovariancePrior::Diagonal(w0)) => {
+        (Covariances::Diag(s), CovariancePrior::Diagonal(w0)) => {
             let dof = nk.mapv(|v| nu0 + v);
             let cov = Array2::from_shape_fn((k, d), |(c, i)| {
                 (w0[i] + nk[c] * (s[[c, i]] + b0 / mean_precision[c] * diff(c, i).powi(2))) / dof[c]
             });
             (dof, Covariances::Diag(cov))
         }
-        (Scatter::Spherical(s), CovariancePrior::Scalar(w0)) => {
+        (Covariances::Spherical(s), CovariancePrior::Scalar(w0)) => {
             let dof = nk.mapv(|v| nu0 + v);
             let cov = Array1::from_shape_fn(k, |c| {
                 let sq = (0..d).map(|i| diff(c, i).powi(2)).sum::<f64>() / d as f64;
