@@ -512,10 +512,11 @@ pub fn info(a: &InfoArgs) -> Result<()> {
     };
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read model file {path}"))?;
-    if crate::util::is_anomaly_ensemble(&text) {
-        return info_ensemble(a, path, &text);
-    }
-    let m = load_model(path)?;
+    let m = match crate::util::model_from_text(path, &text) {
+        Ok(m) => m,
+        Err(_) if crate::util::is_anomaly_ensemble(&text) => return info_ensemble(a, path, &text),
+        Err(e) => return Err(e),
+    };
     let (kind, fit) = provenance(&m);
     let (k, d) = (m.n_components(), m.n_features());
     let covs = m.covariances();

@@ -33,12 +33,24 @@ pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Sen
 pub fn load_model(path: &str) -> Result<GmmModel> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read model file {path}"))?;
-    if is_anomaly_ensemble(&text) {
-        anyhow::bail!(
-            "{path} is an anomaly detector of several mixtures (an ensemble): `gaussmix anomaly --model {path}` scores with it and `gaussmix info {path}` describes it; other commands need a single mixture (save one with `gaussmix anomaly --select-bic --save-model`)"
-        );
-    }
-    GmmModel::from_json(&text).with_context(|| format!("{path} is not a valid gaussmix model"))
+    model_from_text(path, &text)
+}
+
+/// The model in a model file's `text` (read from `path`); an anomaly ensemble, which is
+/// not one mixture, gets a message saying what reads it (checked only when the text is not
+/// a model, so a model is parsed once).
+///
+/// # Errors
+/// A malformed model, or an ensemble.
+pub fn model_from_text(path: &str, text: &str) -> Result<GmmModel> {
+    GmmModel::from_json(text).or_else(|e| {
+        if is_anomaly_ensemble(text) {
+            anyhow::bail!(
+                "{path} is an anomaly detector of several mixtures (an ensemble): `gaussmix anomaly --model {path}` scores with it and `gaussmix info {path}` describes it; other commands need a single mixture (save one with `gaussmix anomaly --select-bic --save-model`)"
+            );
+        }
+        Err(anyhow::Error::new(e).context(format!("{path} is not a valid gaussmix model")))
+    })
 }
 
 /// Whether a model file's text is an anomaly ensemble (its own JSON layout).
