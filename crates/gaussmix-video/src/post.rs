@@ -142,22 +142,7 @@ fn box_filter(
     assert!(r <= 7, "window radius");
     scratch.resize(2 * w * h, 0);
     let (hs, cnt) = scratch.split_at_mut(w * h);
-    // Horizontal sums.
-    for y in 0..h {
-        let s = &src[y * w..(y + 1) * w];
-        let d = &mut hs[y * w..(y + 1) * w];
-        if w > 2 * r {
-            d[r..w - r].fill(0);
-            for k in 0..=2 * r {
-                for (o, &v) in d[r..w - r].iter_mut().zip(&s[k..k + w - 2 * r]) {
-                    *o += v;
-                }
-            }
-        }
-        for x in (0..w).filter(|&x| x < r || x + r >= w) {
-            d[x] = s[x.saturating_sub(r)..(x + r + 1).min(w)].iter().sum();
-        }
-    }
+    horizontal_sums(src, hs, w, h, r);
     // Vertical sums.
     for y in 0..h {
         let (y0, y1) = (y.saturating_sub(r), (y + r).min(h - 1));
@@ -219,25 +204,7 @@ pub fn support_mask(
     assert_eq!(mask.len(), w * h, "mask size");
     scratch.resize(w * h + w, 0);
     let (hs, acc) = scratch.split_at_mut(w * h);
-    // Horizontal sums.
-    for y in 0..h {
-        let s = &score[y * w..(y + 1) * w];
-        let d = &mut hs[y * w..(y + 1) * w];
-        if w > 2 * r {
-            d[r..w - r].fill(0);
-            for k in 0..=2 * r {
-                for (o, &v) in d[r..w - r].iter_mut().zip(&s[k..k + w - 2 * r]) {
-                    *o += v as u16;
-                }
-            }
-        }
-        for x in (0..w).filter(|&x| x < r || x + r >= w) {
-            d[x] = s[x.saturating_sub(r)..(x + r + 1).min(w)]
-                .iter()
-                .map(|&v| v as u16)
-                .sum();
-        }
-    }
+    horizontal_sums(score, hs, w, h, r);
     let cols: Vec<u32> = (0..w)
         .map(|x| ((x + r).min(w - 1) - x.saturating_sub(r) + 1) as u32 * threshold)
         .collect();
@@ -461,4 +428,30 @@ pub fn components(
         }
     }
     blobs
+}
+
+/// Sums of each row's `2r + 1`-wide window (clipped at the borders) of `src` into `dst`
+/// (both `w × h`), widened to the accumulator type `T`.
+fn horizontal_sums<T>(src: &[u8], dst: &mut [T], w: usize, h: usize, r: usize)
+where
+    T: Copy + From<u8> + std::ops::AddAssign + std::iter::Sum<T>,
+{
+    for y in 0..h {
+        let s = &src[y * w..(y + 1) * w];
+        let d = &mut dst[y * w..(y + 1) * w];
+        if w > 2 * r {
+            d[r..w - r].fill(T::from(0));
+            for k in 0..=2 * r {
+                for (o, &v) in d[r..w - r].iter_mut().zip(&s[k..k + w - 2 * r]) {
+                    *o += T::from(v);
+                }
+            }
+        }
+        for x in (0..w).filter(|&x| x < r || x + r >= w) {
+            d[x] = s[x.saturating_sub(r)..(x + r + 1).min(w)]
+                .iter()
+                .map(|&v| T::from(v))
+                .sum();
+        }
+    }
 }
