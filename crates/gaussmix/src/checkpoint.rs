@@ -268,8 +268,8 @@ pub(crate) struct LoopView<'a> {
     pub reseeds: usize,
 }
 
-/// A sink for due checkpoints.
-pub type CheckpointSink<'a> = dyn FnMut(&EmCheckpoint) -> Result<()> + 'a;
+/// A sink for due checkpoints (`Send`, so that a fit can run on a worker pool).
+pub type CheckpointSink<'a> = dyn FnMut(&EmCheckpoint) -> Result<()> + Send + 'a;
 
 /// When to checkpoint a fit, where the checkpoints go, and the checkpoint to resume from.
 ///

@@ -215,7 +215,7 @@ fn a_checkpoint_of_another_fit_is_refused_by_name() {
 fn a_failing_sink_stops_the_fit_with_its_error() {
     let x = blobs(300, 5);
     let mut sink = |_: &EmCheckpoint| {
-        Err(GmmError::Source {
+        Err(GmmError::Checkpoint {
             reason: "disk full".into(),
         })
     };

@@ -36,8 +36,8 @@ use ndarray::{Array1, Array2};
 
 pub use table::{check_weights, list_names, Dataset, Kind, ReadOptions, Schema, Selection, Table};
 pub use write::{
-    check_output_path, write_atomic, write_columns, write_csv, write_csv_with_labels, write_labels,
-    write_output, Column,
+    check_output_path, write_atomic, write_atomic_even_if_interrupted, write_columns, write_csv,
+    write_csv_with_labels, write_labels, write_output, Column,
 };
 
 /// The formats [`read_dataset`] knows.
