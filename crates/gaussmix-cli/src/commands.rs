@@ -330,7 +330,15 @@ pub fn fit(a: &FitArgs) -> Result<()> {
     let stream = crate::stream::should_stream(&a.data, a.stream)?;
     let plan = checkpoint_plan(a)?;
     let ckpt_path = plan.as_ref().map(|(p, _)| p.clone());
-    let mut sink = |c: &EmCheckpoint| save_checkpoint(ckpt_path.as_deref().unwrap_or("-"), c);
+    // checkpoints written and the seconds spent writing them, for the summary
+    let mut written = (0usize, 0.0f64);
+    let mut sink = |c: &EmCheckpoint| {
+        let t = Instant::now();
+        save_checkpoint(ckpt_path.as_deref().unwrap_or("-"), c)?;
+        written.0 += 1;
+        written.1 += t.elapsed().as_secs_f64();
+        Ok(())
+    };
     let mut checkpointer = plan.map(|(_, resume)| {
         let c = Checkpointer::every_iterations(a.checkpoint_every, &mut sink)
             .interval(Some(Duration::from_secs_f64(a.checkpoint_seconds)));
@@ -450,6 +458,14 @@ pub fn fit(a: &FitArgs) -> Result<()> {
                 "warning: component {c} is degenerate: {why} (a spike, not a cluster: lower -k, try another --covariance or --prior, or --degenerate reseed|drop)"
             );
         }
+        if let Some(p) = &ckpt_path {
+            eprintln!(
+                "{} checkpoints written to {p} in {:.3}s ({:.2} % of the fit)",
+                written.0,
+                written.1,
+                100.0 * written.1 / report.seconds.max(1e-9)
+            );
+        }
         if a.output != "-" {
             eprintln!("wrote {}", a.output);
         }
@@ -473,6 +489,11 @@ pub fn fit(a: &FitArgs) -> Result<()> {
             "n_parameters": model.n_parameters(),
             "seconds": json_f64(report.seconds),
             "kernel": gaussmix::kernel_level(),
+            "checkpoint": ckpt_path.as_ref().map(|p| json!({
+                "file": p,
+                "written": written.0,
+                "seconds": json_f64(written.1),
+            })),
         }))?;
     }
     Ok(())
