@@ -675,9 +675,10 @@ impl Tracker {
         self.step(frame, blobs, Some(app), Some(pixels))
     }
 
-    /// Splits the pixels of `blob` (components `labels`) among the tracks `members`:
-    /// for each, the box of its pixels (2 % trimmed on each side), or None when it got
-    /// fewer than a tenth of its full size.
+    /// Splits the pixels of `blob` (components `labels`) among the tracks `members` (and,
+    /// with `other`, something untracked of any colour): for each track, the box of its
+    /// pixels (2 % trimmed on each side), or None when it got fewer than a tenth of its
+    /// full size.
     fn split(
         &self,
         blob: &Blob,
@@ -685,6 +686,7 @@ impl Tracker {
         members: &[usize],
         predicted: &[[f64; 4]],
         px: &Pixels<'_>,
+        other: bool,
     ) -> Vec<Option<[f64; 4]>> {
         let k = members.len();
         let mut logh: Vec<Hist> = Vec::with_capacity(k);
@@ -724,7 +726,12 @@ impl Tracker {
                 }
                 let bin = colour_bin(&px.frame[p * c..p * c + c]);
                 let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
-                let mut best = (0, f32::NEG_INFINITY);
+                // Something else (an untracked object): any colour alike, anywhere.
+                let mut best = if other {
+                    (usize::MAX, -(APPEARANCE_BINS as f32).ln())
+                } else {
+                    (0, f32::NEG_INFINITY)
+                };
                 for (m, (lh, b)) in logh.iter().zip(&boxes).enumerate() {
                     let dx = ((fx - b[0]).abs() - b[2]).max(0.0) * b[4];
                     let dy = ((fy - b[1]).abs() - b[3]).max(0.0) * b[5];
@@ -733,8 +740,10 @@ impl Tracker {
                         best = (m, sc);
                     }
                 }
-                xs[best.0].push(x as u32);
-                ys[best.0].push(y as u32);
+                if best.0 < k {
+                    xs[best.0].push(x as u32);
+                    ys[best.0].push(y as u32);
+                }
             }
         }
         members
@@ -822,7 +831,7 @@ impl Tracker {
                     }
                     if let Some(px) = px {
                         let parts =
-                            self.split(&items[j].0, &item_labels[j], &claim, &predicted, px);
+                            self.split(&items[j].0, &item_labels[j], &claim, &predicted, px, false);
                         for (&i, b) in claim.iter().zip(parts) {
                             split_box[i] = b;
                         }
@@ -987,7 +996,6 @@ impl Tracker {
             }
         }
 
-        // 5. Updates.
         let frame_size = self.frame_size;
         let edge = |b: [f64; 4]| match frame_size {
             Some((fw, fh)) => (
@@ -996,6 +1004,31 @@ impl Tracker {
             ),
             None => (false, false),
         };
+        // A blob much larger than its track's object, away from the border, is the object
+        // merged with something untracked: the track is measured with its own pixels.
+        if let Some(px) = px {
+            for i in 0..nt {
+                let (Some(j), Some((b, _))) = (blob_of[i], meas[i]) else {
+                    continue;
+                };
+                let t = &self.tracks[i];
+                if t.id == 0 || joined[i] || restart[i] || t.app.is_none() {
+                    continue;
+                }
+                let e = edge(b);
+                let big = |m: f64, f: f64, e: bool| !e && m > JUMP * f && m - f > 0.25 * f;
+                if big(b[2], t.full.0, e.0) || big(b[3], t.full.1, e.1) {
+                    if let Some(v) =
+                        self.split(&items[j].0, &item_labels[j], &[i], &predicted, px, true)[0]
+                    {
+                        meas[i] = Some((v, None));
+                        joined[i] = true;
+                    }
+                }
+            }
+        }
+
+        // 5. Updates.
         let mut rows = Vec::new();
         for i in 0..nt {
             let t = &mut self.tracks[i];
