@@ -14,6 +14,7 @@ use crate::degenerate::{degenerate_components, DegeneratePolicy, MAX_RESEEDS};
 use crate::error::{GmmError, Result};
 use crate::float::Float;
 use crate::kmeans;
+use crate::missing::{Gaps, MissingValues};
 use crate::model::{FitInfo, GmmModel, Noise};
 use crate::par::{Parallelism, BLOCK_ROWS};
 use crate::stats::{MStepOptions, SufficientStatistics};
@@ -191,6 +192,7 @@ pub struct GaussianMixture {
     init_scaling: InitScaling,
     hc_tree: Option<Arc<HcTree>>,
     inner_tol: Option<f64>,
+    missing: MissingValues,
 }
 
 /// The merge tree of the hierarchical initialisation ([`InitMethod::Hc`]) of one data
@@ -290,6 +292,7 @@ impl GaussianMixture {
             init_scaling: InitScaling::Raw,
             hc_tree: None,
             inner_tol: None,
+            missing: MissingValues::Error,
         }
     }
 
@@ -299,6 +302,19 @@ impl GaussianMixture {
     pub fn inner_tol(mut self, tol: f64) -> Self {
         self.inner_tol = Some(tol);
         self
+    }
+
+    /// What the fit does with missing entries (NaN) in the data: an error by default
+    /// (as scikit-learn), or masked EM with [`MissingValues::Em`] (see
+    /// [`crate::missing`]). Infinities are errors either way.
+    pub fn missing(mut self, policy: MissingValues) -> Self {
+        self.missing = policy;
+        self
+    }
+
+    /// The missing-values policy.
+    pub fn missing_value(&self) -> MissingValues {
+        self.missing
     }
 
     /// A precomputed merge tree for [`InitMethod::Hc`] (used when it was built on data
@@ -655,7 +671,34 @@ impl GaussianMixture {
     ) -> Result<GmmModel> {
         self.validate()?;
         check_nonempty(x)?;
+        if self.missing == MissingValues::Em {
+            if let Some(gaps) = Gaps::find(x, 0, true)? {
+                if self.noise {
+                    return Err(GmmError::InvalidParam {
+                        name: "noise",
+                        value: "true".into(),
+                        reason: "a uniform noise component cannot be combined with missing values (its density has no marginal)".into(),
+                    });
+                }
+                // the initialisation sees the rows mean-imputed; EM sees the gaps
+                let start = crate::missing::mean_imputed(x);
+                return self.fit_checked(start.view(), weights, warm, observer, Some(&gaps));
+            }
+        }
         check_finite(x, 0)?;
+        self.fit_checked(x, weights, warm, observer, None)
+    }
+
+    /// [`GaussianMixture::fit_observed`] on finite data; with `gaps`, `x` is the start of
+    /// the initialisation and the E-steps are masked.
+    fn fit_checked<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        warm: Option<&GmmModel>,
+        observer: &mut dyn FnMut(&IterationEvent),
+        gaps: Option<&Gaps>,
+    ) -> Result<GmmModel> {
         let (n, d) = x.dim();
         if let Some(w) = weights {
             check_weights(w, n)?;
@@ -711,8 +754,16 @@ impl GaussianMixture {
                     ),
                 });
             }
-            let (mut model, info) =
-                self.em(x, weights, m.clone(), m.info.lower_bound, 0, observer, &res)?;
+            let (mut model, info) = self.em(
+                x,
+                weights,
+                m.clone(),
+                m.info.lower_bound,
+                0,
+                observer,
+                &res,
+                gaps,
+            )?;
             model.feature_names = m.feature_names.clone();
             model.set_info(info);
             return Ok(model);
@@ -722,8 +773,16 @@ impl GaussianMixture {
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(init as u64);
             let start = self.initial_model(x, weights, &mut rng, &res)?;
-            let (model, info) =
-                self.em(x, weights, start, f64::NEG_INFINITY, init, observer, &res)?;
+            let (model, info) = self.em(
+                x,
+                weights,
+                start,
+                f64::NEG_INFINITY,
+                init,
+                observer,
+                &res,
+                gaps,
+            )?;
             let better = match &best {
                 None => true,
                 Some((_, b)) => info.lower_bound > b.lower_bound,
@@ -749,10 +808,14 @@ impl GaussianMixture {
         init: usize,
         observer: &mut dyn FnMut(&IterationEvent),
         res: &Resolved,
+        gaps: Option<&Gaps>,
     ) -> Result<(GmmModel, FitInfo)> {
         let par = self.parallelism;
         self.em_with(
-            &mut |m| Ok(SufficientStatistics::e_step(m, x, weights, par)),
+            &mut |m| match gaps {
+                Some(g) => g.e_step(m, weights, par),
+                None => Ok(SufficientStatistics::e_step(m, x, weights, par)),
+            },
             model,
             lower_bound,
             init,
@@ -997,9 +1060,10 @@ impl GaussianMixture {
         };
         let mut sample = crate::stream::Reservoir::new(cap, d);
         let (mut n, mut n_pos, mut wsum, mut wmax) = (0usize, 0usize, 0.0, 0.0f64);
+        let (mut seen, mut gaps) = (vec![false; d], false);
         source.reset()?;
         while let Some(chunk) = source.next_chunk()? {
-            crate::stream::check_chunk(&chunk, d, n)?;
+            gaps |= crate::missing::check_chunk(&chunk, d, n, self.missing, &mut seen)?;
             let w = chunk.weights.as_ref().map(|w| w.view());
             n_pos += w.map_or(chunk.x.nrows(), |w| w.iter().filter(|v| **v > 0.0).count());
             wsum += w.map_or(chunk.x.nrows() as f64, |w| w.sum());
@@ -1024,7 +1088,25 @@ impl GaussianMixture {
                 n_components: self.n_components,
             });
         }
+        if gaps {
+            if let Some(j) = seen.iter().position(|s| !s) {
+                return Err(GmmError::AllMissingColumn { column: j });
+            }
+            if self.noise {
+                return Err(GmmError::InvalidParam {
+                    name: "noise",
+                    value: "true".into(),
+                    reason: "a uniform noise component cannot be combined with missing values (its density has no marginal)".into(),
+                });
+            }
+        }
         let (xs, mut ws) = sample.into_parts();
+        // the initialisation sees the sample mean-imputed
+        let xs = if gaps {
+            crate::missing::mean_imputed(xs.view())
+        } else {
+            xs
+        };
         // weights are relative: rescaled as in the in-memory fit
         let wexp = weight_scale_exponent(wmax);
         if let (Some(e), Some(w)) = (wexp, ws.as_mut()) {
@@ -1041,17 +1123,24 @@ impl GaussianMixture {
             source.reset()?;
             let mut row = 0;
             while let Some(mut chunk) = source.next_chunk()? {
-                crate::stream::check_chunk(&chunk, d, row)?;
+                let gappy = crate::missing::check_chunk(&chunk, d, row, self.missing, &mut seen)?;
                 if let (Some(e), Some(w)) = (wexp, chunk.weights.as_mut()) {
                     w.mapv_inplace(|v| scale_pow2(v, e));
                 }
-                total.accumulate_prepared(
-                    m,
-                    &prep,
-                    chunk.x.view(),
-                    chunk.weights.as_ref().map(|w| w.view()),
-                    par,
-                );
+                let w = chunk.weights.as_ref().map(|w| w.view());
+                if gappy {
+                    crate::missing::accumulate_chunk(
+                        &mut total,
+                        m,
+                        &prep,
+                        chunk.x.view(),
+                        w,
+                        row,
+                        par,
+                    )?;
+                } else {
+                    total.accumulate_prepared(m, &prep, chunk.x.view(), w, par);
+                }
                 row += chunk.x.nrows();
             }
             if row != n {
