@@ -13,6 +13,7 @@ use crate::args::{Covariance, Degenerate, Init, JsonArg};
 use crate::exit::{self, NotConverged};
 use crate::interrupt;
 use crate::io::{self, ReadOptions};
+use crate::missing::{self as gaps, MissingArg};
 use crate::output::{self, json_f64};
 use crate::progress::Progress;
 use crate::util::{load_model, read_for_model, with_threads};
@@ -94,6 +95,10 @@ pub struct FitArgs {
     /// With --stream: rows sampled (uniformly) to initialise the fit.
     #[arg(long, default_value_t = 200_000)]
     pub init_rows: usize,
+    /// Missing cells (NA, NaN, empty, null): an error, or `em` to use each row's observed
+    /// entries (masked EM; predictions marginalise over the gaps).
+    #[arg(long, value_enum, ignore_case = true, default_value = "error")]
+    pub missing: MissingArg,
     /// Exit with status 3 (and write nothing) when EM does not converge, instead of a
     /// warning.
     #[arg(long)]
@@ -117,6 +122,10 @@ pub struct PredictArgs {
     /// Write the K responsibilities of each row instead of a label.
     #[arg(long)]
     pub proba: bool,
+    /// Missing cells (NA, NaN, empty, null): an error, or `em` to use each row's observed
+    /// entries (masked EM; predictions marginalise over the gaps).
+    #[arg(long, value_enum, ignore_case = true, default_value = "error")]
+    pub missing: MissingArg,
     /// Output table: CSV (.tsv tab-separated, .parquet Parquet); default `-`, standard output.
     #[arg(short = 'o', long = "output", default_value = "-")]
     pub output: String,
@@ -143,6 +152,10 @@ pub struct ScoreArgs {
     /// With --mean: print `{"mean_log_density": …, "rows": …}` as JSON.
     #[arg(long, requires = "mean")]
     pub json: bool,
+    /// Missing cells (NA, NaN, empty, null): an error, or `em` to use each row's observed
+    /// entries (masked EM; predictions marginalise over the gaps).
+    #[arg(long, value_enum, ignore_case = true, default_value = "error")]
+    pub missing: MissingArg,
     /// Output table: CSV (.tsv tab-separated, .parquet Parquet); default `-`, standard output.
     #[arg(short = 'o', long = "output", default_value = "-")]
     pub output: String,
@@ -198,6 +211,7 @@ fn estimator(a: &FitArgs) -> Result<GaussianMixture> {
         .noise(a.noise)
         .equal_weights(a.equal_weights)
         .degenerate(a.degenerate.policy())
+        .missing(a.missing.policy())
         .interrupt(interrupt::flag());
     if a.init_standardized {
         g = g.init_scaling(gaussmix::InitScaling::Standardized);
@@ -264,6 +278,7 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         array: a.data_args.array.clone(),
         quiet: a.quiet,
     };
+    a.missing.apply();
     let stream = crate::stream::should_stream(&a.data, a.stream)?;
     let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
     let mut observer = |e: &IterationEvent| progress.iteration(e);
@@ -271,7 +286,7 @@ pub fn fit(a: &FitArgs) -> Result<()> {
     // Ctrl-C from here on stops the fit before its next iteration or chunk (and writes
     // nothing).
     let (fitted, names, report, degenerate) = if stream {
-        let src = crate::stream::open(&a.data, &opts)?;
+        let src = crate::stream::open(&a.data, &opts).map_err(|e| gaps::hint(e, a.missing))?;
         if !a.quiet {
             eprintln!("streaming {}", src.description);
         }
@@ -291,7 +306,8 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         };
         (fitted, src.names, report, Vec::new())
     } else {
-        let data = io::read_dataset(&a.data, &opts)?;
+        let data = io::read_dataset(&a.data, &opts).map_err(|e| gaps::hint(e, a.missing))?;
+        let gappy = gaps::has_gaps(data.x.view());
         interrupt::set_graceful(true);
         let fitted = with_threads(a.threads, || {
             g.fit_observed(
@@ -303,12 +319,13 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         });
         interrupt::set_graceful(false);
         let bic = match &fitted {
+            Ok(Ok(m)) if gappy => Some(gaps::bic(m, data.x.view())?),
             Ok(Ok(m)) => Some(m.bic(data.x.view())?),
             _ => None,
         };
         // the default --degenerate warn: say which components are spikes
         let degenerate = match &fitted {
-            Ok(Ok(m)) if a.degenerate == Degenerate::Warn && !a.quiet => {
+            Ok(Ok(m)) if a.degenerate == Degenerate::Warn && !a.quiet && !gappy => {
                 m.degenerate_components(data.x.view(), a.reg_covar)?
             }
             _ => Vec::new(),
@@ -323,7 +340,9 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         (fitted, data.feature_names, report, degenerate)
     };
     progress.finish();
-    let mut model = fitted?.with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
+    let mut model = fitted?
+        .map_err(|e| gaps::explain(e, &a.data, &names))
+        .with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
     let report = FitReport {
         seconds: start.elapsed().as_secs_f64(),
         ..report
@@ -401,14 +420,32 @@ pub fn fit(a: &FitArgs) -> Result<()> {
 /// `gaussmix predict`.
 pub fn predict(a: &PredictArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)?;
+    a.missing.apply();
+    let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)
+        .map_err(|e| gaps::hint(e, a.missing))?;
     let x = data.x.view();
+    let em = a.missing == MissingArg::Em;
+    let explain = |e| gaps::explain(e, &a.data, &data.feature_names);
     if a.proba {
-        let p = with_threads(a.threads, || model.predict_proba(x))??;
+        let p = with_threads(a.threads, || {
+            if em {
+                model.predict_proba_missing(x)
+            } else {
+                model.predict_proba(x)
+            }
+        })?
+        .map_err(explain)?;
         let header: Vec<String> = (0..model.n_components()).map(|k| format!("p{k}")).collect();
         io::write_csv(&a.output, &header, p.view())
     } else {
-        let labels = with_threads(a.threads, || model.predict(x))??;
+        let labels = with_threads(a.threads, || {
+            if em {
+                model.predict_missing(x)
+            } else {
+                model.predict(x)
+            }
+        })?
+        .map_err(explain)?;
         io::write_labels(&a.output, "label", &labels.to_vec())
     }
 }
@@ -416,8 +453,17 @@ pub fn predict(a: &PredictArgs) -> Result<()> {
 /// `gaussmix score`.
 pub fn score(a: &ScoreArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)?;
-    let s = with_threads(a.threads, || model.score_samples(data.x.view()))??;
+    a.missing.apply();
+    let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)
+        .map_err(|e| gaps::hint(e, a.missing))?;
+    let s = with_threads(a.threads, || {
+        if a.missing == MissingArg::Em {
+            model.score_samples_missing(data.x.view())
+        } else {
+            model.score_samples(data.x.view())
+        }
+    })?
+    .map_err(|e| gaps::explain(e, &a.data, &data.feature_names))?;
     if a.mean {
         let Some(mean) = s.mean() else {
             bail!("{}: no rows to score", a.data);
