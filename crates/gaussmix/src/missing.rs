@@ -105,10 +105,19 @@ pub(crate) struct Gaps {
     /// The incomplete rows (NaN kept), ordered by group.
     incomplete_x: Array2<f64>,
     groups: Vec<Group>,
-    /// Work units of about [`BLOCK_ROWS`] incomplete rows, fixed, so the reduction order
-    /// (and the result) does not depend on the thread count.
+    /// Work units of about [`BLOCK_ROWS`] incomplete rows of the small groups, fixed, so
+    /// the reduction order (and the result) does not depend on the thread count.
     units: Vec<Vec<Segment>>,
+    /// The groups of at least [`BIG_GROUP`] rows, with their observed entries gathered:
+    /// their E-step is the fast kernels' on the marginal model.
+    big: Vec<(usize, Array2<f64>)>,
+    /// Every group by itself in units (for predictions, which take the per-row path).
+    all_units: Vec<Vec<Segment>>,
 }
+
+/// Groups of at least this many rows take the fast kernels on their observed entries;
+/// smaller ones (a pattern of a few rows) are evaluated row by row.
+const BIG_GROUP: usize = 32;
 
 impl Gaps {
     /// Splits `x` by missingness; `None` when nothing is missing. `row_offset` names rows
@@ -191,26 +200,50 @@ impl Gaps {
             });
             start += rows.len();
         }
-        let mut units: Vec<Vec<Segment>> = Vec::new();
-        let mut cur: Vec<Segment> = Vec::new();
-        let mut cur_rows = 0;
-        for (g, grp) in groups.iter().enumerate() {
-            let mut s = grp.start;
-            while s < grp.end {
-                let e = grp.end.min(s + (BLOCK_ROWS - cur_rows));
-                cur.push((g, s, e));
-                cur_rows += e - s;
-                s = e;
-                if cur_rows == BLOCK_ROWS {
-                    units.push(std::mem::take(&mut cur));
-                    cur_rows = 0;
+        let units_of = |take: &dyn Fn(&Group) -> bool| {
+            let mut units: Vec<Vec<Segment>> = Vec::new();
+            let mut cur: Vec<Segment> = Vec::new();
+            let mut cur_rows = 0;
+            for (g, grp) in groups.iter().enumerate().filter(|(_, g)| take(g)) {
+                let mut s = grp.start;
+                while s < grp.end {
+                    let e = grp.end.min(s + (BLOCK_ROWS - cur_rows));
+                    cur.push((g, s, e));
+                    cur_rows += e - s;
+                    s = e;
+                    if cur_rows == BLOCK_ROWS {
+                        units.push(std::mem::take(&mut cur));
+                        cur_rows = 0;
+                    }
                 }
             }
-        }
-        if !cur.is_empty() {
-            units.push(cur);
-        }
+            if !cur.is_empty() {
+                units.push(cur);
+            }
+            units
+        };
+        let is_big = |g: &Group| g.end - g.start >= BIG_GROUP;
+        let units = units_of(&|g| !is_big(g));
+        let all_units = units_of(&|_| true);
+        let big = if fit {
+            groups
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| is_big(g))
+                .map(|(i, g)| {
+                    let xo = incomplete_x
+                        .slice(s![g.start..g.end, ..])
+                        .select(Axis(1), &g.observed);
+                    (i, xo)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let units = if fit { units } else { all_units.clone() };
         Ok(Some(Gaps {
+            big,
+            all_units,
             n_rows: n,
             complete,
             complete_x,
@@ -251,13 +284,22 @@ impl Gaps {
         let wi = gather(&self.incomplete);
         let wi = wi.as_ref().map(|w| w.view());
         reject_noise(model)?;
+        let dense = Dense::new(model);
+        // the large groups: the fast kernels on the marginal model, lifted to D
+        for (g, xo) in &self.big {
+            let grp = &self.groups[*g];
+            let marginal = marginal_model(model, &grp.observed)?;
+            let w = wi.map(|w| w.slice_move(s![grp.start..grp.end]));
+            let st = SufficientStatistics::e_step(&marginal, xo.view(), w, par);
+            let cond = Conditional::new(&dense, &grp.observed, &grp.missing)?;
+            cond.lift(&st, &mut total);
+        }
         let parts = self.over_units(par, |unit| {
             let mut part = SufficientStatistics::zeros_for(model);
             for &(g, s, e) in unit {
                 let grp = &self.groups[g];
-                let cond = Conditional::new(model, &grp.observed, &grp.missing)?;
+                let cond = Conditional::new(&dense, &grp.observed, &grp.missing)?;
                 cond.accumulate(
-                    model,
                     self.incomplete_x.slice(s![s..e, ..]),
                     wi.map(|w| w.slice_move(s![s..e])),
                     &mut part,
@@ -271,7 +313,20 @@ impl Gaps {
         Ok(total)
     }
 
-    /// Maps every work unit (in parallel when asked), results in unit order.
+    /// Maps every unit of all groups (in parallel when asked), results in unit order.
+    fn over_all_units<R: Send>(
+        &self,
+        par: Parallelism,
+        f: impl Fn(&[Segment]) -> Result<R> + Sync,
+    ) -> Result<Vec<R>> {
+        match par {
+            Parallelism::Sequential => self.all_units.iter().map(|u| f(u)).collect(),
+            Parallelism::Rayon => self.all_units.par_iter().map(|u| f(u)).collect(),
+        }
+    }
+
+    /// Maps every work unit of the small groups (in parallel when asked), results in
+    /// unit order.
     fn over_units<R: Send>(
         &self,
         par: Parallelism,
@@ -292,21 +347,23 @@ impl Gaps {
         impute: Option<Option<u64>>,
     ) -> Result<Vec<RowResult>> {
         reject_noise(model)?;
-        let parts = self.over_units(par, |unit| {
+        let dense = Dense::new(model);
+        let parts = self.over_all_units(par, |unit| {
             let mut out = Vec::new();
             for &(g, s, e) in unit {
                 let grp = &self.groups[g];
-                let cond = Conditional::new(model, &grp.observed, &grp.missing)?;
+                let cond = Conditional::new(&dense, &grp.observed, &grp.missing)?;
                 let draw = match impute {
-                    Some(Some(_)) => Some(cond.draw_factors()?),
+                    Some(Some(_)) => Some(cond.draw_factors()),
                     _ => None,
                 };
                 for i in s..e {
                     let row = self.incomplete[i];
                     let x = self.incomplete_x.row(i);
-                    let mut res = cond.evaluate(model, x);
+                    let x = x.as_slice().expect("standard layout");
+                    let mut res = cond.evaluate(x);
                     if let Some(seed) = impute {
-                        res.filled = Some(cond.fill(model, x, &res, seed, row, draw.as_deref()));
+                        res.filled = Some(cond.fill(x, &res, seed, row, draw.as_deref()));
                     }
                     res.row = row;
                     out.push(res);
@@ -325,7 +382,8 @@ struct RowResult {
     resp: Vec<f64>,
     /// `ln p(x_o)`.
     ln: f64,
-    /// `r_k = x_o − μ_k,o`, K×d_o.
+    /// `E_k[x | x_o] − μ_k` per component (K×D): `x_o − μ_k,o` on the observed entries,
+    /// `E_k[x_m | x_o] − μ_k,m` on the missing ones.
     resid: Vec<f64>,
     filled: Option<Vec<f64>>,
 }
@@ -341,155 +399,213 @@ fn reject_noise(model: &GmmModel) -> Result<()> {
     Ok(())
 }
 
-/// `Σ_k[i, j]` of a model's covariances, dense.
-fn cov_entry(c: &Covariances, k: usize, i: usize, j: usize) -> f64 {
-    match c {
-        Covariances::Full(a) => a[[k, i, j]],
-        Covariances::Tied(a) => a[[i, j]],
-        Covariances::Diag(a) => {
-            if i == j {
-                a[[k, i]]
-            } else {
-                0.0
+/// A model's constants in dense row-major form, computed once per pass.
+///
+/// The conditionals come from the precision `Λ = P Pᵀ` rather than from `Σ_oo`: with
+/// `Λ_mm`, the block of the missing entries, `Σ_m|o = Λ_mm⁻¹`,
+/// `E[x_m | x_o] − μ_m = −Λ_mm⁻¹ Λ_mo (x_o − μ_o)`, `ln det Σ_oo = ln det Σ + ln det Λ_mm`,
+/// and the marginal's Mahalanobis distance is that of the completed row under the full
+/// precision, `‖(x̂ − μ) P‖²` (the conditional mean minimises the quadratic form over
+/// `x_m`). Only a `d_m × d_m` matrix is factored per pattern and component.
+pub(crate) struct Dense {
+    k: usize,
+    d: usize,
+    /// 1 for tied, K otherwise.
+    distinct: usize,
+    diagonal: bool,
+    /// distinct × D × D precisions (full and tied).
+    prec: Vec<f64>,
+    /// distinct × D × D upper precision factors (full and tied).
+    pchol: Vec<f64>,
+    /// distinct: `Σ_i ln P_ii` (full and tied).
+    log_det_p: Vec<f64>,
+    /// K × D inverse variances (diag and spherical).
+    inv_var: Vec<f64>,
+    /// K × D.
+    means: Vec<f64>,
+    /// K: `ln π_k`.
+    log_w: Vec<f64>,
+}
+
+impl Dense {
+    pub(crate) fn new(model: &GmmModel) -> Self {
+        let (k, d) = (model.n_components(), model.n_features());
+        let means: Vec<f64> = model.means.iter().copied().collect();
+        let log_w = model.weights.iter().map(|w| w.ln()).collect();
+        let mut out = Dense {
+            k,
+            d,
+            distinct: k,
+            diagonal: false,
+            prec: Vec::new(),
+            pchol: Vec::new(),
+            log_det_p: Vec::new(),
+            inv_var: Vec::new(),
+            means,
+            log_w,
+        };
+        let dense_factor = |p: &[f64]| {
+            let mut prec = vec![0.0; d * d];
+            for i in 0..d {
+                for j in 0..d {
+                    prec[i * d + j] = (i.max(j)..d).map(|t| p[i * d + t] * p[j * d + t]).sum();
+                }
+            }
+            let ld = (0..d).map(|i| p[i * d + i].ln()).sum::<f64>();
+            (prec, ld)
+        };
+        match &model.precisions_cholesky {
+            Covariances::Full(a) => {
+                for c in 0..k {
+                    let p: Vec<f64> = a.index_axis(Axis(0), c).iter().copied().collect();
+                    let (prec, ld) = dense_factor(&p);
+                    out.prec.extend(prec);
+                    out.pchol.extend(p);
+                    out.log_det_p.push(ld);
+                }
+            }
+            Covariances::Tied(a) => {
+                let p: Vec<f64> = a.iter().copied().collect();
+                let (prec, ld) = dense_factor(&p);
+                out.distinct = 1;
+                out.prec = prec;
+                out.pchol = p;
+                out.log_det_p = vec![ld];
+            }
+            Covariances::Diag(a) => {
+                out.diagonal = true;
+                out.inv_var = a.iter().map(|p| p * p).collect();
+            }
+            Covariances::Spherical(a) => {
+                out.diagonal = true;
+                out.inv_var = (0..k * d).map(|i| a[i / d] * a[i / d]).collect();
             }
         }
-        Covariances::Spherical(a) => {
-            if i == j {
-                a[k]
-            } else {
-                0.0
-            }
+        out
+    }
+
+    fn q(&self, c: usize) -> usize {
+        if self.distinct == 1 {
+            0
+        } else {
+            c
         }
     }
 }
 
 /// The conditionals of every component for one missingness pattern.
 struct Conditional<'a> {
+    dense: &'a Dense,
     o: &'a [usize],
     m: &'a [usize],
-    /// Distinct covariances (1 for tied, K otherwise).
-    distinct: usize,
-    /// Lower Cholesky factors of `Σ_oo`, distinct × d_o × d_o.
-    l: Vec<f64>,
-    /// `B = Σ_mo Σ_oo⁻¹`, distinct × d_m × d_o (empty for diagonal covariances).
+    /// `−Λ_mm⁻¹ Λ_mo`, distinct × d_m × d_o (full and tied).
     b: Vec<f64>,
-    /// `Σ_m|o`, distinct × d_m × d_m.
+    /// `Σ_m|o = Λ_mm⁻¹`, distinct × d_m × d_m (K × d_m × d_m for diagonal types).
     c: Vec<f64>,
-    /// `ln π_k − Σ ln L_ii − ½ d_o ln 2π`, K.
+    /// `ln π_k − ½ ln det Σ_k,oo − ½ d_o ln 2π`, K.
     offset: Vec<f64>,
-    diagonal: bool,
 }
 
 impl<'a> Conditional<'a> {
-    fn new(model: &GmmModel, o: &'a [usize], m: &'a [usize]) -> Result<Self> {
-        let k = model.n_components();
-        let cov = &model.covariances;
-        let diagonal = matches!(cov, Covariances::Diag(_) | Covariances::Spherical(_));
-        let distinct = if matches!(cov, Covariances::Tied(_)) {
-            1
-        } else {
-            k
-        };
+    fn new(dense: &'a Dense, o: &'a [usize], m: &'a [usize]) -> Result<Self> {
+        let (k, d) = (dense.k, dense.d);
         let (dob, dm) = (o.len(), m.len());
-        let mut l = vec![0.0; distinct * dob * dob];
-        let mut b = if diagonal {
-            Vec::new()
-        } else {
-            vec![0.0; distinct * dm * dob]
-        };
+        let half_log_2pi = 0.5 * dob as f64 * (2.0 * std::f64::consts::PI).ln();
+        if dense.diagonal {
+            let mut c = vec![0.0; k * dm * dm];
+            let mut offset = Vec::with_capacity(k);
+            for q in 0..k {
+                let iv = &dense.inv_var[q * d..(q + 1) * d];
+                for (a, &i) in m.iter().enumerate() {
+                    c[q * dm * dm + a * dm + a] = 1.0 / iv[i];
+                }
+                let half_log_det_prec: f64 = o.iter().map(|&i| 0.5 * iv[i].ln()).sum();
+                offset.push(dense.log_w[q] + half_log_det_prec - half_log_2pi);
+            }
+            return Ok(Conditional {
+                dense,
+                o,
+                m,
+                b: Vec::new(),
+                c,
+                offset,
+            });
+        }
+        let distinct = dense.distinct;
+        let mut b = vec![0.0; distinct * dm * dob];
         let mut c = vec![0.0; distinct * dm * dm];
-        let mut half_log_det = vec![0.0; distinct];
-        let mut tmp = vec![0.0; dob];
+        let mut half_log_det_mm = vec![0.0; distinct];
+        let mut l = vec![0.0; dm * dm];
+        let mut col = vec![0.0; dm];
         for q in 0..distinct {
-            let lq = &mut l[q * dob * dob..(q + 1) * dob * dob];
-            for (a, &i) in o.iter().enumerate() {
-                for (bb, &j) in o.iter().enumerate() {
-                    lq[a * dob + bb] = cov_entry(cov, q, i, j);
+            let prec = &dense.prec[q * d * d..(q + 1) * d * d];
+            for (a, &i) in m.iter().enumerate() {
+                for (t, &j) in m.iter().enumerate() {
+                    l[a * dm + t] = prec[i * d + j];
                 }
             }
-            crate::linalg::cholesky_lower(lq, dob).map_err(|_| {
+            crate::linalg::cholesky_lower(&mut l, dm).map_err(|_| {
                 crate::covariance::ill_defined(
                     q,
                     0.0,
-                    "its covariance restricted to the observed features of some rows is not positive definite",
+                    "its precision restricted to the missing features of some rows is not positive definite",
                 )
             })?;
-            half_log_det[q] = (0..dob).map(|a| lq[a * dob + a].ln()).sum();
-            let cq = &mut c[q * dm * dm..(q + 1) * dm * dm];
-            for (a, &i) in m.iter().enumerate() {
-                for (bb, &j) in m.iter().enumerate() {
-                    cq[a * dm + bb] = cov_entry(cov, q, i, j);
-                }
-            }
-            if diagonal {
-                continue;
-            }
+            half_log_det_mm[q] = (0..dm).map(|a| l[a * dm + a].ln()).sum();
             let bq = &mut b[q * dm * dob..(q + 1) * dm * dob];
-            for (a, &i) in m.iter().enumerate() {
-                // row a of B solves Σ_oo bᵀ = Σ_o,i: forward then backward substitution
-                for (bb, &j) in o.iter().enumerate() {
-                    tmp[bb] = cov_entry(cov, q, j, i);
+            for (t, &j) in o.iter().enumerate() {
+                for (a, &i) in m.iter().enumerate() {
+                    col[a] = prec[i * d + j];
                 }
-                forward(lq, dob, &mut tmp);
-                backward(lq, dob, &mut tmp);
-                bq[a * dob..(a + 1) * dob].copy_from_slice(&tmp);
+                forward(&l, dm, &mut col);
+                backward(&l, dm, &mut col);
+                for a in 0..dm {
+                    bq[a * dob + t] = -col[a];
+                }
             }
-            // Σ_m|o = Σ_mm − B Σ_om
-            for a in 0..dm {
-                for bb in 0..dm {
-                    let j = m[bb];
-                    let mut v = 0.0;
-                    for (t, &i) in o.iter().enumerate() {
-                        v += bq[a * dob + t] * cov_entry(cov, q, i, j);
-                    }
-                    cq[a * dm + bb] -= v;
+            let cq = &mut c[q * dm * dm..(q + 1) * dm * dm];
+            for t in 0..dm {
+                col.fill(0.0);
+                col[t] = 1.0;
+                forward(&l, dm, &mut col);
+                backward(&l, dm, &mut col);
+                for a in 0..dm {
+                    cq[a * dm + t] = col[a];
                 }
             }
             // exactly symmetric
             for a in 0..dm {
-                for bb in 0..a {
-                    let v = 0.5 * (cq[a * dm + bb] + cq[bb * dm + a]);
-                    cq[a * dm + bb] = v;
-                    cq[bb * dm + a] = v;
+                for t in 0..a {
+                    let v = 0.5 * (cq[a * dm + t] + cq[t * dm + a]);
+                    cq[a * dm + t] = v;
+                    cq[t * dm + a] = v;
                 }
             }
         }
-        let half_log_2pi = 0.5 * dob as f64 * (2.0 * std::f64::consts::PI).ln();
         let offset = (0..k)
             .map(|c| {
-                let q = if distinct == 1 { 0 } else { c };
-                model.weights[c].ln() - half_log_det[q] - half_log_2pi
+                let q = dense.q(c);
+                // −½ ln det Σ_oo = Σ ln P_ii − ½ ln det Λ_mm
+                dense.log_w[c] + dense.log_det_p[q] - half_log_det_mm[q] - half_log_2pi
             })
             .collect();
         Ok(Conditional {
+            dense,
             o,
             m,
-            distinct,
-            l,
             b,
             c,
             offset,
-            diagonal,
         })
     }
 
-    fn q(&self, k: usize) -> usize {
-        if self.distinct == 1 {
-            0
-        } else {
-            k
-        }
-    }
-
-    /// Responsibilities, `ln p(x_o)` and the residuals of one row (NaN at the missing
-    /// entries).
-    fn evaluate(&self, model: &GmmModel, x: ArrayView1<f64>) -> RowResult {
-        let k = model.n_components();
-        let dob = self.o.len();
-        let mut resid = vec![0.0; k * dob];
+    /// Responsibilities, `ln p(x_o)` and the completed residuals of one row.
+    fn evaluate(&self, x: &[f64]) -> RowResult {
+        let (k, d) = (self.dense.k, self.dense.d);
+        let mut resid = vec![0.0; k * d];
         let mut resp = vec![0.0; k];
-        let mut z = vec![0.0; dob];
-        let ln = self.evaluate_into(model, x, &mut resp, &mut resid, &mut z);
+        let mut t = vec![0.0; d];
+        let ln = self.evaluate_into(x, &mut resp, &mut resid, &mut t);
         RowResult {
             row: 0,
             resp,
@@ -499,26 +615,41 @@ impl<'a> Conditional<'a> {
         }
     }
 
-    /// [`Conditional::evaluate`] into buffers (K, K×d_o, d_o); returns `ln p(x_o)`.
-    fn evaluate_into(
-        &self,
-        model: &GmmModel,
-        x: ArrayView1<f64>,
-        lp: &mut [f64],
-        resid: &mut [f64],
-        z: &mut [f64],
-    ) -> f64 {
-        let k = model.n_components();
+    /// [`Conditional::evaluate`] into buffers (K, K×D, D); returns `ln p(x_o)`.
+    fn evaluate_into(&self, x: &[f64], lp: &mut [f64], resid: &mut [f64], t: &mut [f64]) -> f64 {
+        let dense = self.dense;
+        let (k, d) = (dense.k, dense.d);
         let dob = self.o.len();
         for c in 0..k {
-            let r = &mut resid[c * dob..(c + 1) * dob];
-            for (a, &i) in self.o.iter().enumerate() {
-                r[a] = x[i] - model.means[[c, i]];
+            let e = &mut resid[c * d..(c + 1) * d];
+            let mu = &dense.means[c * d..(c + 1) * d];
+            for &i in self.o {
+                e[i] = x[i] - mu[i];
             }
-            z.copy_from_slice(r);
-            let q = self.q(c);
-            forward(&self.l[q * dob * dob..(q + 1) * dob * dob], dob, z);
-            let maha: f64 = z.iter().map(|v| v * v).sum();
+            let maha = if dense.diagonal {
+                let iv = &dense.inv_var[c * d..(c + 1) * d];
+                for &i in self.m {
+                    e[i] = 0.0;
+                }
+                self.o.iter().map(|&i| e[i] * e[i] * iv[i]).sum::<f64>()
+            } else {
+                let q = dense.q(c);
+                let bq = &self.b[q * self.m.len() * dob..(q + 1) * self.m.len() * dob];
+                for (a, &i) in self.m.iter().enumerate() {
+                    let row = &bq[a * dob..(a + 1) * dob];
+                    e[i] = row.iter().zip(self.o).map(|(b, &j)| b * e[j]).sum();
+                }
+                // ‖e P‖² with P upper triangular
+                let p = &dense.pchol[q * d * d..(q + 1) * d * d];
+                t.fill(0.0);
+                for i in 0..d {
+                    let ei = e[i];
+                    for (tj, pij) in t[i..].iter_mut().zip(&p[i * d + i..(i + 1) * d]) {
+                        *tj += ei * pij;
+                    }
+                }
+                t.iter().map(|v| v * v).sum::<f64>()
+            };
             lp[c] = self.offset[c] - 0.5 * maha;
         }
         let mx = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -537,43 +668,47 @@ impl<'a> Conditional<'a> {
         mx + sum.ln()
     }
 
-    /// `E_k[x_m | x_o] − μ_k,m = B_k r_k` into `out` (d_m).
-    fn cond_shift(&self, c: usize, r: &[f64], out: &mut [f64]) {
-        let (dob, dm) = (self.o.len(), self.m.len());
-        if self.diagonal {
-            out.fill(0.0);
-            return;
-        }
-        let q = self.q(c);
-        let bq = &self.b[q * dm * dob..(q + 1) * dm * dob];
-        for (a, v) in out.iter_mut().enumerate() {
-            *v = bq[a * dob..(a + 1) * dob]
-                .iter()
-                .zip(r)
-                .map(|(b, r)| b * r)
-                .sum();
-        }
+    fn cq(&self, c: usize) -> &[f64] {
+        let dm = self.m.len();
+        let q = if self.dense.diagonal {
+            c
+        } else {
+            self.dense.q(c)
+        };
+        &self.c[q * dm * dm..(q + 1) * dm * dm]
     }
 
     /// Adds the expected statistics of a block of rows of this pattern.
     fn accumulate(
         &self,
-        model: &GmmModel,
         x: ArrayView2<f64>,
         w: Option<ArrayView1<f64>>,
         part: &mut SufficientStatistics,
     ) {
-        let (k, d) = (model.n_components(), model.n_features());
-        let (dob, dm) = (self.o.len(), self.m.len());
+        let (k, d) = (self.dense.k, self.dense.d);
+        let dm = self.m.len();
+        // the shift is the model's means (statistics from `zeros_for`), so the completed
+        // residuals are the centred rows; otherwise add the difference
+        let delta: Vec<f64> = (0..k * d)
+            .map(|i| self.dense.means[i] - part.shift[[i / d, i % d]])
+            .collect();
+        let shifted = delta.iter().any(|v| *v != 0.0);
         let mut gsum = vec![0.0; k];
         let mut diff = vec![0.0; d];
-        let mut bm = vec![0.0; dm];
         let mut resp = vec![0.0; k];
-        let mut resid = vec![0.0; k * dob];
-        let mut z = vec![0.0; dob];
+        let mut resid = vec![0.0; k * d];
+        let mut t = vec![0.0; d];
+        let nk = part.nk.as_slice_mut().expect("standard layout");
+        let s1 = part.s1.as_slice_mut().expect("standard layout");
+        let (s2, per_component, diagonal) = match &mut part.s2 {
+            SecondMoments::Full(a) => (a.as_slice_mut().expect("standard layout"), true, false),
+            SecondMoments::Tied(a) => (a.as_slice_mut().expect("standard layout"), false, false),
+            SecondMoments::Diag(a) => (a.as_slice_mut().expect("standard layout"), true, true),
+        };
         for (n, row) in x.rows().into_iter().enumerate() {
+            let row = row.as_slice().expect("standard layout");
             let wn = w.map_or(1.0, |w| w[n]);
-            let ln = self.evaluate_into(model, row, &mut resp, &mut resid, &mut z);
+            let ln = self.evaluate_into(row, &mut resp, &mut resid, &mut t);
             part.weight_sum += wn;
             part.n_samples += 1;
             if wn != 0.0 {
@@ -581,37 +716,30 @@ impl<'a> Conditional<'a> {
             }
             for c in 0..k {
                 let g = wn * resp[c];
-                part.nk[c] += g;
+                nk[c] += g;
                 if g == 0.0 {
                     continue;
                 }
                 gsum[c] += g;
-                let r = &resid[c * dob..(c + 1) * dob];
-                self.cond_shift(c, r, &mut bm);
-                for &i in self.o {
-                    diff[i] = row[i] - part.shift[[c, i]];
-                }
-                for (a, &i) in self.m.iter().enumerate() {
-                    diff[i] = model.means[[c, i]] + bm[a] - part.shift[[c, i]];
-                }
-                for i in 0..d {
-                    part.s1[[c, i]] += g * diff[i];
-                }
-                match &mut part.s2 {
-                    SecondMoments::Full(s2) => {
-                        let mut mc = s2.index_axis_mut(Axis(0), c);
-                        let mc = mc.as_slice_mut().expect("standard layout");
-                        lower_outer(mc, &diff, g, d);
+                let e = &resid[c * d..(c + 1) * d];
+                let v: &[f64] = if shifted {
+                    for i in 0..d {
+                        diff[i] = e[i] + delta[c * d + i];
                     }
-                    SecondMoments::Tied(s2) => {
-                        let mc = s2.as_slice_mut().expect("standard layout");
-                        lower_outer(mc, &diff, g, d);
+                    &diff
+                } else {
+                    e
+                };
+                for (s, vi) in s1[c * d..(c + 1) * d].iter_mut().zip(v) {
+                    *s += g * vi;
+                }
+                if diagonal {
+                    for (s, vi) in s2[c * d..(c + 1) * d].iter_mut().zip(v) {
+                        *s += g * vi * vi;
                     }
-                    SecondMoments::Diag(s2) => {
-                        for i in 0..d {
-                            s2[[c, i]] += g * diff[i] * diff[i];
-                        }
-                    }
+                } else {
+                    let base = if per_component { c * d * d } else { 0 };
+                    lower_outer(&mut s2[base..base + d * d], v, g, d);
                 }
             }
         }
@@ -620,68 +748,56 @@ impl<'a> Conditional<'a> {
             if gsum[c] == 0.0 {
                 continue;
             }
-            let q = self.q(c);
-            let cq = &self.c[q * dm * dm..(q + 1) * dm * dm];
-            match &mut part.s2 {
-                SecondMoments::Full(s2) => {
-                    for (a, &i) in self.m.iter().enumerate() {
-                        for (bb, &j) in self.m[..=a].iter().enumerate() {
-                            s2[[c, i, j]] += gsum[c] * cq[a * dm + bb];
-                        }
-                    }
+            let cq = self.cq(c);
+            for (a, &i) in self.m.iter().enumerate() {
+                if diagonal {
+                    s2[c * d + i] += gsum[c] * cq[a * dm + a];
+                    continue;
                 }
-                SecondMoments::Tied(s2) => {
-                    for (a, &i) in self.m.iter().enumerate() {
-                        for (bb, &j) in self.m[..=a].iter().enumerate() {
-                            s2[[i, j]] += gsum[c] * cq[a * dm + bb];
-                        }
-                    }
-                }
-                SecondMoments::Diag(s2) => {
-                    for (a, &i) in self.m.iter().enumerate() {
-                        s2[[c, i]] += gsum[c] * cq[a * dm + a];
-                    }
+                let base = if per_component { c * d * d } else { 0 };
+                for (bb, &j) in self.m[..=a].iter().enumerate() {
+                    s2[base + i * d + j] += gsum[c] * cq[a * dm + bb];
                 }
             }
         }
     }
 
-    /// Lower Cholesky factors of the conditional covariances (for draws), distinct ×
-    /// d_m × d_m.
-    fn draw_factors(&self) -> Result<Vec<f64>> {
+    /// Lower Cholesky factors of the conditional covariances (for draws), one per
+    /// component, K × d_m × d_m.
+    fn draw_factors(&self) -> Vec<f64> {
         let dm = self.m.len();
-        let mut f = self.c.clone();
-        for q in 0..self.distinct {
-            let fq = &mut f[q * dm * dm..(q + 1) * dm * dm];
-            if crate::linalg::cholesky_lower(fq, dm).is_err() {
+        let mut f = Vec::with_capacity(self.dense.k * dm * dm);
+        for c in 0..self.dense.k {
+            let cq = self.cq(c);
+            let mut fq = cq.to_vec();
+            if crate::linalg::cholesky_lower(&mut fq, dm).is_err() {
                 // a conditional covariance at the rounding floor: draw from its diagonal
                 for a in 0..dm {
                     for bb in 0..dm {
-                        let v = self.c[q * dm * dm + a * dm + bb];
+                        let v = cq[a * dm + bb];
                         fq[a * dm + bb] = if a == bb { v.max(0.0).sqrt() } else { 0.0 };
                     }
                 }
             }
+            f.extend(fq);
         }
-        Ok(f)
+        f
     }
 
     /// The row with its missing entries filled: the conditional expectation under the
     /// mixture (`seed` `None`), or a draw from the conditional mixture.
     fn fill(
         &self,
-        model: &GmmModel,
-        x: ArrayView1<f64>,
+        x: &[f64],
         res: &RowResult,
         seed: Option<u64>,
         row: usize,
         factors: Option<&[f64]>,
     ) -> Vec<f64> {
-        let k = model.n_components();
-        let dob = self.o.len();
+        let (k, d) = (self.dense.k, self.dense.d);
         let dm = self.m.len();
         let mut out: Vec<f64> = x.to_vec();
-        let mut bm = vec![0.0; dm];
+        let mean = |c: usize, i: usize| self.dense.means[c * d + i] + res.resid[c * d + i];
         match (seed, factors) {
             (Some(seed), Some(f)) => {
                 // one generator per row: the draw does not depend on the thread count
@@ -697,32 +813,148 @@ impl<'a> Conditional<'a> {
                         break;
                     }
                 }
-                self.cond_shift(c, &res.resid[c * dob..(c + 1) * dob], &mut bm);
                 let z: Vec<f64> = (0..dm).map(|_| rng.sample(StandardNormal)).collect();
-                let q = self.q(c);
-                let fq = &f[q * dm * dm..(q + 1) * dm * dm];
+                let fq = &f[c * dm * dm..(c + 1) * dm * dm];
                 for (a, &i) in self.m.iter().enumerate() {
                     let noise: f64 = (0..=a).map(|t| fq[a * dm + t] * z[t]).sum();
-                    out[i] = model.means[[c, i]] + bm[a] + noise;
+                    out[i] = mean(c, i) + noise;
                 }
             }
             _ => {
                 for &i in self.m {
-                    out[i] = 0.0;
-                }
-                for c in 0..k {
-                    let g = res.resp[c];
-                    if g == 0.0 {
-                        continue;
-                    }
-                    self.cond_shift(c, &res.resid[c * dob..(c + 1) * dob], &mut bm);
-                    for (a, &i) in self.m.iter().enumerate() {
-                        out[i] += g * (model.means[[c, i]] + bm[a]);
-                    }
+                    out[i] = (0..k)
+                        .filter(|&c| res.resp[c] != 0.0)
+                        .map(|c| res.resp[c] * mean(c, i))
+                        .sum();
                 }
             }
         }
         out
+    }
+}
+
+/// The mixture's marginal on the features `o`: the same weights, `μ_k,o` and `Σ_k,oo`.
+fn marginal_model(model: &GmmModel, o: &[usize]) -> Result<GmmModel> {
+    let k = model.n_components();
+    let dob = o.len();
+    let means = model.means.select(Axis(1), o);
+    let cov = match &model.covariances {
+        Covariances::Full(a) => Covariances::Full(ndarray::Array3::from_shape_fn(
+            (k, dob, dob),
+            |(c, i, j)| a[[c, o[i], o[j]]],
+        )),
+        Covariances::Tied(a) => {
+            Covariances::Tied(Array2::from_shape_fn((dob, dob), |(i, j)| a[[o[i], o[j]]]))
+        }
+        Covariances::Diag(a) => Covariances::Diag(a.select(Axis(1), o)),
+        Covariances::Spherical(a) => Covariances::Spherical(a.clone()),
+    };
+    let factor = cov.precision_cholesky(0.0)?;
+    GmmModel::from_parts_unchecked(model.weights.clone(), means, cov, factor)
+}
+
+impl Conditional<'_> {
+    /// Adds to `out` (statistics about the model's means, D features) the statistics of
+    /// a group whose marginal E-step gave `st` (about `μ_k,o`): with `e_m = B e_o`,
+    /// `Σγ e_m = B Σγ e_o`, `Σγ e_m e_oᵀ = B S_oo` and `Σγ e_m e_mᵀ = B S_oo Bᵀ + N_k Σ_m|o`.
+    fn lift(&self, st: &SufficientStatistics, out: &mut SufficientStatistics) {
+        let (k, d) = (self.dense.k, self.dense.d);
+        let (o, m) = (self.o, self.m);
+        let (dob, dm) = (o.len(), m.len());
+        out.nk += &st.nk;
+        out.log_likelihood += st.log_likelihood;
+        out.weight_sum += st.weight_sum;
+        out.n_samples = out.n_samples.saturating_add(st.n_samples);
+        let bq = |c: usize| {
+            let q = self.dense.q(c);
+            &self.b[q * dm * dob..(q + 1) * dm * dob]
+        };
+        for c in 0..k {
+            let s1o = st.s1.row(c);
+            for (a, &i) in o.iter().enumerate() {
+                out.s1[[c, i]] += s1o[a];
+            }
+            if !self.dense.diagonal {
+                let b = bq(c);
+                for (a, &i) in m.iter().enumerate() {
+                    out.s1[[c, i]] += (0..dob).map(|t| b[a * dob + t] * s1o[t]).sum::<f64>();
+                }
+            }
+        }
+        // adds the symmetric block matrix [S, (BS)ᵀ; BS, BSBᵀ + n C] to a lower triangle
+        let add_block = |s2: &mut [f64], s: &[f64], b: &[f64], n: f64, cq: &[f64]| {
+            let mut bs = vec![0.0; dm * dob];
+            for a in 0..dm {
+                for t in 0..dob {
+                    bs[a * dob + t] = (0..dob).map(|u| b[a * dob + u] * s[u * dob + t]).sum();
+                }
+            }
+            let mut lower = |i: usize, j: usize, v: f64| {
+                if i >= j {
+                    s2[i * d + j] += v;
+                }
+            };
+            for (a, &i) in o.iter().enumerate() {
+                for (t, &j) in o.iter().enumerate() {
+                    lower(i, j, s[a * dob + t]);
+                }
+            }
+            for (a, &i) in m.iter().enumerate() {
+                for (t, &j) in o.iter().enumerate() {
+                    lower(i, j, bs[a * dob + t]);
+                    lower(j, i, bs[a * dob + t]);
+                }
+                for (t, &j) in m.iter().enumerate() {
+                    let v: f64 = (0..dob).map(|u| bs[a * dob + u] * b[t * dob + u]).sum();
+                    lower(i, j, v + n * cq[a * dm + t]);
+                }
+            }
+        };
+        let sym = |lower: &[f64]| {
+            let mut s = lower.to_vec();
+            for i in 0..dob {
+                for j in 0..i {
+                    s[j * dob + i] = s[i * dob + j];
+                }
+            }
+            s
+        };
+        match (&st.s2, &mut out.s2) {
+            (SecondMoments::Full(a), SecondMoments::Full(z)) => {
+                for c in 0..k {
+                    let s = sym(a
+                        .index_axis(Axis(0), c)
+                        .as_slice()
+                        .expect("standard layout"));
+                    let mut zc = z.index_axis_mut(Axis(0), c);
+                    let zc = zc.as_slice_mut().expect("standard layout");
+                    add_block(zc, &s, bq(c), st.nk[c], self.cq(c));
+                }
+            }
+            (SecondMoments::Tied(a), SecondMoments::Tied(z)) => {
+                let s = sym(a.as_slice().expect("standard layout"));
+                let n: f64 = st.nk.sum();
+                add_block(
+                    z.as_slice_mut().expect("standard layout"),
+                    &s,
+                    bq(0),
+                    n,
+                    self.cq(0),
+                );
+            }
+            (SecondMoments::Diag(a), SecondMoments::Diag(z)) => {
+                for c in 0..k {
+                    for (t, &i) in o.iter().enumerate() {
+                        z[[c, i]] += a[[c, t]];
+                    }
+                    let cq = self.cq(c);
+                    for (t, &i) in m.iter().enumerate() {
+                        z[[c, i]] += st.nk[c] * cq[t * dm + t];
+                    }
+                }
+            }
+            _ => unreachable!("the marginal has the model's storage"),
+        }
     }
 }
 
