@@ -68,8 +68,8 @@ fn npy(path: &Path, n: usize) {
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
     for (i, r) in rows(n).iter().enumerate() {
-        for j in 0..3 {
-            let v = if gap(i, j) { f64::NAN } else { r[j] };
+        for (j, &x) in r.iter().enumerate() {
+            let v = if gap(i, j) { f64::NAN } else { x };
             bytes.extend_from_slice(&v.to_le_bytes());
         }
     }

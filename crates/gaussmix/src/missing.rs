@@ -254,12 +254,6 @@ impl Gaps {
         }))
     }
 
-    /// Number of rows with at least one missing entry.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn n_incomplete(&self) -> usize {
-        self.incomplete.len()
-    }
-
     /// The E-step statistics of `model` over all rows: complete rows through the fast
     /// kernels, incomplete ones through their observed marginals and expected statistics.
     pub(crate) fn e_step(
