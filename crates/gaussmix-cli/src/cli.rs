@@ -44,6 +44,8 @@ pub enum Command {
     Predict(commands::PredictArgs),
     /// Log density of each row of DATA under the model (or only their mean).
     Score(commands::ScoreArgs),
+    /// Write DATA with each missing cell filled by its conditional expectation (or a draw).
+    Impute(crate::missing::ImputeArgs),
     /// Draw rows from the model, with the component that produced each.
     Sample(commands::SampleArgs),
     /// Print a summary of a model, or of this build and machine (--system).
@@ -113,6 +115,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Predict(a) => commands::predict(a),
         Command::Score(a) => commands::score(a),
         Command::Sample(a) => commands::sample(a),
+        Command::Impute(a) => crate::missing::impute(a),
         Command::Info(a) => commands::info(a),
         Command::BenchEm(a) => bench::run(a),
         Command::Video(c) => video::run(c),

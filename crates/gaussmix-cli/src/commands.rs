@@ -14,6 +14,7 @@ use crate::args::{Covariance, Degenerate, Init, JsonArg};
 use crate::exit::{self, NotConverged};
 use crate::interrupt;
 use crate::io::{self, ReadOptions};
+use crate::missing::{self as gaps, MissingArg};
 use crate::output::{self, json_f64};
 use crate::progress::Progress;
 use crate::util::{load_model, read_for_model, with_threads};
@@ -95,6 +96,10 @@ pub struct FitArgs {
     /// With --stream: rows sampled (uniformly) to initialise the fit.
     #[arg(long, default_value_t = 200_000)]
     pub init_rows: usize,
+    /// Missing cells (NA, NaN, empty, null): an error, or `em` to use each row's observed
+    /// entries (masked EM; predictions marginalise over the gaps).
+    #[arg(long, value_enum, ignore_case = true, default_value = "error")]
+    pub missing: MissingArg,
     /// Exit with status 3 (and write nothing) when EM does not converge, instead of a
     /// warning.
     #[arg(long)]
@@ -180,6 +185,10 @@ pub struct PredictArgs {
     /// Write the K responsibilities of each row instead of a label.
     #[arg(long)]
     pub proba: bool,
+    /// Missing cells (NA, NaN, empty, null): an error, or `em` to use each row's observed
+    /// entries (masked EM; predictions marginalise over the gaps).
+    #[arg(long, value_enum, ignore_case = true, default_value = "error")]
+    pub missing: MissingArg,
     /// Output table: CSV (.tsv tab-separated, .parquet Parquet); default `-`, standard output.
     #[arg(short = 'o', long = "output", default_value = "-")]
     pub output: String,
@@ -206,6 +215,10 @@ pub struct ScoreArgs {
     /// With --mean: print `{"mean_log_density": …, "rows": …}` as JSON.
     #[arg(long, requires = "mean")]
     pub json: bool,
+    /// Missing cells (NA, NaN, empty, null): an error, or `em` to use each row's observed
+    /// entries (masked EM; predictions marginalise over the gaps).
+    #[arg(long, value_enum, ignore_case = true, default_value = "error")]
+    pub missing: MissingArg,
     /// Output table: CSV (.tsv tab-separated, .parquet Parquet); default `-`, standard output.
     #[arg(short = 'o', long = "output", default_value = "-")]
     pub output: String,
@@ -261,6 +274,7 @@ fn estimator(a: &FitArgs) -> Result<GaussianMixture> {
         .noise(a.noise)
         .equal_weights(a.equal_weights)
         .degenerate(a.degenerate.policy())
+        .missing(a.missing.policy())
         .interrupt(interrupt::flag());
     if a.init_standardized {
         g = g.init_scaling(gaussmix::InitScaling::Standardized);
@@ -327,6 +341,7 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         array: a.data_args.array.clone(),
         quiet: a.quiet,
     };
+    a.missing.apply();
     let stream = crate::stream::should_stream(&a.data, a.stream)?;
     let plan = checkpoint_plan(a)?;
     let ckpt_path = plan.as_ref().map(|(p, _)| p.clone());
@@ -353,7 +368,7 @@ pub fn fit(a: &FitArgs) -> Result<()> {
     // Ctrl-C from here on stops the fit before its next iteration or chunk (and writes
     // nothing).
     let (fitted, names, report, degenerate) = if stream {
-        let src = crate::stream::open(&a.data, &opts)?;
+        let src = crate::stream::open(&a.data, &opts).map_err(|e| gaps::hint(e, a.missing))?;
         if !a.quiet {
             eprintln!("streaming {}", src.description);
         }
@@ -374,7 +389,8 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         };
         (fitted, src.names, report, Vec::new())
     } else {
-        let data = io::read_dataset(&a.data, &opts)?;
+        let data = io::read_dataset(&a.data, &opts).map_err(|e| gaps::hint(e, a.missing))?;
+        let gappy = gaps::has_gaps(data.x.view());
         interrupt::set_graceful(true);
         let fitted = with_threads(a.threads, || {
             let (x, w) = (data.x.view(), data.weights.as_ref().map(|w| w.view()));
@@ -385,12 +401,13 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         });
         interrupt::set_graceful(false);
         let bic = match &fitted {
+            Ok(Ok(m)) if gappy => Some(gaps::bic(m, data.x.view())?),
             Ok(Ok(m)) => Some(m.bic(data.x.view())?),
             _ => None,
         };
         // the default --degenerate warn: say which components are spikes
         let degenerate = match &fitted {
-            Ok(Ok(m)) if a.degenerate == Degenerate::Warn && !a.quiet => {
+            Ok(Ok(m)) if a.degenerate == Degenerate::Warn && !a.quiet && !gappy => {
                 m.degenerate_components(data.x.view(), a.reg_covar)?
             }
             _ => Vec::new(),
@@ -411,7 +428,9 @@ pub fn fit(a: &FitArgs) -> Result<()> {
             eprintln!("the fit's state is in {p}: continue it with --resume {p}");
         }
     }
-    let mut model = fitted?.with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
+    let mut model = fitted?
+        .map_err(|e| gaps::explain(e, &a.data, &names))
+        .with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
     let report = FitReport {
         seconds: start.elapsed().as_secs_f64(),
         ..report
@@ -502,14 +521,32 @@ pub fn fit(a: &FitArgs) -> Result<()> {
 /// `gaussmix predict`.
 pub fn predict(a: &PredictArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)?;
+    a.missing.apply();
+    let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)
+        .map_err(|e| gaps::hint(e, a.missing))?;
     let x = data.x.view();
+    let em = a.missing == MissingArg::Em;
+    let explain = |e| gaps::explain(e, &a.data, &data.feature_names);
     if a.proba {
-        let p = with_threads(a.threads, || model.predict_proba(x))??;
+        let p = with_threads(a.threads, || {
+            if em {
+                model.predict_proba_missing(x)
+            } else {
+                model.predict_proba(x)
+            }
+        })?
+        .map_err(explain)?;
         let header: Vec<String> = (0..model.n_components()).map(|k| format!("p{k}")).collect();
         io::write_csv(&a.output, &header, p.view())
     } else {
-        let labels = with_threads(a.threads, || model.predict(x))??;
+        let labels = with_threads(a.threads, || {
+            if em {
+                model.predict_missing(x)
+            } else {
+                model.predict(x)
+            }
+        })?
+        .map_err(explain)?;
         io::write_labels(&a.output, "label", &labels.to_vec())
     }
 }
@@ -517,8 +554,17 @@ pub fn predict(a: &PredictArgs) -> Result<()> {
 /// `gaussmix score`.
 pub fn score(a: &ScoreArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)?;
-    let s = with_threads(a.threads, || model.score_samples(data.x.view()))??;
+    a.missing.apply();
+    let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)
+        .map_err(|e| gaps::hint(e, a.missing))?;
+    let s = with_threads(a.threads, || {
+        if a.missing == MissingArg::Em {
+            model.score_samples_missing(data.x.view())
+        } else {
+            model.score_samples(data.x.view())
+        }
+    })?
+    .map_err(|e| gaps::explain(e, &a.data, &data.feature_names))?;
     if a.mean {
         let Some(mean) = s.mean() else {
             bail!("{}: no rows to score", a.data);

@@ -19,6 +19,7 @@ pub mod commands;
 pub mod exit;
 pub mod interrupt;
 pub mod io;
+pub mod missing;
 pub mod output;
 pub mod plot;
 pub mod progress;

@@ -16,6 +16,7 @@ use crate::degenerate::{degenerate_components, DegeneratePolicy, MAX_RESEEDS};
 use crate::error::{GmmError, Result};
 use crate::float::Float;
 use crate::kmeans;
+use crate::missing::{Gaps, MissingValues};
 use crate::model::{FitInfo, GmmModel, Noise};
 use crate::par::{Parallelism, BLOCK_ROWS};
 use crate::stats::{MStepOptions, SufficientStatistics};
@@ -193,6 +194,7 @@ pub struct GaussianMixture {
     init_scaling: InitScaling,
     hc_tree: Option<Arc<HcTree>>,
     inner_tol: Option<f64>,
+    missing: MissingValues,
 }
 
 /// The merge tree of the hierarchical initialisation ([`InitMethod::Hc`]) of one data
@@ -292,6 +294,7 @@ impl GaussianMixture {
             init_scaling: InitScaling::Raw,
             hc_tree: None,
             inner_tol: None,
+            missing: MissingValues::Error,
         }
     }
 
@@ -301,6 +304,19 @@ impl GaussianMixture {
     pub fn inner_tol(mut self, tol: f64) -> Self {
         self.inner_tol = Some(tol);
         self
+    }
+
+    /// What the fit does with missing entries (NaN) in the data: an error by default
+    /// (as scikit-learn), or masked EM with [`MissingValues::Em`] (see
+    /// [`crate::missing`]). Infinities are errors either way.
+    pub fn missing(mut self, policy: MissingValues) -> Self {
+        self.missing = policy;
+        self
+    }
+
+    /// The missing-values policy.
+    pub fn missing_value(&self) -> MissingValues {
+        self.missing
     }
 
     /// A precomputed merge tree for [`InitMethod::Hc`] (used when it was built on data
@@ -716,6 +732,7 @@ impl GaussianMixture {
             ("init_scaling", format!("{:?}", self.init_scaling)),
             ("hc_tree", self.hc_tree.is_some().to_string()),
             ("inner_tol", format!("{:?}", self.inner_tol)),
+            ("missing", format!("{:?}", self.missing)),
             ("kernel", crate::kernel_level().to_string()),
         ]
         .into_iter()
@@ -735,7 +752,46 @@ impl GaussianMixture {
     ) -> Result<GmmModel> {
         self.validate()?;
         check_nonempty(x)?;
+        if let Some(c) = ckpt.as_deref_mut() {
+            // the data as given (gaps and all, before the weights' rescaling), as a
+            // stream sees them
+            if let Some(w) = weights {
+                check_weights(w, x.nrows())?;
+            }
+            let mut f = Fingerprinter::new(x.ncols());
+            f.add(x, weights);
+            c.data = Some(f.finish());
+            c.options = self.checkpoint_options("memory");
+        }
+        if self.missing == MissingValues::Em {
+            if let Some(gaps) = Gaps::find(x, 0, true)? {
+                if self.noise {
+                    return Err(GmmError::InvalidParam {
+                        name: "noise",
+                        value: "true".into(),
+                        reason: "a uniform noise component cannot be combined with missing values (its density has no marginal)".into(),
+                    });
+                }
+                // the initialisation sees the rows mean-imputed; EM sees the gaps
+                let start = crate::missing::mean_imputed(x);
+                return self.fit_checked(start.view(), weights, warm, observer, Some(&gaps), ckpt);
+            }
+        }
         check_finite(x, 0)?;
+        self.fit_checked(x, weights, warm, observer, None, ckpt)
+    }
+
+    /// [`GaussianMixture::fit_observed`] on finite data; with `gaps`, `x` is the start of
+    /// the initialisation and the E-steps are masked.
+    fn fit_checked<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        warm: Option<&GmmModel>,
+        observer: &mut dyn FnMut(&IterationEvent),
+        gaps: Option<&Gaps>,
+        ckpt: Option<&mut Checkpointer<'_>>,
+    ) -> Result<GmmModel> {
         let (n, d) = x.dim();
         if let Some(w) = weights {
             check_weights(w, n)?;
@@ -745,7 +801,6 @@ impl GaussianMixture {
                 });
             }
         }
-        let original_weights = weights;
         // weights are relative: bring extreme ones to a scale where N_k + 10·eps is N_k
         let rescaled = weights.and_then(|w| {
             weight_scale_exponent(w.iter().copied().fold(0.0, f64::max)).map(|e| {
@@ -775,13 +830,6 @@ impl GaussianMixture {
             p.check_shape("precisions_init", self.n_components, d)?;
         }
         self.check_estimable(n_pos, d)?;
-        if let Some(c) = ckpt.as_deref_mut() {
-            // the data as given (before the weights' rescaling), as a stream sees them
-            let mut f = Fingerprinter::new(d);
-            f.add(x, original_weights);
-            c.data = Some(f.finish());
-            c.options = self.checkpoint_options("memory");
-        }
         let res = self.resolve(x, weights)?;
         if let Some(m) = warm {
             if m.n_components() != self.n_components
@@ -799,14 +847,25 @@ impl GaussianMixture {
                     ),
                 });
             }
-            let (mut model, info) =
-                self.em(x, weights, m.clone(), m.info.lower_bound, 0, observer, &res)?;
+            let (mut model, info) = self.em(
+                x,
+                weights,
+                m.clone(),
+                m.info.lower_bound,
+                0,
+                observer,
+                &res,
+                gaps,
+            )?;
             model.feature_names = m.feature_names.clone();
             model.set_info(info);
             return Ok(model);
         }
         let par = self.parallelism;
-        let mut pass = |m: &GmmModel| Ok(SufficientStatistics::e_step(m, x, weights, par));
+        let mut pass = |m: &GmmModel| match gaps {
+            Some(g) => g.e_step(m, weights, par),
+            None => Ok(SufficientStatistics::e_step(m, x, weights, par)),
+        };
         self.run_inits(
             &mut |rng: &mut ChaCha8Rng| self.initial_model(x, weights, rng, &res),
             &mut pass,
@@ -873,10 +932,14 @@ impl GaussianMixture {
         init: usize,
         observer: &mut dyn FnMut(&IterationEvent),
         res: &Resolved,
+        gaps: Option<&Gaps>,
     ) -> Result<(GmmModel, FitInfo)> {
         let par = self.parallelism;
         self.em_with(
-            &mut |m| Ok(SufficientStatistics::e_step(m, x, weights, par)),
+            &mut |m| match gaps {
+                Some(g) => g.e_step(m, weights, par),
+                None => Ok(SufficientStatistics::e_step(m, x, weights, par)),
+            },
             model,
             lower_bound,
             init,
@@ -1171,9 +1234,10 @@ impl GaussianMixture {
         let mut sample = crate::stream::Reservoir::new(cap, d);
         let (mut n, mut n_pos, mut wsum, mut wmax) = (0usize, 0usize, 0.0, 0.0f64);
         let mut fingerprint = ckpt.is_some().then(|| Fingerprinter::new(d));
+        let (mut seen, mut gaps) = (vec![false; d], false);
         source.reset()?;
         while let Some(chunk) = source.next_chunk()? {
-            crate::stream::check_chunk(&chunk, d, n)?;
+            gaps |= crate::missing::check_chunk(&chunk, d, n, self.missing, &mut seen)?;
             let w = chunk.weights.as_ref().map(|w| w.view());
             if let Some(f) = fingerprint.as_mut() {
                 f.add(chunk.x.view(), w);
@@ -1201,7 +1265,25 @@ impl GaussianMixture {
                 n_components: self.n_components,
             });
         }
+        if gaps {
+            if let Some(j) = seen.iter().position(|s| !s) {
+                return Err(GmmError::AllMissingColumn { column: j });
+            }
+            if self.noise {
+                return Err(GmmError::InvalidParam {
+                    name: "noise",
+                    value: "true".into(),
+                    reason: "a uniform noise component cannot be combined with missing values (its density has no marginal)".into(),
+                });
+            }
+        }
         let (xs, mut ws) = sample.into_parts();
+        // the initialisation sees the sample mean-imputed
+        let xs = if gaps {
+            crate::missing::mean_imputed(xs.view())
+        } else {
+            xs
+        };
         // weights are relative: rescaled as in the in-memory fit
         let wexp = weight_scale_exponent(wmax);
         if let (Some(e), Some(w)) = (wexp, ws.as_mut()) {
@@ -1218,17 +1300,24 @@ impl GaussianMixture {
             source.reset()?;
             let mut row = 0;
             while let Some(mut chunk) = source.next_chunk()? {
-                crate::stream::check_chunk(&chunk, d, row)?;
+                let gappy = crate::missing::check_chunk(&chunk, d, row, self.missing, &mut seen)?;
                 if let (Some(e), Some(w)) = (wexp, chunk.weights.as_mut()) {
                     w.mapv_inplace(|v| scale_pow2(v, e));
                 }
-                total.accumulate_prepared(
-                    m,
-                    &prep,
-                    chunk.x.view(),
-                    chunk.weights.as_ref().map(|w| w.view()),
-                    par,
-                );
+                let w = chunk.weights.as_ref().map(|w| w.view());
+                if gappy {
+                    crate::missing::accumulate_chunk(
+                        &mut total,
+                        m,
+                        &prep,
+                        chunk.x.view(),
+                        w,
+                        row,
+                        par,
+                    )?;
+                } else {
+                    total.accumulate_prepared(m, &prep, chunk.x.view(), w, par);
+                }
                 row += chunk.x.nrows();
             }
             if row != n {

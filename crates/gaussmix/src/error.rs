@@ -54,6 +54,20 @@ pub enum GmmError {
         /// The value found.
         value: f64,
     },
+    /// A row has no observed value (every entry missing), with missing values allowed.
+    #[error("row {row} (0-based) has no observed value: every entry is missing (drop the row)")]
+    AllMissingRow {
+        /// Row index (0-based).
+        row: usize,
+    },
+    /// A column has no observed value in the data of a fit, with missing values allowed.
+    #[error(
+        "column {column} (0-based) has no observed value: every entry is missing (drop the column)"
+    )]
+    AllMissingColumn {
+        /// Column index (0-based).
+        column: usize,
+    },
     /// Sample weights are unusable.
     #[error("invalid sample weights: {reason}")]
     InvalidWeights {

@@ -64,6 +64,7 @@ mod hc;
 mod kernels;
 mod kmeans;
 mod linalg;
+pub mod missing;
 mod model;
 mod par;
 pub mod select;
@@ -82,6 +83,7 @@ pub use em::{
 };
 pub use error::{GmmError, Result};
 pub use float::Float;
+pub use missing::MissingValues;
 pub use model::{FitInfo, GmmModel, ModelFile, Noise, MODEL_FORMAT_VERSION};
 pub use par::Parallelism;
 pub use stats::{MStepOptions, SufficientStatistics, STATS_FORMAT_VERSION};

@@ -113,6 +113,30 @@ fn resuming_from_any_checkpoint_gives_the_uninterrupted_model() {
 }
 
 #[test]
+fn a_fit_with_missing_values_resumes_bit_for_bit() {
+    let mut x = blobs(600, 7);
+    for i in (0..600).step_by(7) {
+        x[[i, i % 3]] = f64::NAN;
+    }
+    let g = GaussianMixture::new(3)
+        .missing(gaussmix::MissingValues::Em)
+        .tol(1e-9);
+    let (whole, saved) = all_checkpoints(&g, &x, None);
+    assert_eq!(
+        whole,
+        g.fit_observed(x.view(), None, None, &mut |_| {}).unwrap()
+    );
+    for json in &saved {
+        assert_eq!(resume(&g, &x, None, json).unwrap(), whole);
+    }
+    // a gap filled in is other data
+    let mut filled = x.clone();
+    filled[[0, 0]] = 0.0;
+    let e = resume(&g, &filled, None, &saved[0]).unwrap_err();
+    assert!(e.to_string().contains("other values"), "{e}");
+}
+
+#[test]
 fn a_streamed_fit_resumes_bit_for_bit() {
     let x = blobs(3 * STREAM_CHUNK_MULTIPLE + 17, 2);
     let g = GaussianMixture::new(3)

@@ -340,6 +340,7 @@ impl ColStat {
             (&self.first_infinite, Problem::Infinite),
         ]
         .into_iter()
+        .filter(|(_, p)| !(*p == Problem::Missing && table::missing_allowed()))
         .filter_map(|(b, p)| b.as_ref().map(|b| (b, p)))
         .min_by_key(|(b, _)| b.row)
         .map(|(b, p)| table::Bad {
@@ -780,6 +781,7 @@ impl CsvSource {
     fn value(&self, rec: &ByteRecord, j: usize, line: u64, what: &str) -> Result<f64> {
         match parse_cell(&rec[j], self.decimal_comma) {
             (Cell::Number(v), _) => Ok(v),
+            (Cell::Missing, _) if table::missing_allowed() => Ok(f64::NAN),
             _ => bail!(
                 "{}: {what} '{}' at row {} (line {line}), column '{}' (did the file change while the fit ran?)",
                 self.path,

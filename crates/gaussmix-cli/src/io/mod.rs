@@ -34,7 +34,10 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Result};
 use ndarray::{Array1, Array2};
 
-pub use table::{check_weights, list_names, Dataset, Kind, ReadOptions, Schema, Selection, Table};
+pub use table::{
+    allow_missing, check_weights, list_names, missing_allowed, Dataset, Kind, ReadOptions, Schema,
+    Selection, Table,
+};
 pub use write::{
     check_output_path, write_atomic, write_atomic_even_if_interrupted, write_columns, write_csv,
     write_csv_with_labels, write_labels, write_output, Column,

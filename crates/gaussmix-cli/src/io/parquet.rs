@@ -135,6 +135,14 @@ fn column_values(
             let null = (col.null_count() > 0)
                 .then(|| (0..n).find(|&r| col.is_null(r)))
                 .flatten();
+            if null.is_some() {
+                // a null is a missing value (NaN), whatever the buffer holds under it
+                for (r, v) in vals.iter_mut().enumerate() {
+                    if col.is_null(r) {
+                        *v = f64::NAN;
+                    }
+                }
+            }
             Ok((vals, null))
         }
         Some(i) => {
@@ -205,7 +213,15 @@ pub fn read_parquet_table<R: ChunkReader + 'static>(path: &str, r: R) -> Result<
             }
             let (vals, null) = column_values(path, &batch, origin, &schema.names[k])?;
             if bad[k].is_none() {
-                let first = vals.iter().position(|v| !v.is_finite());
+                let gaps = super::table::missing_allowed();
+                let first = vals.iter().position(|v| {
+                    if gaps {
+                        v.is_infinite()
+                    } else {
+                        !v.is_finite()
+                    }
+                });
+                let null = null.filter(|_| !gaps);
                 bad[k] = match (null, first) {
                     (Some(r), Some(f)) if r <= f => Some(Bad {
                         row: row + r,
@@ -299,13 +315,21 @@ impl ParquetSource {
         let mut x = Array2::zeros((n, self.features.len()));
         for (f, (origin, name)) in self.features.iter().enumerate() {
             let (vals, null) = column_values(path, batch, *origin, name)?;
-            if let Some(r) = null {
+            let gaps = super::table::missing_allowed();
+            if let Some(r) = null.filter(|_| !gaps) {
                 bail!(
                     "{path}: missing value at row {}, column '{name}'",
                     self.row + r + 1
                 );
             }
-            if let Some(r) = vals.iter().position(|v| !v.is_finite()) {
+            let unusable = |v: &f64| {
+                if gaps {
+                    v.is_infinite()
+                } else {
+                    !v.is_finite()
+                }
+            };
+            if let Some(r) = vals.iter().position(unusable) {
                 bail!(
                     "{path}: non-finite value ({}) at row {}, column '{name}'",
                     vals[r],

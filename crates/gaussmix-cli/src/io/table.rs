@@ -14,6 +14,21 @@ use std::ops::Range;
 use anyhow::{anyhow, bail, Result};
 use ndarray::{Array1, Array2, Axis};
 
+static MISSING_ALLOWED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Lets missing cells through as NaN for the rest of the process (`--missing em`): empty
+/// and `NA`-like cells of text files, nulls and NaN of NPY, NPZ and Parquet files are then
+/// not errors (text in a numeric column and infinities still are); the library decides
+/// what a NaN means.
+pub fn allow_missing(on: bool) {
+    MISSING_ALLOWED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`allow_missing`] is on.
+pub fn missing_allowed() -> bool {
+    MISSING_ALLOWED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// How to read a data file: which columns, which weights, which array.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadOptions {
@@ -425,10 +440,18 @@ impl Table {
         if d == 0 {
             bail!("{source}: no columns (shape {n} × 0)");
         }
+        let gaps = missing_allowed();
         let bad = values
             .axis_iter(Axis(1))
             .map(|c| {
-                c.iter().position(|v| !v.is_finite()).map(|r| Bad {
+                let unusable = |v: &f64| {
+                    if gaps {
+                        v.is_infinite()
+                    } else {
+                        !v.is_finite()
+                    }
+                };
+                c.iter().position(unusable).map(|r| Bad {
                     row: r,
                     line: None,
                     value: c[r].to_string(),
