@@ -162,3 +162,100 @@ def test_one_model_from_eight_threads_equals_serial(method):
             threaded = list(pool.map(getattr(g, method), chunks))
             for s, t in zip(serial, threaded):
                 np.testing.assert_array_equal(s, t)
+
+
+# --- checkpoint and resume of distributed fits (issue 18 item 2) ---------------------------
+
+_CHILD = r"""
+import sys, time
+import numpy as np
+import dask, dask.array as da
+import gaussmix
+
+def slow(pass_no):
+    time.sleep(0.01)
+
+x = np.load(sys.argv[1])
+dask.config.set(scheduler="synchronous")
+gaussmix.dask.fit(da.from_array(x, chunks=(500, 3)), 3, tol=0.0, max_iter=40, n_init=2,
+                  random_state=0, checkpoint=sys.argv[2], checkpoint_every=2, _task_hook=slow)
+print("finished")
+"""
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_dask_fit_killed_with_sigkill_resumes_bit_for_bit(tmp_path):
+    """A driver process killed with SIGKILL in its second start is resumed from its
+    checkpoint in another process and gives the uninterrupted fit, bit for bit."""
+    import json
+    import signal
+    import subprocess
+    import time
+
+    import dask
+    import dask.array as da
+
+    x = blobs(3000, 3, 3, seed=8, offset=2.0)
+    np.save(tmp_path / "x.npy", x)
+    ck = tmp_path / "fit.ckpt"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(tmp_path / "x.npy"), str(ck)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 300
+    state = None
+    while time.time() < deadline and child.poll() is None:
+        if ck.exists():
+            state = json.loads(ck.read_text())
+            if state["init"] == 1 and state["n_iter"] >= 4:
+                break
+        time.sleep(0.05)
+    assert child.poll() is None, f"the fit ended before the kill: {child.communicate()}"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL
+    state = json.loads(ck.read_text())
+    assert state["init"] == 1 and state["best"] is not None
+    opts = dict(tol=0.0, max_iter=40, n_init=2, random_state=0)
+    with dask.config.set(scheduler="synchronous"):
+        X = da.from_array(x, chunks=(500, 3))
+        resumed = gaussmix.dask.fit(X, 3, resume=str(ck), **opts)
+        clean = gaussmix.dask.fit(X, 3, **opts)
+        assert_identical(clean, resumed)
+        # the same checkpoint with another k, or on other rows, is refused by name
+        with pytest.raises(ValueError, match="n_components was 3 and is now 2"):
+            gaussmix.dask.fit(X, 2, resume=str(ck), **opts)
+        with pytest.raises(ValueError, match="other data: it had 3000 rows"):
+            gaussmix.dask.fit(da.from_array(x[:2900], chunks=(500, 3)), 3, resume=str(ck), **opts)
+
+
+class SparkDriverDiesAt:
+    """Fails every attempt of the tasks of one pass: the job, and with it the fit, fails
+    as when the driver dies there."""
+
+    def __init__(self, pass_no):
+        self.pass_no = pass_no
+
+    def __call__(self, pass_no):
+        if pass_no == self.pass_no:
+            raise RuntimeError(f"injected: the fit dies in pass {pass_no}")
+
+
+def test_spark_fit_that_died_resumes_bit_for_bit(spark, tmp_path):
+    import pandas as pd
+
+    x, init = data_and_init(seed=5)
+    df = spark.createDataFrame(pd.DataFrame(x, columns=["a", "b", "c"])).repartition(3)
+    clean = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, **init)
+    assert clean.n_iter_ > 8
+    ck = tmp_path / "spark.ckpt"
+    with pytest.raises(Exception, match="injected"):
+        gaussmix.spark.fit(
+            df, ["a", "b", "c"], k=3, checkpoint=str(ck), checkpoint_every=3,
+            _task_hook=SparkDriverDiesAt(8), **init,
+        )
+    import json
+
+    assert json.loads(ck.read_text())["n_iter"] == 6
+    resumed = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, resume=str(ck), **init)
+    assert_identical(clean, resumed)

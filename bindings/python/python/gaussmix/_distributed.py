@@ -98,6 +98,146 @@ def initial_models(
     return out
 
 
+#: Version of the distributed-fit checkpoint layout.
+CHECKPOINT_FORMAT_VERSION = 1
+
+
+class Checkpointer:
+    """Checkpoints of a distributed fit (``checkpoint=`` / ``resume=`` of
+    :func:`gaussmix.spark.fit` and :func:`gaussmix.dask.fit`).
+
+    The state of the driver's EM loop — the initialisation being run, its iteration count
+    and lower bounds, the current parameters and the best finished initialisation (model
+    JSON, which round-trips every float exactly) — is written atomically to ``path``
+    every ``every`` iterations (temporary file, fsync, rename). A fit resumed from it
+    runs the same passes from the same parameters and ends with the same model, bit for
+    bit, as one never interrupted. The options of the fit are stored with it, and the row
+    count and total weight of the data are checked at the first pass after resuming: a
+    checkpoint of another fit is refused naming what differs.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        every: int,
+        options: dict,
+        resume: Optional[str] = None,
+    ) -> None:
+        import json
+
+        if int(every) < 1:
+            raise ValueError(f"checkpoint_every must be at least 1, got {every}")
+        self.path = str(path)
+        self.every = int(every)
+        self.options = {k: _option_text(v) for k, v in sorted(options.items())}
+        self.data: Optional[dict] = None
+        self.state: Optional[dict] = None
+        self.since = 0
+        self.written = 0
+        if resume is not None:
+            with open(resume, encoding="utf-8") as f:
+                try:
+                    state = json.load(f)
+                except ValueError as e:
+                    raise ValueError(f"resume={resume!r}: not a checkpoint ({e})") from None
+            version = state.get("gaussmix_distributed_checkpoint") if isinstance(state, dict) else None
+            if version is None:
+                raise ValueError(f"resume={resume!r}: not a gaussmix distributed-fit checkpoint")
+            if version > CHECKPOINT_FORMAT_VERSION:
+                raise ValueError(
+                    f"resume={resume!r}: checkpoint version {version} was written by a newer "
+                    f"gaussmix; this one reads version {CHECKPOINT_FORMAT_VERSION}"
+                )
+            diffs = [
+                f"{k} was {state['options'].get(k, 'unset')} and is now {self.options.get(k, 'unset')}"
+                for k in sorted(set(state["options"]) | set(self.options))
+                if state["options"].get(k) != self.options.get(k)
+            ]
+            if diffs:
+                raise ValueError(
+                    f"resume={resume!r} was written by another fit: " + "; ".join(diffs)
+                    + " (resume with the data and options it was written with)"
+                )
+            self.state = state
+            self.data = state["data"]
+
+    def check_data(self, n_samples: int, weight_sum: float) -> None:
+        """Records the data's size at the first pass, or checks it against the resumed one."""
+        seen = {"n_samples": int(n_samples), "weight_sum": float(weight_sum)}
+        if self.data is None:
+            self.data = seen
+        elif self.data != seen:
+            raise ValueError(
+                "the checkpoint was written by a fit of other data: it had "
+                f"{self.data['n_samples']} rows of total weight {self.data['weight_sum']!r}, "
+                f"these have {seen['n_samples']} of {seen['weight_sum']!r}"
+            )
+
+    def take_resume(self) -> Optional[dict]:
+        state, self.state = self.state, None
+        return state
+
+    def tick(self, init: int, n_iter: int, lower_bound: float, lower_bounds: List[float],
+             model: _core.Model, best: Optional[_core.Model]) -> None:
+        """Called between iterations; writes a checkpoint when one is due."""
+        self.since += 1
+        if self.since < self.every:
+            return
+        import json
+        import os
+        import tempfile
+
+        state = {
+            "gaussmix_distributed_checkpoint": CHECKPOINT_FORMAT_VERSION,
+            "options": self.options,
+            "data": self.data,
+            "init": init,
+            "n_iter": n_iter,
+            "lower_bound": lower_bound if math.isfinite(lower_bound) else None,
+            "lower_bounds": lower_bounds,
+            "model": model.to_json(),
+            "best": None if best is None else best.to_json(),
+        }
+        folder = os.path.dirname(os.path.abspath(self.path))
+        fd, tmp = tempfile.mkstemp(prefix=".gaussmix-ckpt-", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        try:
+            dfd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError:
+            pass
+        self.since = 0
+        self.written += 1
+
+
+def _option_text(v: Any) -> str:
+    """An option as text for a checkpoint: arrays by a fingerprint of their bytes."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return repr(v)
+    if isinstance(v, (list, tuple)) and all(isinstance(e, str) for e in v):
+        return repr(list(v))
+    import hashlib
+
+    try:
+        a = np.ascontiguousarray(np.asarray(v, dtype=np.float64))
+    except (TypeError, ValueError):
+        # e.g. a RandomState: its draws cannot be checked, only its kind
+        return type(v).__name__
+    return f"array{a.shape} sha256:{hashlib.sha256(a.tobytes()).hexdigest()[:16]}"
+
+
 def em(
     stats_pass: StatsPass,
     model: _core.Model,
@@ -108,15 +248,26 @@ def em(
     verbose: int = 0,
     verbose_interval: int = 10,
     init: int = 0,
+    resume: Optional[dict] = None,
+    checkpointer: Optional[Checkpointer] = None,
+    best: Optional[_core.Model] = None,
 ) -> _core.Model:
-    """EM from ``model``: one ``stats_pass`` per iteration."""
+    """EM from ``model`` (or the ``resume`` state): one ``stats_pass`` per iteration."""
     lower_bound = -math.inf
     lower_bounds: List[float] = []
     converged = False
     n_iter = 0
+    if resume is not None:
+        model = _core.Model.from_json(resume["model"])
+        n_iter = int(resume["n_iter"])
+        lower_bound = -math.inf if resume["lower_bound"] is None else float(resume["lower_bound"])
+        lower_bounds = [float(v) for v in resume["lower_bounds"]]
     if verbose:
         print("Initialization %d" % init)
-    for it in range(1, max_iter + 1):
+    first = n_iter + 1
+    for it in range(first, max_iter + 1):
+        if checkpointer is not None and it > first:
+            checkpointer.tick(init, n_iter, lower_bound, lower_bounds, model, best)
         prev = lower_bound
         parts = list(stats_pass(model))
         if not parts:
@@ -129,6 +280,8 @@ def em(
                 "Expected n_samples >= n_components but got n_components = "
                 f"{model.n_components}, n_samples = {stats.n_samples}"
             )
+        if checkpointer is not None and it == first:
+            checkpointer.check_data(stats.n_samples, stats.weight_sum)
         lower_bound = stats.mean_log_likelihood
         model = stats.finalize(reg_covar)
         lower_bounds.append(lower_bound)
@@ -151,10 +304,19 @@ def fit(
     n_features: int,
     starts: List[_core.Model],
     feature_names: Optional[List[str]] = None,
+    checkpointer: Optional[Checkpointer] = None,
 ) -> GaussianMixture:
-    """Runs EM from each start, keeps the best lower bound, and returns ``est`` fitted."""
+    """Runs EM from each start, keeps the best lower bound, and returns ``est`` fitted;
+    with a ``checkpointer``, checkpoints as it goes and resumes from its state."""
     best: Optional[_core.Model] = None
+    resume = checkpointer.take_resume() if checkpointer is not None else None
+    if resume is not None and resume["best"] is not None:
+        best = _core.Model.from_json(resume["best"])
     for i, start in enumerate(starts):
+        if resume is not None and i < int(resume["init"]):
+            continue
+        here = resume if resume is not None and i == int(resume["init"]) else None
+        resume = None if here is not None else resume
         model = em(
             stats_pass,
             start,
@@ -164,6 +326,9 @@ def fit(
             verbose=int(est.verbose),
             verbose_interval=int(est.verbose_interval),
             init=i,
+            resume=here,
+            checkpointer=checkpointer,
+            best=best,
         )
         if best is None or model.lower_bound > best.lower_bound:
             best = model
@@ -178,6 +343,27 @@ def fit(
     if feature_names is not None:
         est.feature_names_in_ = np.asarray(feature_names, dtype=object)
     return est.set_model(best, n_features)
+
+
+def checkpointer(
+    engine: str,
+    est: GaussianMixture,
+    checkpoint: Optional[str],
+    every: int,
+    resume: Optional[str],
+    **extra: Any,
+) -> Optional[Checkpointer]:
+    """The checkpointer of a distributed fit, or None without ``checkpoint``/``resume``."""
+    path = checkpoint if checkpoint is not None else resume
+    if path is None:
+        return None
+    keys = (
+        "n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init",
+        "init_params", "random_state", "weights_init", "means_init", "precisions_init",
+    )
+    options = {k: getattr(est, k) for k in keys}
+    options.update(engine=engine, **extra)
+    return Checkpointer(path, every, options, resume)
 
 
 def params_of(**kw: Any) -> dict:

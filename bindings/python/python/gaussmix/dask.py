@@ -65,6 +65,9 @@ def fit(
     verbose_interval: int = 10,
     init_sample_rows: int = 100_000,
     persist: bool = True,
+    checkpoint: Optional[str] = None,
+    checkpoint_every: int = 10,
+    resume: Optional[str] = None,
     _task_hook: Optional[Callable[[int], None]] = None,
 ) -> GaussianMixture:
     """Fit a ``k``-component mixture to the rows of a Dask array (N×D) or DataFrame.
@@ -82,6 +85,11 @@ def fit(
     init_sample_rows : unless weights, means and precisions are all given, the
         initialisation runs on the client on a seeded random sample of at most this many rows.
     persist : persist the data for the passes (recommended).
+    checkpoint : a file the state of EM is written to (atomically) every
+        ``checkpoint_every`` iterations, so that a fit whose client died can go on.
+    resume : a checkpoint file to continue from (same data and options; refused naming
+        what differs); the fit ends with the model it would have given uninterrupted, bit
+        for bit. Checkpointing goes on to ``checkpoint``, or to ``resume`` if none.
     _task_hook : for fault-injection tests only: called at the start of every block task
         with the pass number (1 for the first pass over the data), on the worker.
 
@@ -159,4 +167,7 @@ def fit(
     if sample is not None:
         _distributed.check_finite(sample, names, "the initialisation sample")
     starts = _distributed.initial_models(est, d, sample, sample_w)
-    return _distributed.fit(stats_pass, est, d, starts, feature_names=names)
+    ckpt = _distributed.checkpointer(
+        "dask", est, checkpoint, checkpoint_every, resume, init_sample_rows=init_sample_rows
+    )
+    return _distributed.fit(stats_pass, est, d, starts, feature_names=names, checkpointer=ckpt)

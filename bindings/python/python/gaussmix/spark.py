@@ -107,6 +107,9 @@ def fit(
     verbose_interval: int = 10,
     init_sample_rows: int = 100_000,
     cache: bool = True,
+    checkpoint: Optional[str] = None,
+    checkpoint_every: int = 10,
+    resume: Optional[str] = None,
     _task_hook: Optional[Callable[[int], None]] = None,
 ) -> GaussianMixture:
     """Fit a ``k``-component mixture to the rows of a Spark DataFrame.
@@ -126,6 +129,11 @@ def fit(
         initialisation (k-means etc.) runs on the driver on a seeded random sample of about
         this many rows; each of the ``n_init`` starts uses its own seed.
     cache : persist the assembled feature column for the passes (recommended).
+    checkpoint : a file on the driver the state of EM is written to (atomically) every
+        ``checkpoint_every`` iterations, so that a fit whose driver died can go on.
+    resume : a checkpoint file to continue from (same data and options; refused naming
+        what differs); the fit ends with the model it would have given uninterrupted, bit
+        for bit. Checkpointing goes on to ``checkpoint``, or to ``resume`` if none.
     _task_hook : for fault-injection tests only: called at the start of every statistics
         task with the pass number (1 for the first pass over the data), in the executor.
 
@@ -229,7 +237,13 @@ def fit(
         if sample is not None:
             _distributed.check_finite(sample, names, "the initialisation sample")
         starts = _distributed.initial_models(est, d, sample, sample_w)
-        return _distributed.fit(stats_pass, est, d, starts, feature_names=names)
+        ckpt = _distributed.checkpointer(
+            "spark", est, checkpoint, checkpoint_every, resume,
+            init_sample_rows=init_sample_rows, features=features, weight_col=weight_col,
+        )
+        return _distributed.fit(
+            stats_pass, est, d, starts, feature_names=names, checkpointer=ckpt
+        )
     finally:
         if cache:
             prepared.unpersist()
