@@ -259,3 +259,76 @@ def test_spark_fit_that_died_resumes_bit_for_bit(spark, tmp_path):
     assert json.loads(ck.read_text())["n_iter"] == 6
     resumed = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, resume=str(ck), **init)
     assert_identical(clean, resumed)
+
+
+class RewriteBetweenPasses:
+    """Rewrites the file a Dask array reads, with other rows, before pass 3."""
+
+    def __init__(self, path, rows):
+        self.path, self.rows = str(path), rows
+
+    def __call__(self, pass_no):
+        marker = self.path + ".rewritten"
+        if pass_no == 3 and not os.path.exists(marker):
+            open(marker, "w").close()
+            np.save(self.path, self.rows)
+
+
+def test_data_that_change_between_passes_are_an_error(tmp_path):
+    """A source read again on every pass (persist=False) whose rows change mid-fit stops
+    the fit with an error saying so, instead of mixing two data sets."""
+    import dask
+    import dask.array as da
+
+    x, init = data_and_init(n=1200, seed=2)
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    block = da.from_delayed(dask.delayed(np.load)(str(path)), shape=x.shape, dtype=x.dtype)
+    with dask.config.set(scheduler="synchronous"):
+        hook = RewriteBetweenPasses(path, x[:900])
+        with pytest.raises(ValueError, match="the data changed between passes: the first pass saw 1200 rows"):
+            gaussmix.dask.fit(block, 3, persist=False, _task_hook=hook, **init)
+        # persisted (the default), the rows the fit started with are the ones it uses
+        np.save(path, x)
+        os.unlink(str(path) + ".rewritten")
+        clean = gaussmix.dask.fit(block, 3, **init)
+        held = gaussmix.dask.fit(block, 3, _task_hook=RewriteBetweenPasses(path, x[:900]), **init)
+        assert_identical(clean, held)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_spark_source_files_rewritten_mid_fit_are_an_error(spark, tmp_path):
+    """A Parquet folder rewritten while an uncached fit reads it: the fit fails (Spark
+    sees the files changed), it does not go on with other rows; cached, it is untouched."""
+    import pandas as pd
+
+    x, init = data_and_init(seed=4)
+    folder = tmp_path / "pq"
+    spark.createDataFrame(pd.DataFrame(x, columns=list("abc"))).repartition(3).write.parquet(str(folder))
+
+    class Rewrite:
+        def __init__(self, folder):
+            self.folder = str(folder)
+
+        def __call__(self, pass_no):
+            import glob
+
+            marker = self.folder + ".rewritten"
+            if pass_no == 3 and not os.path.exists(marker):
+                open(marker, "w").close()
+                for f in glob.glob(self.folder + "/*.parquet"):
+                    os.unlink(f)
+                name = f"/new-{len(os.listdir(self.folder))}-{os.getpid()}.parquet"
+                pd.DataFrame(x[:100], columns=list("abc")).to_parquet(self.folder + name)
+
+    df = spark.read.parquet(str(folder))
+    clean = gaussmix.spark.fit(df, list("abc"), k=3, **init)
+    held = gaussmix.spark.fit(df, list("abc"), k=3, _task_hook=Rewrite(folder), **init)
+    assert_identical(clean, held)
+    os.unlink(str(folder) + ".rewritten")
+    df = spark.read.parquet(str(folder))  # the folder now holds the rewritten file only
+    with pytest.raises(Exception, match="files have been updated|changed between passes"):
+        gaussmix.spark.fit(
+            df, list("abc"), k=3, cache=False, _task_hook=Rewrite(folder),
+            **{**init, "tol": 0.0, "max_iter": 8},
+        )

@@ -282,6 +282,17 @@ def em(
             )
         if checkpointer is not None and it == first:
             checkpointer.check_data(stats.n_samples, stats.weight_sum)
+        size = (int(stats.n_samples), float(stats.weight_sum))
+        if it == first:
+            first_size = size
+        elif size != first_size:
+            # a source re-read every pass (no cache/persist) changed under the fit
+            raise ValueError(
+                f"the data changed between passes: the first pass saw {first_size[0]} rows "
+                f"of total weight {first_size[1]!r}, pass {it - first + 1} sees {size[0]} of "
+                f"{size[1]!r} (were the files behind the DataFrame or array rewritten? "
+                "cache=True / persist=True holds the rows the fit started with)"
+            )
         lower_bound = stats.mean_log_likelihood
         model = stats.finalize(reg_covar)
         lower_bounds.append(lower_bound)
