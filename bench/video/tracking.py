@@ -187,6 +187,13 @@ def score(exe, gt, tracks):
     return json.loads(r.stdout)
 
 
+def brief(m):
+    """MOTA / IDF1 / HOTA and the error counts of one scored run."""
+    return "MOTA %.3f IDF1 %.3f HOTA %.3f IDSW %3d Frag %3d FP %4d FN %4d" % (
+        m["mota"], m["idf1"], m.get("hota", float("nan")), m["num_switches"],
+        m["num_fragmentations"], m["num_false_positives"], m["num_misses"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("root")
@@ -213,18 +220,14 @@ def main():
                 mog2_sort(seq, m)
                 row["mog2_sort"] = score(a.gaussmix, gt, m)
             table.append(row)
-            line = "%-14s gaussmix MOTA %.3f IDF1 %.3f IDSW %3d" % (
-                name, row["gaussmix"]["mota"], row["gaussmix"]["idf1"],
-                row["gaussmix"]["num_switches"])
+            line = "%-14s gaussmix %s" % (name, brief(row["gaussmix"]))
             if "mog2_sort" in row:
-                line += "   MOG2+SORT MOTA %.3f IDF1 %.3f IDSW %3d" % (
-                    row["mog2_sort"]["mota"], row["mog2_sort"]["idf1"],
-                    row["mog2_sort"]["num_switches"])
+                line += "   MOG2+SORT %s" % brief(row["mog2_sort"])
             print(line, flush=True)
     fams = sorted({r["sequence"].rsplit("-", 1)[0] for r in table})
-    print("\n| family | n | gaussmix MOTA mean / worst | IDF1 mean / worst "
-          "| MOG2+SORT MOTA mean / worst | IDF1 mean / worst |")
-    print("|---|---|---|---|---|---|")
+    print("\n| family | n | gaussmix MOTA mean / worst | IDF1 mean / worst | HOTA mean / worst "
+          "| MOG2+SORT MOTA mean / worst | IDF1 mean / worst | HOTA mean / worst |")
+    print("|---|---|---|---|---|---|---|---|")
     summary = {}
     for fam in fams + ["all"]:
         rows = [r for r in table if fam == "all" or r["sequence"].rsplit("-", 1)[0] == fam]
@@ -232,16 +235,17 @@ def main():
         for who in ("gaussmix", "mog2_sort"):
             if who not in rows[0]:
                 continue
-            mota = [r[who]["mota"] for r in rows]
-            idf1 = [r[who]["idf1"] for r in rows]
-            cells[who] = {"mota_mean": float(np.mean(mota)), "mota_worst": float(min(mota)),
-                          "idf1_mean": float(np.mean(idf1)), "idf1_worst": float(min(idf1))}
+            cells[who] = {}
+            for k in ("mota", "idf1", "hota"):
+                v = [r[who].get(k, float("nan")) for r in rows]
+                cells[who][k + "_mean"] = float(np.mean(v))
+                cells[who][k + "_worst"] = float(min(v))
         summary[fam] = cells
-        fmt = lambda c: "%.3f / %.3f | %.3f / %.3f" % (
-            c["mota_mean"], c["mota_worst"], c["idf1_mean"], c["idf1_worst"])
+        fmt = lambda c: " | ".join("%.3f / %.3f" % (c[k + "_mean"], c[k + "_worst"])
+                                   for k in ("mota", "idf1", "hota"))
         print("| %s | %d | %s | %s |" % (fam, len(rows), fmt(cells["gaussmix"]),
                                          fmt(cells["mog2_sort"]) if "mog2_sort" in cells
-                                         else "- | -"))
+                                         else "- | - | -"))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"sequences": table, "summary": summary}, fh, indent=1)

@@ -1,11 +1,12 @@
 //! The model subcommands of `gaussmix`: `fit`, `predict`, `score`, `sample` and `info`
 //! (their arguments and what each one does).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use gaussmix::{Covariances, GaussianMixture, GmmModel, IterationEvent};
+use gaussmix::checkpoint::{Checkpointer, EmCheckpoint};
+use gaussmix::{Covariances, GaussianMixture, GmmError, GmmModel, IterationEvent};
 use ndarray::{Array2, Axis};
 use serde_json::{json, Value};
 
@@ -103,11 +104,73 @@ pub struct FitArgs {
     /// warning.
     #[arg(long)]
     pub strict: bool,
+    /// Save the state of EM to FILE as the fit runs (atomically: the file is always a
+    /// whole checkpoint), every --checkpoint-every iterations or --checkpoint-seconds,
+    /// and when the fit is interrupted; `--resume FILE` continues it.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<String>,
+    /// With --checkpoint: iterations between checkpoints.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub checkpoint_every: usize,
+    /// With --checkpoint: seconds between checkpoints, whatever the iteration count.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub checkpoint_seconds: f64,
+    /// Continue the fit saved in FILE by --checkpoint, with the same data and options:
+    /// the model is the one the fit would have given uninterrupted, bit for bit. Goes on
+    /// checkpointing to FILE unless --checkpoint names another file.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<String>,
     #[command(flatten)]
     pub json: JsonArg,
     /// Where to write the model (JSON), or `-` for standard output.
     #[arg(short = 'o', long = "output")]
     pub output: String,
+}
+
+/// The checkpoint file of a fit (`--checkpoint`, else `--resume`'s) and the checkpoint
+/// to resume from, checked before any data are read.
+fn checkpoint_plan(a: &FitArgs) -> Result<Option<(String, Option<EmCheckpoint>)>> {
+    let Some(path) = a.checkpoint.clone().or_else(|| a.resume.clone()) else {
+        return Ok(None);
+    };
+    if path == "-" {
+        return Err(exit::usage(
+            "--checkpoint -: a checkpoint is a file (it is replaced as the fit runs)",
+        ));
+    }
+    if !(a.checkpoint_seconds > 0.0 && a.checkpoint_seconds.is_finite()) {
+        return Err(exit::usage(format!(
+            "--checkpoint-seconds {}: must be a positive number",
+            a.checkpoint_seconds
+        )));
+    }
+    if a.checkpoint_every == 0 {
+        return Err(exit::usage("--checkpoint-every must be at least 1"));
+    }
+    let resume = match &a.resume {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--resume {p}: cannot read the checkpoint"))?;
+            Some(EmCheckpoint::from_json(&text).with_context(|| format!("--resume {p}"))?)
+        }
+        None => None,
+    };
+    if resume.is_none() {
+        io::check_output_path(&path)?;
+    }
+    Ok(Some((path, resume)))
+}
+
+/// Writes one checkpoint atomically.
+fn save_checkpoint(path: &str, c: &EmCheckpoint) -> gaussmix::Result<()> {
+    let json = c.to_json()?;
+    io::write_atomic_even_if_interrupted(std::path::Path::new(path), |w| {
+        w.write_all(json.as_bytes())?;
+        Ok(())
+    })
+    .map_err(|e| GmmError::Checkpoint {
+        reason: format!("{e:#}"),
+    })
 }
 
 /// Arguments of `predict`.
@@ -280,6 +343,25 @@ pub fn fit(a: &FitArgs) -> Result<()> {
     };
     a.missing.apply();
     let stream = crate::stream::should_stream(&a.data, a.stream)?;
+    let plan = checkpoint_plan(a)?;
+    let ckpt_path = plan.as_ref().map(|(p, _)| p.clone());
+    // checkpoints written and the seconds spent writing them, for the summary
+    let mut written = (0usize, 0.0f64);
+    let mut sink = |c: &EmCheckpoint| {
+        let t = Instant::now();
+        save_checkpoint(ckpt_path.as_deref().unwrap_or("-"), c)?;
+        written.0 += 1;
+        written.1 += t.elapsed().as_secs_f64();
+        Ok(())
+    };
+    let mut checkpointer = plan.map(|(_, resume)| {
+        let c = Checkpointer::every_iterations(a.checkpoint_every, &mut sink)
+            .interval(Some(Duration::from_secs_f64(a.checkpoint_seconds)));
+        match resume {
+            Some(r) => c.resume(r),
+            None => c,
+        }
+    });
     let mut progress = Progress::new(!a.quiet, a.verbose, a.max_iter, a.n_init);
     let mut observer = |e: &IterationEvent| progress.iteration(e);
     let start = Instant::now();
@@ -293,8 +375,9 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         let columns = src.names.len();
         let mut rows = crate::stream::Interruptible::new(src.source, interrupt::flag());
         interrupt::set_graceful(true);
-        let fitted = with_threads(a.threads, || {
-            g.fit_stream(&mut rows, a.init_rows, &mut observer)
+        let fitted = with_threads(a.threads, || match checkpointer.as_mut() {
+            Some(c) => g.fit_stream_checkpointed(&mut rows, a.init_rows, &mut observer, c),
+            None => g.fit_stream(&mut rows, a.init_rows, &mut observer),
         });
         interrupt::set_graceful(false);
         let report = FitReport {
@@ -310,12 +393,11 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         let gappy = gaps::has_gaps(data.x.view());
         interrupt::set_graceful(true);
         let fitted = with_threads(a.threads, || {
-            g.fit_observed(
-                data.x.view(),
-                data.weights.as_ref().map(|w| w.view()),
-                None,
-                &mut observer,
-            )
+            let (x, w) = (data.x.view(), data.weights.as_ref().map(|w| w.view()));
+            match checkpointer.as_mut() {
+                Some(c) => g.fit_checkpointed(x, w, &mut observer, c),
+                None => g.fit_observed(x, w, None, &mut observer),
+            }
         });
         interrupt::set_graceful(false);
         let bic = match &fitted {
@@ -340,6 +422,12 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         (fitted, data.feature_names, report, degenerate)
     };
     progress.finish();
+    drop(checkpointer);
+    if let (Ok(Err(GmmError::Interrupted)), Some(p)) = (&fitted, &ckpt_path) {
+        if !a.quiet && std::path::Path::new(p).exists() {
+            eprintln!("the fit's state is in {p}: continue it with --resume {p}");
+        }
+    }
     let mut model = fitted?
         .map_err(|e| gaps::explain(e, &a.data, &names))
         .with_context(|| format!("fitting {} components to {}", a.k, a.data))?;
@@ -389,6 +477,14 @@ pub fn fit(a: &FitArgs) -> Result<()> {
                 "warning: component {c} is degenerate: {why} (a spike, not a cluster: lower -k, try another --covariance or --prior, or --degenerate reseed|drop)"
             );
         }
+        if let Some(p) = &ckpt_path {
+            eprintln!(
+                "{} checkpoints written to {p} in {:.3}s ({:.2} % of the fit)",
+                written.0,
+                written.1,
+                100.0 * written.1 / report.seconds.max(1e-9)
+            );
+        }
         if a.output != "-" {
             eprintln!("wrote {}", a.output);
         }
@@ -412,6 +508,11 @@ pub fn fit(a: &FitArgs) -> Result<()> {
             "n_parameters": model.n_parameters(),
             "seconds": json_f64(report.seconds),
             "kernel": gaussmix::kernel_level(),
+            "checkpoint": ckpt_path.as_ref().map(|p| json!({
+                "file": p,
+                "written": written.0,
+                "seconds": json_f64(written.1),
+            })),
         }))?;
     }
     Ok(())

@@ -382,5 +382,8 @@ fn mot_json(m: &gaussmix_video::MotMetrics) -> serde_json::Value {
         "num_objects": m.objects, "num_predictions": m.hypotheses,
         "num_unique_objects": m.gt_ids, "num_unique_hypotheses": m.hyp_ids,
         "num_frames": m.frames, "iou_threshold": m.iou_threshold,
+        "hota": m.hota.hota, "deta": m.hota.det_a, "assa": m.hota.ass_a, "loca": m.hota.loc_a,
+        "detre": m.hota.det_re, "detpr": m.hota.det_pr, "assre": m.hota.ass_re,
+        "asspr": m.hota.ass_pr, "hota_alphas": m.hota.alphas, "hota_per_alpha": m.hota.hota_alpha,
     })
 }

@@ -775,3 +775,151 @@ fn sigint_during_video_subtract_removes_the_staged_folder() {
     assert!(!masks.exists());
     assert_eq!(listing(dir.path()), before);
 }
+
+/// A fit with checkpoints (two initialisations, so that the best finished one is part of
+/// the state) killed with SIGKILL during its second initialisation, then resumed.
+fn killed_and_resumed(stream: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = long_fit_data(dir.path());
+    let ckpt = dir.path().join("fit.ckpt");
+    let killed_out = dir.path().join("killed.json");
+    let mut args = vec![
+        os("fit"),
+        data.as_os_str(),
+        os("-k"),
+        os("16"),
+        os("--n-init"),
+        os("2"),
+        os("--max-iter"),
+        os("25"),
+        os("--tol"),
+        os("0"),
+        os("--seed"),
+        os("3"),
+    ];
+    if stream {
+        args.extend([os("--stream"), os("--init-rows"), os("5000")]);
+    }
+    fn with<'a>(
+        args: &[&'a std::ffi::OsStr],
+        extra: &[&'a std::ffi::OsStr],
+    ) -> Vec<&'a std::ffi::OsStr> {
+        let mut v = args.to_vec();
+        v.extend_from_slice(extra);
+        v
+    }
+    let mut run = Running::spawn(&with(
+        &args,
+        &[
+            os("--verbose"),
+            os("--checkpoint"),
+            ckpt.as_os_str(),
+            os("--checkpoint-every"),
+            os("2"),
+            os("-o"),
+            killed_out.as_os_str(),
+        ],
+    ));
+    run.wait_for("init 2/2 iter    6", Duration::from_secs(300));
+    run.signal("KILL");
+    let (code, err) = run.finish(Duration::from_secs(60));
+    assert_eq!(
+        code, None,
+        "SIGKILL must end the fit before it finished: {err}"
+    );
+    assert!(!killed_out.exists(), "a killed fit wrote its model");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ckpt).unwrap()).unwrap();
+    assert_eq!(saved["init"], 1, "the checkpoint is of the second start");
+    assert!(!saved["best"].is_null(), "the first start's fit is kept");
+    let resumed = dir.path().join("resumed.json");
+    gaussmix()
+        .args(with(
+            &args,
+            &[
+                os("--resume"),
+                ckpt.as_os_str(),
+                os("-o"),
+                resumed.as_os_str(),
+            ],
+        ))
+        .assert()
+        .success();
+    let whole = dir.path().join("whole.json");
+    gaussmix()
+        .args(with(&args, &[os("-q"), os("-o"), whole.as_os_str()]))
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&resumed).unwrap(),
+        std::fs::read(&whole).unwrap(),
+        "resumed and uninterrupted models differ"
+    );
+    // the same checkpoint with other options is refused, naming the option, writing nothing
+    let other = dir.path().join("other.json");
+    let mut wrong = with(
+        &args,
+        &[
+            os("--resume"),
+            ckpt.as_os_str(),
+            os("-o"),
+            other.as_os_str(),
+        ],
+    );
+    wrong[3] = os("8");
+    gaussmix()
+        .args(wrong)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("n_components was 16 and is now 8"));
+    assert!(!other.exists());
+}
+
+/// Expected: an in-memory fit killed with SIGKILL and resumed with `--resume` writes the
+/// model of the uninterrupted fit, byte for byte.
+#[test]
+fn sigkill_then_resume_gives_the_uninterrupted_model() {
+    killed_and_resumed(false);
+}
+
+/// Expected: the same for a streamed fit.
+#[test]
+fn sigkill_then_resume_a_streamed_fit() {
+    killed_and_resumed(true);
+}
+
+/// Expected: SIGINT during a checkpointed fit leaves a checkpoint that says how to resume.
+#[test]
+fn sigint_leaves_a_checkpoint_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = long_fit_data(dir.path());
+    let ckpt = dir.path().join("fit.ckpt");
+    let out = dir.path().join("model.json");
+    let args = [
+        os("fit"),
+        data.as_os_str(),
+        os("-k"),
+        os("16"),
+        os("--max-iter"),
+        os("1000"),
+        os("--tol"),
+        os("0"),
+        os("--verbose"),
+        os("--checkpoint"),
+        ckpt.as_os_str(),
+        os("--checkpoint-every"),
+        os("1000"),
+        os("-o"),
+        out.as_os_str(),
+    ];
+    let mut run = Running::spawn(&args);
+    run.wait_for("iter    3", Duration::from_secs(300));
+    run.signal("INT");
+    let (code, err) = run.finish(Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("continue it with --resume"), "{err}");
+    assert!(!out.exists());
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ckpt).unwrap()).unwrap();
+    assert!(saved["info"]["n_iter"].as_u64().unwrap() >= 3);
+}

@@ -43,6 +43,20 @@ fn eval_tracks_prints_py_motmetrics_numbers_as_json() {
         let (g, w) = (got[k].as_f64().unwrap(), want[k].as_f64().unwrap());
         assert!((g - w).abs() <= 1e-9, "{k}: {g} vs py-motmetrics {w}");
     }
+    // HOTA and its parts against TrackEval (data/mot/hota.json, scripts/hota_fixture.py).
+    let hota: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("data/mot/hota.json")).unwrap())
+            .unwrap();
+    for (k, w) in [
+        ("hota", "HOTA"),
+        ("deta", "DetA"),
+        ("assa", "AssA"),
+        ("loca", "LocA"),
+    ] {
+        let (g, w) = (got[k].as_f64().unwrap(), hota[w].as_f64().unwrap());
+        assert!((g - w).abs() <= 1e-9, "{k}: {g} vs TrackEval {w}");
+    }
+    assert_eq!(got["hota_per_alpha"].as_array().map(Vec::len), Some(19));
 }
 
 #[test]

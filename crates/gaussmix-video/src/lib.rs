@@ -70,7 +70,9 @@ pub mod track;
 pub use cdnet::{evaluate, Metrics};
 pub use error::{Error, Result};
 pub use model::{BackgroundModel, Kernel, LearningRate, Method, ModelParams};
-pub use mot::{evaluate_mot, evaluate_mot_files, read_mot, MotBox, MotMetrics};
+pub use mot::{
+    evaluate_hota, evaluate_mot, evaluate_mot_files, read_mot, Hota, MotBox, MotMetrics,
+};
 pub use pipeline::{subtract, track, SubtractOptions, SubtractReport, TrackOptions, TrackReport};
 pub use post::{Blob, PostProcess};
 pub use source::SourceOptions;

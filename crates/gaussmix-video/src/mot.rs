@@ -26,6 +26,9 @@
 //! hypothesis id for the whole sequence so that the number of frames in which the paired
 //! ids' boxes may be paired (IDTP) is largest; IDF1 = 2·IDTP / (objects + hypotheses).
 //!
+//! HOTA (Luiten et al. 2020) with DetA, AssA and LocA, averaged over IoU thresholds
+//! 0.05..0.95, is computed as TrackEval computes it ([`Hota`], [`evaluate_hota`]).
+//!
 //! ## Files
 //!
 //! MOTChallenge text: one box per line, `frame,id,x,y,w,h[,conf,…]` (commas or blanks);
@@ -108,8 +111,10 @@ pub struct MotMetrics {
     pub idp: f64,
     /// Identity recall: IDTP / (IDTP + IDFN).
     pub idr: f64,
-    /// The IoU threshold used.
+    /// The IoU threshold used (for everything but HOTA).
     pub iou_threshold: f64,
+    /// HOTA and its parts, over all localisation thresholds.
+    pub hota: Hota,
 }
 
 impl std::fmt::Display for MotMetrics {
@@ -133,9 +138,11 @@ impl std::fmt::Display for MotMetrics {
             "MT {}  PT {}  ML {}  of {} objects",
             self.mostly_tracked, self.partially_tracked, self.mostly_lost, self.gt_ids
         )?;
+        writeln!(f, "{}", self.hota)?;
         write!(
             f,
-            "{} boxes of ground truth, {} of the result ({} ids), {} frames, IoU >= {}",
+            "{} boxes of ground truth, {} of the result ({} ids), {} frames, IoU >= {} \
+             (HOTA: all IoU thresholds)",
             self.objects, self.hypotheses, self.hyp_ids, self.frames, self.iou_threshold
         )
     }
@@ -434,6 +441,7 @@ pub fn evaluate_mot(gt: &[MotBox], hyp: &[MotBox], iou_threshold: f64) -> Result
         idp: idtp as f64 / (idtp + idfp) as f64,
         idr: idtp as f64 / (idtp + idfn) as f64,
         iou_threshold,
+        hota: evaluate_hota(gt, hyp),
     })
 }
 
@@ -445,4 +453,247 @@ pub fn evaluate_mot_files(gt: &Path, tracks: &Path) -> Result<MotMetrics> {
     let g = read_mot(gt)?;
     let h = read_mot(tracks)?;
     evaluate_mot(&g, &h, 0.5)
+}
+
+/// Number of localisation thresholds α of [`Hota`]: 0.05, 0.10, …, 0.95.
+pub const HOTA_ALPHAS: usize = 19;
+
+/// Higher Order Tracking Accuracy (Luiten et al. 2020, "HOTA: A Higher Order Metric for
+/// Evaluating Multi-Object Tracking", IJCV), computed as TrackEval computes it.
+///
+/// For each localisation threshold α in 0.05, 0.10, …, 0.95, ground-truth and result
+/// boxes are paired frame by frame (Hungarian) maximising IoU × the global alignment of
+/// their ids (A(g, h) = Σ_t s_t / (|g| + |h| − Σ_t s_t), s_t the frame's IoU over the
+/// IoUs of the row and column), keeping pairs of IoU ≥ α. Then DetA = TP / (TP + FN + FP),
+/// AssA = (1/TP) Σ over pairs c of TPA(c) / (TPA(c) + FNA(c) + FPA(c)) (how much of the
+/// paired ids' lives they are paired), LocA = mean IoU of the pairs, and
+/// HOTA(α) = √(DetA · AssA). The summary figures are means over the 19 thresholds. Every
+/// row of both files counts (as for MOTA here).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hota {
+    /// The thresholds α (0.05 + 0.05 k, as NumPy's `arange(0.05, 0.99, 0.05)`).
+    pub alphas: [f64; HOTA_ALPHAS],
+    /// HOTA(α).
+    pub hota_alpha: [f64; HOTA_ALPHAS],
+    /// DetA(α).
+    pub det_a_alpha: [f64; HOTA_ALPHAS],
+    /// AssA(α).
+    pub ass_a_alpha: [f64; HOTA_ALPHAS],
+    /// LocA(α).
+    pub loc_a_alpha: [f64; HOTA_ALPHAS],
+    /// Detection recall TP / (TP + FN) per α.
+    pub det_re_alpha: [f64; HOTA_ALPHAS],
+    /// Detection precision TP / (TP + FP) per α.
+    pub det_pr_alpha: [f64; HOTA_ALPHAS],
+    /// Association recall per α.
+    pub ass_re_alpha: [f64; HOTA_ALPHAS],
+    /// Association precision per α.
+    pub ass_pr_alpha: [f64; HOTA_ALPHAS],
+    /// True positives per α.
+    pub tp_alpha: [usize; HOTA_ALPHAS],
+    /// HOTA averaged over α.
+    pub hota: f64,
+    /// DetA averaged over α.
+    pub det_a: f64,
+    /// AssA averaged over α.
+    pub ass_a: f64,
+    /// LocA averaged over α.
+    pub loc_a: f64,
+    /// DetRe averaged over α.
+    pub det_re: f64,
+    /// DetPr averaged over α.
+    pub det_pr: f64,
+    /// AssRe averaged over α.
+    pub ass_re: f64,
+    /// AssPr averaged over α.
+    pub ass_pr: f64,
+}
+
+impl std::fmt::Display for Hota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HOTA  {:.4}  (DetA {:.4}, AssA {:.4}, LocA {:.4}; DetRe {:.4}, DetPr {:.4}, \
+             AssRe {:.4}, AssPr {:.4}; means over IoU 0.05..0.95)",
+            self.hota,
+            self.det_a,
+            self.ass_a,
+            self.loc_a,
+            self.det_re,
+            self.det_pr,
+            self.ass_re,
+            self.ass_pr
+        )
+    }
+}
+
+/// IoU of two (x, y, w, h) boxes as TrackEval computes it (corners first; empty boxes
+/// and unions score 0).
+fn trackeval_iou(a: &MotBox, b: &MotBox) -> f64 {
+    let eps = f64::EPSILON;
+    let (ax1, ay1, bx1, by1) = (a.x + a.w, a.y + a.h, b.x + b.w, b.y + b.h);
+    let inter = (ax1.min(bx1) - a.x.max(b.x)).max(0.0) * (ay1.min(by1) - a.y.max(b.y)).max(0.0);
+    let area_a = (ax1 - a.x) * (ay1 - a.y);
+    let area_b = (bx1 - b.x) * (by1 - b.y);
+    let union = area_a + area_b - inter;
+    if area_a <= eps || area_b <= eps || union <= eps {
+        0.0
+    } else {
+        inter / union
+    }
+}
+
+/// HOTA of `hyp` against `gt` (see [`Hota`]).
+pub fn evaluate_hota(gt: &[MotBox], hyp: &[MotBox]) -> Hota {
+    let eps = f64::EPSILON;
+    let alphas: [f64; HOTA_ALPHAS] = std::array::from_fn(|k| 0.05 + k as f64 * 0.05);
+    let zero = [0.0; HOTA_ALPHAS];
+    let mut out = Hota {
+        alphas,
+        hota_alpha: zero,
+        det_a_alpha: zero,
+        ass_a_alpha: zero,
+        loc_a_alpha: [1.0; HOTA_ALPHAS],
+        det_re_alpha: zero,
+        det_pr_alpha: zero,
+        ass_re_alpha: zero,
+        ass_pr_alpha: zero,
+        tp_alpha: [0; HOTA_ALPHAS],
+        hota: 0.0,
+        det_a: 0.0,
+        ass_a: 0.0,
+        loc_a: 1.0,
+        det_re: 0.0,
+        det_pr: 0.0,
+        ass_re: 0.0,
+        ass_pr: 0.0,
+    };
+    if gt.is_empty() || hyp.is_empty() {
+        // TrackEval's early return: no pairs, LocA 1, everything else 0.
+        return out;
+    }
+    let gids: BTreeSet<i64> = gt.iter().map(|b| b.id).collect();
+    let hids: BTreeSet<i64> = hyp.iter().map(|b| b.id).collect();
+    let gidx: HashMap<i64, usize> = gids.iter().enumerate().map(|(i, &g)| (g, i)).collect();
+    let hidx: HashMap<i64, usize> = hids.iter().enumerate().map(|(j, &h)| (h, j)).collect();
+    let (ng, nh) = (gids.len(), hids.len());
+    let mut by_frame: BTreeMap<u64, (Vec<&MotBox>, Vec<&MotBox>)> = BTreeMap::new();
+    for b in gt {
+        by_frame.entry(b.frame).or_default().0.push(b);
+    }
+    for b in hyp {
+        by_frame.entry(b.frame).or_default().1.push(b);
+    }
+    // Per frame: ids (as indices) and the IoU matrix.
+    let frames: Vec<(Vec<usize>, Vec<usize>, Vec<f64>)> = by_frame
+        .values()
+        .map(|(g, h)| {
+            let gi: Vec<usize> = g.iter().map(|b| gidx[&b.id]).collect();
+            let hi: Vec<usize> = h.iter().map(|b| hidx[&b.id]).collect();
+            let mut sim = vec![0.0; g.len() * h.len()];
+            for (i, a) in g.iter().enumerate() {
+                for (j, b) in h.iter().enumerate() {
+                    sim[i * h.len() + j] = trackeval_iou(a, b);
+                }
+            }
+            (gi, hi, sim)
+        })
+        .collect();
+    // Global alignment of ids.
+    let mut potential: HashMap<(usize, usize), f64> = HashMap::new();
+    let mut gcount = vec![0.0f64; ng];
+    let mut hcount = vec![0.0f64; nh];
+    for (gi, hi, sim) in &frames {
+        let m = hi.len();
+        let rows: Vec<f64> = (0..gi.len())
+            .map(|i| sim[i * m..(i + 1) * m].iter().sum())
+            .collect();
+        let cols: Vec<f64> = (0..m)
+            .map(|j| (0..gi.len()).map(|i| sim[i * m + j]).sum())
+            .collect();
+        for i in 0..gi.len() {
+            for j in 0..m {
+                let s = sim[i * m + j];
+                let denom = cols[j] + rows[i] - s;
+                if denom > eps && s != 0.0 {
+                    *potential.entry((gi[i], hi[j])).or_default() += s / denom;
+                }
+            }
+        }
+        for &g in gi {
+            gcount[g] += 1.0;
+        }
+        for &h in hi {
+            hcount[h] += 1.0;
+        }
+    }
+    let align = |g: usize, h: usize| {
+        let p = potential.get(&(g, h)).copied().unwrap_or(0.0);
+        p / (gcount[g] + hcount[h] - p)
+    };
+    let mut tp = [0usize; HOTA_ALPHAS];
+    let mut fn_ = [0usize; HOTA_ALPHAS];
+    let mut fp = [0usize; HOTA_ALPHAS];
+    let mut loc = [0.0f64; HOTA_ALPHAS];
+    let mut pairs: Vec<HashMap<(usize, usize), f64>> = vec![HashMap::new(); HOTA_ALPHAS];
+    for (gi, hi, sim) in &frames {
+        let (n, m) = (gi.len(), hi.len());
+        if n == 0 || m == 0 {
+            for a in 0..HOTA_ALPHAS {
+                fn_[a] += n;
+                fp[a] += m;
+            }
+            continue;
+        }
+        let cost: Vec<f64> = (0..n * m)
+            .map(|k| -(align(gi[k / m], hi[k % m]) * sim[k]))
+            .collect();
+        let matched: Vec<(usize, usize)> = assign(&cost, n, m)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, j)| j.map(|j| (i, j)))
+            .collect();
+        for (a, &alpha) in alphas.iter().enumerate() {
+            let mut k = 0;
+            for &(i, j) in &matched {
+                let s = sim[i * m + j];
+                if s >= alpha - eps {
+                    k += 1;
+                    loc[a] += s;
+                    *pairs[a].entry((gi[i], hi[j])).or_default() += 1.0;
+                }
+            }
+            tp[a] += k;
+            fn_[a] += n - k;
+            fp[a] += m - k;
+        }
+    }
+    for a in 0..HOTA_ALPHAS {
+        let t = tp[a] as f64;
+        let (mut ass, mut re, mut pr) = (0.0, 0.0, 0.0);
+        for (&(g, h), &c) in &pairs[a] {
+            ass += c * c / (gcount[g] + hcount[h] - c).max(1.0);
+            re += c * c / gcount[g].max(1.0);
+            pr += c * c / hcount[h].max(1.0);
+        }
+        out.ass_a_alpha[a] = ass / t.max(1.0);
+        out.ass_re_alpha[a] = re / t.max(1.0);
+        out.ass_pr_alpha[a] = pr / t.max(1.0);
+        out.loc_a_alpha[a] = loc[a].max(1e-10) / t.max(1e-10);
+        out.det_re_alpha[a] = t / ((tp[a] + fn_[a]) as f64).max(1.0);
+        out.det_pr_alpha[a] = t / ((tp[a] + fp[a]) as f64).max(1.0);
+        out.det_a_alpha[a] = t / ((tp[a] + fn_[a] + fp[a]) as f64).max(1.0);
+        out.hota_alpha[a] = (out.det_a_alpha[a] * out.ass_a_alpha[a]).sqrt();
+        out.tp_alpha[a] = tp[a];
+    }
+    let mean = |v: &[f64; HOTA_ALPHAS]| v.iter().sum::<f64>() / HOTA_ALPHAS as f64;
+    out.hota = mean(&out.hota_alpha);
+    out.det_a = mean(&out.det_a_alpha);
+    out.ass_a = mean(&out.ass_a_alpha);
+    out.loc_a = mean(&out.loc_a_alpha);
+    out.det_re = mean(&out.det_re_alpha);
+    out.det_pr = mean(&out.det_pr_alpha);
+    out.ass_re = mean(&out.ass_re_alpha);
+    out.ass_pr = mean(&out.ass_pr_alpha);
+    out
 }

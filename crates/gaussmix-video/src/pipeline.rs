@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::{BackgroundModel, Kernel, ModelParams};
 use crate::post::{components, PostProcess};
 use crate::source::{self, find_program, FrameSource, SourceOptions};
-use crate::track::{appearances, TrackFormat, TrackRow, Tracker, TrackerOptions};
+use crate::track::{appearances, Pixels, TrackFormat, TrackRow, Tracker, TrackerOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -618,7 +618,13 @@ pub fn track(
             tracker.set_frame_size(w, h);
             let new = if opts.tracker.appearance {
                 let colours = appearances(frame, c, &labels, &blobs);
-                tracker.update_with_appearance(i, &blobs, &colours)
+                let px = Pixels {
+                    frame,
+                    channels: c,
+                    labels: &labels,
+                    width: w,
+                };
+                tracker.update_with_pixels(i, &blobs, &colours, &px)
             } else {
                 tracker.update(i, &blobs)
             };

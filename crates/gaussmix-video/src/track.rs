@@ -11,9 +11,26 @@
 //! id through short occlusions and crossings.
 //!
 //! Occlusion reasoning: a blob holding most of the predicted boxes of two or more confirmed
-//! tracks is objects merged in one blob; none of those tracks takes it, all coast on their
-//! predictions (reported, not counted as misses) until the blob splits, so a crossing does
-//! not hand the union box to one track and a new id to the other at separation.
+//! tracks is objects merged in one blob; none of those tracks takes it whole. With the
+//! frame's pixels ([`Tracker::update_with_pixels`], what [`crate::track()`] uses) the blob
+//! is split among them: each pixel goes to the track whose colour histogram and predicted
+//! box explain it best (ln p(colour | track) less a Gaussian penalty on its distance
+//! outside the predicted box), and each track is updated with the box of its own pixels,
+//! so a crossing does not hand the union box to one track and a new id to the other at
+//! separation, and an object that changes speed while merged is followed. A track left
+//! with too few pixels (hidden behind the other) coasts on its prediction, reported, not
+//! counted as a miss. For a few frames after a merge or a coast the colour distance
+//! weighs more in the assignment ([`TrackerOptions::reid_weight`]): the prediction says
+//! less then, and the colours tell which blob is whose at the separation.
+//!
+//! Partial views: each track remembers the object's full size (a blob at the frame's
+//! border only enlarges it; a jump from one frame to the next is another object joining or
+//! leaving; otherwise it follows the blobs, slowly while they are cut short). A blob
+//! shorter than 0.9 of that size along an axis is the object cut short there (an
+//! occluder, another object, the border): the measurement is the full-size box holding
+//! the blob nearest the prediction, so an object passing behind a pillar keeps its box.
+//! A track is reported only when at least [`TrackerOptions::min_visible`] of its full size
+//! shows.
 //!
 //! With blob colours ([`Tracker::update_with_appearance`], what [`crate::track()`] uses),
 //! each track keeps a colour histogram ([`Appearance`]: 4×4×4 RGB bins, running mean of
@@ -58,10 +75,19 @@ pub struct TrackerOptions {
     /// Weight of the colour distance in the assignment cost, when blob colours are given
     /// ([`Tracker::update_with_appearance`]; default 0.5).
     pub appearance_weight: f64,
+    /// Weight of the colour distance in the assignment cost for a track in its first
+    /// frames out of a merge with other objects or a coast (default 2.0): its predicted
+    /// box says less then, so the colours decide which blob is whose at a separation.
+    pub reid_weight: f64,
     /// Largest colour distance (Bhattacharyya, 0..1) at which a lost track takes up a blob
     /// again beyond the usual distance gate, and at which a piece of an object joins the
     /// blob its track matched (default 0.35). Only with blob colours.
     pub reid_distance: f64,
+    /// A track is reported in a frame only when the box it was measured with covers at
+    /// least this fraction of the object's remembered full size (default 0.25): an object
+    /// mostly out of the frame or behind something is not reported, its box being a guess.
+    /// 0 reports every matched frame.
+    pub min_visible: f64,
     /// Kalman noise settings.
     pub noise: KalmanNoise,
 }
@@ -78,7 +104,9 @@ impl Default for TrackerOptions {
             occlusion: true,
             appearance: true,
             appearance_weight: 0.5,
+            reid_weight: 2.0,
             reid_distance: 0.35,
+            min_visible: 0.25,
             noise: KalmanNoise::default(),
         }
     }
@@ -111,10 +139,24 @@ impl TrackerOptions {
                 "must be finite and >= 0",
             ));
         }
+        if !(self.reid_weight.is_finite() && self.reid_weight >= 0.0) {
+            return Err(crate::Error::param(
+                "reid_weight",
+                self.reid_weight,
+                "must be finite and >= 0",
+            ));
+        }
         if !(0.0..=1.0).contains(&self.reid_distance) {
             return Err(crate::Error::param(
                 "reid_distance",
                 self.reid_distance,
+                "must be in [0, 1]",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.min_visible) {
+            return Err(crate::Error::param(
+                "min_visible",
+                self.min_visible,
                 "must be in [0, 1]",
             ));
         }
@@ -267,6 +309,55 @@ pub fn appearances(
     out
 }
 
+/// A blob shorter than this fraction of its track's full size along an axis is taken as
+/// the object cut short there (by an occluder, another object or the frame's border).
+const CUT: f64 = 0.9;
+
+/// Per frame, the remembered full size moves this fraction of the way to a larger blob.
+const GROW: f64 = 0.3;
+
+/// A blob this many times larger (or smaller) than the one its track matched in the
+/// last frame, by more than a quarter of the object, is taken as another object joining
+/// (or leaving) it.
+const JUMP: f64 = 1.5;
+
+/// Frames out of a merge or a coast during which [`TrackerOptions::reid_weight`] applies.
+const AFTER_MERGE: u32 = 5;
+
+/// A frame's pixels and the component labels of its blobs ([`crate::post::components`]'s
+/// `labels`), which [`Tracker::update_with_pixels`] reads to split a blob holding several
+/// tracks among them.
+#[derive(Clone, Copy, Debug)]
+pub struct Pixels<'a> {
+    /// The frame, `channels` interleaved bytes per pixel, row by row.
+    pub frame: &'a [u8],
+    /// Bytes per pixel (1 or 3).
+    pub channels: usize,
+    /// Component label per pixel (0 = background).
+    pub labels: &'a [u32],
+    /// Frame width in pixels.
+    pub width: usize,
+}
+
+/// The box (cx, cy, w, h) of an object of full size `full` of which the part `v` is
+/// seen (cut by an occluder, a merge or the frame edge), nearest to the prediction `pred`:
+/// along each axis where `v` is shorter than [`CUT`] of the full size, the full-size interval
+/// holding `v` whose centre is nearest the predicted centre.
+fn complete(v: [f64; 4], full: (f64, f64), pred: [f64; 4]) -> [f64; 4] {
+    let axis = |c: f64, w: f64, fw: f64, pc: f64| {
+        if w >= CUT * fw {
+            (c, w)
+        } else {
+            let lo = c + w / 2.0 - fw / 2.0;
+            let hi = c - w / 2.0 + fw / 2.0;
+            (pc.clamp(lo, hi), fw)
+        }
+    };
+    let (cx, w) = axis(v[0], v[2], full.0, pred[0]);
+    let (cy, h) = axis(v[1], v[3], full.1, pred[1]);
+    [cx, cy, w, h]
+}
+
 /// Bhattacharyya distance √(1 − Σ √(p q)) of two normalised histograms, in [0, 1].
 fn colour_distance(p: &Hist, q: &Hist) -> f64 {
     let bc: f32 = p.iter().zip(q).map(|(a, b)| (a * b).sqrt()).sum();
@@ -283,8 +374,16 @@ struct Track {
     app: Option<Hist>,
     /// Remembered full size (w, h): slowly forgets, grows at once.
     full: (f64, f64),
-    /// Consecutive frames spent merged with other tracks in one blob.
+    /// Consecutive frames spent merged with other tracks in one blob, coasting.
     occluded: u32,
+    /// Consecutive frames spent merged with other tracks in one blob (split or coasting).
+    merged: u32,
+    /// Frames matched on its own since it last was merged or missed.
+    alone: u32,
+    /// Fraction of the full size seen in the last measurement.
+    visible: f64,
+    /// Size of the blob it matched in the last frame, if it matched one on its own.
+    last: Option<(f64, f64)>,
     /// Taken over by another track this frame.
     dead: bool,
 }
@@ -299,13 +398,46 @@ impl Track {
             app,
             full: (b[2], b[3]),
             occluded: 0,
+            merged: 0,
+            alone: u32::MAX,
+            visible: 1.0,
+            last: Some((b[2], b[3])),
             dead: false,
         }
     }
 
-    fn learn(&mut self, b: [f64; 4], app: Option<&Hist>, size: bool) {
+    /// Learns from a matched blob `b`; `edge` says, per axis, that the blob touches the
+    /// frame's border (so its extent there is a lower bound on the object's).
+    fn learn(&mut self, b: [f64; 4], app: Option<&Hist>, size: bool, edge: (bool, bool)) {
         if size {
-            self.full = (b[2].max(self.full.0 * 0.99), b[3].max(self.full.1 * 0.99));
+            // The remembered full size. A blob at the frame's border is a lower bound (an
+            // object coming into view grows at once). A jump from the last frame's blob
+            // is another object joining (much larger: not learnt) or leaving (much
+            // smaller: the object is what is left). Otherwise an object cut short
+            // gradually (by an occluder) shrinks it slowly, one about its size follows it.
+            let last = self.last.take();
+            let adapt = |f: f64, m: f64, edge: bool, last: Option<f64>| {
+                if m > f && edge {
+                    m
+                } else if last.is_some_and(|l| m > JUMP * l && m - l > 0.25 * f) {
+                    f
+                } else if last.is_some_and(|l| m * JUMP < l && l - m > 0.25 * f) && !edge {
+                    m
+                } else if m > f {
+                    f + GROW * (m - f)
+                } else if m >= CUT * f {
+                    f + 0.1 * (m - f)
+                } else {
+                    f + 0.02 * (m - f)
+                }
+            };
+            self.full = (
+                adapt(self.full.0, b[2], edge.0, last.map(|l| l.0)),
+                adapt(self.full.1, b[3], edge.1, last.map(|l| l.1)),
+            );
+            self.last = Some((b[2], b[3]));
+        } else {
+            self.last = None;
         }
         if let Some(h) = app {
             match &mut self.app {
@@ -499,7 +631,7 @@ impl Tracker {
     /// matched in it (ordered by id). Without colours: no appearance term, no
     /// re-identification, no joining of pieces (see [`Tracker::update_with_appearance`]).
     pub fn update(&mut self, frame: usize, blobs: &[Blob]) -> Vec<TrackRow> {
-        self.step(frame, blobs, None)
+        self.step(frame, blobs, None, None)
     }
 
     /// As [`Tracker::update`], with each blob's colours (`app[k]` of `blobs[k]`, from
@@ -519,14 +651,134 @@ impl Tracker {
         app: &[Appearance],
     ) -> Vec<TrackRow> {
         assert_eq!(app.len(), blobs.len(), "one appearance per blob");
-        self.step(frame, blobs, Some(app))
+        self.step(frame, blobs, Some(app), None)
     }
 
-    fn step(&mut self, frame: usize, blobs: &[Blob], app: Option<&[Appearance]>) -> Vec<TrackRow> {
+    /// As [`Tracker::update_with_appearance`], with the frame's pixels: a blob holding the
+    /// predicted boxes of several tracks (objects merged in one blob) is split among
+    /// them, each pixel going to the track whose colours and predicted box explain it
+    /// best (log of the track's colour histogram at the pixel's colour, less a Gaussian
+    /// penalty on the distance outside the predicted box), so each track is measured
+    /// with its own part of the blob, completed to its full size, through the crossing.
+    /// A track left with too few pixels coasts on its prediction.
+    ///
+    /// # Panics
+    /// If `app` and `blobs` differ in length, or `pixels` is smaller than the blobs say.
+    pub fn update_with_pixels(
+        &mut self,
+        frame: usize,
+        blobs: &[Blob],
+        app: &[Appearance],
+        pixels: &Pixels<'_>,
+    ) -> Vec<TrackRow> {
+        assert_eq!(app.len(), blobs.len(), "one appearance per blob");
+        self.step(frame, blobs, Some(app), Some(pixels))
+    }
+
+    /// Splits the pixels of `blob` (components `labels`) among the tracks `members` (and,
+    /// with `other`, something untracked of any colour): for each track, the box of its
+    /// pixels (2 % trimmed on each side), or None when it got fewer than a tenth of its
+    /// full size.
+    fn split(
+        &self,
+        blob: &Blob,
+        labels: &[u32],
+        members: &[usize],
+        predicted: &[[f64; 4]],
+        px: &Pixels<'_>,
+        other: bool,
+    ) -> Vec<Option<[f64; 4]>> {
+        let k = members.len();
+        let mut logh: Vec<Hist> = Vec::with_capacity(k);
+        for &i in members {
+            let Some(h) = &self.tracks[i].app else {
+                return vec![None; k];
+            };
+            let mut l = [0.0f32; APPEARANCE_BINS];
+            for (a, b) in l.iter_mut().zip(h) {
+                *a = (b + 1e-3).ln();
+            }
+            logh.push(l);
+        }
+        let boxes: Vec<[f32; 6]> = members
+            .iter()
+            .map(|&i| {
+                let p = predicted[i];
+                [
+                    p[0] as f32,
+                    p[1] as f32,
+                    (p[2] / 2.0) as f32,
+                    (p[3] / 2.0) as f32,
+                    1.0 / (0.25 * p[2] as f32 + 1.0),
+                    1.0 / (0.25 * p[3] as f32 + 1.0),
+                ]
+            })
+            .collect();
+        let mut xs: Vec<Vec<u32>> = vec![Vec::new(); k];
+        let mut ys: Vec<Vec<u32>> = vec![Vec::new(); k];
+        let c = px.channels.max(1);
+        for y in blob.y..blob.y + blob.h {
+            let row = y * px.width;
+            for x in blob.x..blob.x + blob.w {
+                let p = row + x;
+                if !labels.contains(&px.labels[p]) {
+                    continue;
+                }
+                let bin = colour_bin(&px.frame[p * c..p * c + c]);
+                let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+                // Something else (an untracked object): any colour alike, anywhere.
+                let mut best = if other {
+                    (usize::MAX, -(APPEARANCE_BINS as f32).ln())
+                } else {
+                    (0, f32::NEG_INFINITY)
+                };
+                for (m, (lh, b)) in logh.iter().zip(&boxes).enumerate() {
+                    let dx = ((fx - b[0]).abs() - b[2]).max(0.0) * b[4];
+                    let dy = ((fy - b[1]).abs() - b[3]).max(0.0) * b[5];
+                    let sc = lh[bin] - 0.5 * (dx * dx + dy * dy);
+                    if sc > best.1 {
+                        best = (m, sc);
+                    }
+                }
+                if best.0 < k {
+                    xs[best.0].push(x as u32);
+                    ys[best.0].push(y as u32);
+                }
+            }
+        }
+        members
+            .iter()
+            .enumerate()
+            .map(|(m, &i)| {
+                let t = &self.tracks[i];
+                let n = xs[m].len();
+                if (n as f64) < (0.1 * t.full.0 * t.full.1).max(8.0) {
+                    return None;
+                }
+                let trim = n * 2 / 100;
+                let bounds = |v: &mut Vec<u32>| {
+                    v.sort_unstable();
+                    (v[trim] as f64, v[n - 1 - trim] as f64 + 1.0)
+                };
+                let (x0, x1) = bounds(&mut xs[m]);
+                let (y0, y1) = bounds(&mut ys[m]);
+                Some([(x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0])
+            })
+            .collect()
+    }
+
+    fn step(
+        &mut self,
+        frame: usize,
+        blobs: &[Blob],
+        app: Option<&[Appearance]>,
+        px: Option<&Pixels<'_>>,
+    ) -> Vec<TrackRow> {
         for t in &mut self.tracks {
             t.kf.predict();
         }
         let predicted: Vec<[f64; 4]> = self.tracks.iter().map(|t| t.kf.bbox()).collect();
+        let mut item_labels: Vec<Vec<u32>> = Vec::new();
         let items: Vec<(Blob, Option<Hist>)> = merge_groups(blobs, self.opts.merge_overlap)
             .into_iter()
             .filter(|(b, _)| b.area >= self.opts.min_area)
@@ -538,6 +790,7 @@ impl Tracker {
                     }
                     s.normalised()
                 });
+                item_labels.push(idx.iter().map(|&k| blobs[k].label).collect());
                 (b, h)
             })
             .collect();
@@ -548,6 +801,7 @@ impl Tracker {
         // confirmed, recently seen tracks.
         let mut group_of: Vec<Option<usize>> = vec![None; nt];
         let mut group_blob = vec![false; nb];
+        let mut split_box: Vec<Option<[f64; 4]>> = vec![None; nt];
         if self.opts.occlusion {
             let cap = 5 * self.opts.max_misses.max(1);
             for j in 0..nb {
@@ -564,7 +818,7 @@ impl Tracker {
                 if claim.len() < 2 {
                     continue;
                 }
-                let was = claim.iter().any(|&i| self.tracks[i].occluded > 0);
+                let was = claim.iter().any(|&i| self.tracks[i].merged > 0);
                 let apart = claim.iter().enumerate().any(|(k, &a)| {
                     claim[k + 1..]
                         .iter()
@@ -574,6 +828,13 @@ impl Tracker {
                     group_blob[j] = true;
                     for &i in &claim {
                         group_of[i] = Some(j);
+                    }
+                    if let Some(px) = px {
+                        let parts =
+                            self.split(&items[j].0, &item_labels[j], &claim, &predicted, px, false);
+                        for (&i, b) in claim.iter().zip(parts) {
+                            split_box[i] = b;
+                        }
                     }
                 }
             }
@@ -602,8 +863,15 @@ impl Tracker {
                 } else {
                     continue;
                 };
+                // Just out of a merge or a coast, the motion is less certain than the
+                // colours: they weigh more.
+                let w = if t.alone < AFTER_MERGE {
+                    self.opts.reid_weight
+                } else {
+                    wa
+                };
                 let colour = match (&t.app, &items[j].1) {
-                    (Some(p), Some(q)) => wa * colour_distance(p, q),
+                    (Some(p), Some(q)) => w * colour_distance(p, q),
                     _ => 0.0,
                 };
                 cost[i * nb + j] = base + colour;
@@ -728,6 +996,38 @@ impl Tracker {
             }
         }
 
+        let frame_size = self.frame_size;
+        let edge = |b: [f64; 4]| match frame_size {
+            Some((fw, fh)) => (
+                b[0] - b[2] / 2.0 <= 0.5 || b[0] + b[2] / 2.0 >= fw - 0.5,
+                b[1] - b[3] / 2.0 <= 0.5 || b[1] + b[3] / 2.0 >= fh - 0.5,
+            ),
+            None => (false, false),
+        };
+        // A blob much larger than its track's object, away from the border, is the object
+        // merged with something untracked: the track is measured with its own pixels.
+        if let Some(px) = px {
+            for i in 0..nt {
+                let (Some(j), Some((b, _))) = (blob_of[i], meas[i]) else {
+                    continue;
+                };
+                let t = &self.tracks[i];
+                if t.id == 0 || joined[i] || restart[i] || t.app.is_none() {
+                    continue;
+                }
+                let e = edge(b);
+                let big = |m: f64, f: f64, e: bool| !e && m > JUMP * f && m - f > 0.25 * f;
+                if big(b[2], t.full.0, e.0) || big(b[3], t.full.1, e.1) {
+                    if let Some(v) =
+                        self.split(&items[j].0, &item_labels[j], &[i], &predicted, px, true)[0]
+                    {
+                        meas[i] = Some((v, None));
+                        joined[i] = true;
+                    }
+                }
+            }
+        }
+
         // 5. Updates.
         let mut rows = Vec::new();
         for i in 0..nt {
@@ -736,16 +1036,38 @@ impl Tracker {
                 continue;
             }
             if group_of[i].is_some() {
+                t.merged += 1;
+                t.alone = 0;
+                t.last = None;
+            } else {
+                t.merged = 0;
+                t.alone = if meas[i].is_some() {
+                    t.alone.saturating_add(1)
+                } else {
+                    0
+                };
+            }
+            if let (Some(_), Some(v)) = (group_of[i], split_box[i]) {
+                // Its part of a merged blob: the object's position, not its colours or size.
+                t.kf.update(complete(v, t.full, predicted[i]));
+                t.visible = v[2] * v[3] / (t.full.0 * t.full.1).max(1.0);
+                t.occluded = 0;
+                t.misses = 0;
+                rows.push(i);
+            } else if group_of[i].is_some() {
                 t.occluded += 1;
+                t.visible = 1.0;
                 rows.push(i);
             } else if let Some((b, h)) = meas[i] {
+                let c = complete(b, t.full, predicted[i]);
                 if restart[i] {
-                    t.kf.restart_at(b);
+                    t.kf.restart_at(c);
                 } else {
-                    t.kf.update(b);
+                    t.kf.update(c);
                 }
+                t.visible = b[2] * b[3] / (t.full.0 * t.full.1).max(1.0);
                 // A joined measurement says nothing new about the object's size.
-                t.learn(b, h.as_ref(), !joined[i]);
+                t.learn(b, h.as_ref(), !joined[i], edge(b));
                 t.occluded = 0;
                 t.hits += 1;
                 t.misses = 0;
@@ -756,15 +1078,17 @@ impl Tracker {
                 rows.push(i);
             } else {
                 t.misses += 1;
+                t.last = None;
                 t.occluded = 0;
                 if t.id == 0 {
                     t.hits = 0;
                 }
             }
         }
+        let min_visible = self.opts.min_visible;
         let mut rows: Vec<TrackRow> = rows
             .into_iter()
-            .filter(|&i| self.tracks[i].id > 0)
+            .filter(|&i| self.tracks[i].id > 0 && self.tracks[i].visible >= min_visible)
             .map(|i| self.row(frame, self.tracks[i].id, self.tracks[i].kf.bbox()))
             .collect();
         // Predicted boxes of confirmed tracks: an unmatched blob mostly inside one is a piece of

@@ -150,3 +150,81 @@ fn malformed_files_name_the_line() {
     assert!(read_mot(Path::new("/nonexistent/gt.txt")).is_err());
     assert!(evaluate_mot(&[], &[], 0.0).is_err());
 }
+
+/// The numbers of `"key": [a, b, …]` in the fixture JSON.
+fn json_array(text: &str, key: &str) -> Vec<f64> {
+    let pat = format!("\"{key}\": [");
+    let at = text
+        .find(&pat)
+        .unwrap_or_else(|| panic!("{key} not in fixture"))
+        + pat.len();
+    let rest = &text[at..];
+    let end = rest.find(']').unwrap();
+    rest[..end]
+        .split(',')
+        .map(|v| v.trim().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn hota_matches_trackeval_on_the_fixture() {
+    // data/mot/hota.json: TrackEval 1.3.0's HOTA code on the same files
+    // (scripts/hota_fixture.py).
+    let gt = read_mot(&data("gt.txt")).unwrap();
+    let hyp = read_mot(&data("hyp.txt")).unwrap();
+    let want = std::fs::read_to_string(data("hota.json")).unwrap();
+    let h = evaluate_mot(&gt, &hyp, 0.5).unwrap().hota;
+    let close = |name: &str, got: f64| {
+        let w = json_number(&want, name);
+        assert!(
+            (got - w).abs() <= 1e-9,
+            "{name}: gaussmix {got}, TrackEval {w}"
+        );
+    };
+    close("HOTA", h.hota);
+    close("DetA", h.det_a);
+    close("AssA", h.ass_a);
+    close("LocA", h.loc_a);
+    close("DetRe", h.det_re);
+    close("DetPr", h.det_pr);
+    close("AssRe", h.ass_re);
+    close("AssPr", h.ass_pr);
+    let per = |name: &str, got: &[f64]| {
+        let w = json_array(&want, name);
+        assert_eq!(w.len(), got.len(), "{name}");
+        for (k, (a, b)) in got.iter().zip(&w).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-9,
+                "{name}[{k}]: gaussmix {a}, TrackEval {b}"
+            );
+        }
+    };
+    per("HOTA_alpha", &h.hota_alpha);
+    per("DetA_alpha", &h.det_a_alpha);
+    per("AssA_alpha", &h.ass_a_alpha);
+    per("LocA_alpha", &h.loc_a_alpha);
+    let tp: Vec<f64> = h.tp_alpha.iter().map(|&v| v as f64).collect();
+    per("HOTA_TP_alpha", &tp);
+    // The fixture is not trivial: association and localisation both fall with α.
+    assert!(h.ass_a_alpha[0] > h.ass_a_alpha[18] && h.det_a_alpha[0] > h.det_a_alpha[18]);
+}
+
+#[test]
+fn hota_by_hand() {
+    // One object, 4 frames, followed exactly by id 7 for 2 frames, then by id 8 for 2:
+    // DetA = 1 at every α; each pair (1,7), (1,8) has TPA 2 of |g| + |h| − TPA = 4 + 2 − 2,
+    // so AssA = 0.5 and HOTA = √0.5; LocA = 1.
+    let gt: Vec<MotBox> = (1..=4).map(|f| b(f, 1, 10.0 * f as f64, 0.0)).collect();
+    let hyp: Vec<MotBox> = (1..=4)
+        .map(|f| b(f, if f <= 2 { 7 } else { 8 }, 10.0 * f as f64, 0.0))
+        .collect();
+    let h = gaussmix_video::evaluate_hota(&gt, &hyp);
+    assert!((h.det_a - 1.0).abs() < 1e-12);
+    assert!((h.ass_a - 0.5).abs() < 1e-12);
+    assert!((h.hota - 0.5f64.sqrt()).abs() < 1e-12);
+    assert!((h.loc_a - 1.0).abs() < 1e-12);
+    // Nothing found: all zero, LocA 1 (TrackEval's convention).
+    let none = gaussmix_video::evaluate_hota(&gt, &[]);
+    assert_eq!(none.hota, 0.0);
+    assert_eq!(none.loc_a, 1.0);
+}

@@ -400,3 +400,139 @@ fn appearances_count_each_blobs_pixels() {
     assert_eq!(app[0].counts.iter().sum::<f32>(), 100.0);
     assert_eq!(app[1].counts[0], 50.0);
 }
+
+/// IoU of a row's box and the box (x0, y0, size × size).
+fn row_iou(r: &TrackRow, x0: f64, y0: f64, w: f64, h: f64) -> f64 {
+    let ix = ((r.x + r.w).min(x0 + w) - r.x.max(x0)).max(0.0);
+    let iy = ((r.y + r.h).min(y0 + h) - r.y.max(y0)).max(0.0);
+    ix * iy / (r.w * r.h + w * h - ix * iy)
+}
+
+/// Two coloured squares crossing on nearly the same row; A (red, in front) slows down
+/// while they are one blob. Returns, per frame of the merge, the IoU of each square's
+/// true box with its track's reported box (0 when not reported), and the ids handed out.
+fn crossing_with_a_change_of_speed(pixels: bool) -> (Vec<(f64, f64)>, u64) {
+    use gaussmix_video::track::{appearances, Pixels};
+    let mut tracker = Tracker::new(TrackerOptions::default());
+    tracker.set_frame_size(W, H);
+    let mut labels = Vec::new();
+    let mut ids: Option<(u64, u64)> = None;
+    let mut out = Vec::new();
+    let mut ax = 10.0;
+    for t in 0..110usize {
+        // A: 2 px/frame, then 0.7 px/frame from frame 47 on (they are one blob from
+        // about frame 45); B: -1.5 px/frame.
+        ax += if t < 47 { 2.0 } else { 0.7 };
+        let bx = 185.0 - 1.5 * t as f64;
+        let mut mask = vec![0u8; W * H];
+        let mut rgb = vec![90u8; W * H * 3];
+        let mut paint = |x0: f64, y0: usize, size: usize, col: [u8; 3]| {
+            let x0 = x0.round() as i64;
+            for y in y0..y0 + size {
+                for x in x0.max(0)..(x0 + size as i64).min(W as i64) {
+                    let p = y * W + x as usize;
+                    mask[p] = 255;
+                    rgb[3 * p..3 * p + 3].copy_from_slice(&col);
+                }
+            }
+        };
+        paint(bx, 46, 16, [30, 40, 230]);
+        paint(ax, 50, 20, [220, 30, 30]);
+        let blobs = components(&mask, W, H, 1, &mut labels);
+        let app = appearances(&rgb, 3, &labels, &blobs);
+        let rows = if pixels {
+            let px = Pixels {
+                frame: &rgb,
+                channels: 3,
+                labels: &labels,
+                width: W,
+            };
+            tracker.update_with_pixels(t + 1, &blobs, &app, &px)
+        } else {
+            tracker.update_with_appearance(t + 1, &blobs, &app)
+        };
+        if t == 10 {
+            let mut r: Vec<&TrackRow> = rows.iter().collect();
+            r.sort_by(|a, b| a.cx.total_cmp(&b.cx));
+            assert_eq!(r.len(), 2);
+            ids = Some((r[0].track_id, r[1].track_id));
+        }
+        let (ax0, bx0) = (ax.round(), bx.round());
+        let merged = ax0 + 20.0 >= bx0 && bx0 + 16.0 >= ax0;
+        if merged {
+            let (ia, ib) = ids.expect("both tracked before they meet");
+            let iou_of = |id: u64, x: f64, y: f64, s: f64| {
+                rows.iter()
+                    .find(|r| r.track_id == id)
+                    .map_or(0.0, |r| row_iou(r, x, y, s, s))
+            };
+            out.push((iou_of(ia, ax0, 50.0, 20.0), iou_of(ib, bx0, 46.0, 16.0)));
+        }
+    }
+    (out, tracker.confirmed_total())
+}
+
+#[test]
+fn a_merged_blob_is_split_among_its_tracks() {
+    let (split, ids) = crossing_with_a_change_of_speed(true);
+    assert!(
+        split.len() > 10,
+        "they are merged for {} frames",
+        split.len()
+    );
+    assert_eq!(ids, 2, "no new id at the separation");
+    for (k, (a, b)) in split.iter().enumerate() {
+        assert!(
+            *a >= 0.5 && *b >= 0.5,
+            "frame {k} of the merge: IoU {a:.2}, {b:.2}"
+        );
+    }
+    // Coasting on the prediction instead loses the object that changed speed.
+    let (coast, _) = crossing_with_a_change_of_speed(false);
+    assert!(
+        coast.iter().any(|(a, _)| *a < 0.5),
+        "the scenario must defeat coasting: {coast:?}"
+    );
+}
+
+#[test]
+fn an_object_behind_an_occluder_keeps_its_size() {
+    // A 24-px square moves right at 1.5 px/frame behind a 20-px occluding band (columns
+    // 100..120 never foreground). While partly hidden the track reports the whole box;
+    // when less than a quarter shows it reports nothing; one id throughout.
+    let mut tracker = Tracker::new(TrackerOptions::default());
+    tracker.set_frame_size(W, H);
+    let mut labels = Vec::new();
+    let (mut checked, mut hidden_rows) = (0, 0);
+    for t in 0..110usize {
+        let x0 = (20.0 + 1.5 * t as f64).round();
+        let mut mask = vec![0u8; W * H];
+        for y in 40..64 {
+            for x in x0 as usize..(x0 as usize + 24).min(W) {
+                if !(100..120).contains(&x) {
+                    mask[y * W + x] = 255;
+                }
+            }
+        }
+        let blobs = components(&mask, W, H, 1, &mut labels);
+        let rows = tracker.update(t + 1, &blobs);
+        let seen = (x0 as usize..x0 as usize + 24)
+            .filter(|x| !(100..120).contains(x))
+            .count() as f64
+            / 24.0;
+        if seen < 0.25 {
+            hidden_rows += rows.len();
+        } else if seen < 0.6 && t > 5 {
+            assert_eq!(rows.len(), 1, "frame {t}: {rows:?}");
+            let iou = row_iou(&rows[0], x0, 40.0, 24.0, 24.0);
+            assert!(
+                iou >= 0.6,
+                "frame {t}: {seen:.2} seen, IoU {iou:.2}, {rows:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 5, "{checked} frames partly hidden");
+    assert_eq!(hidden_rows, 0, "rows while less than a quarter shows");
+    assert_eq!(tracker.confirmed_total(), 1);
+}

@@ -1,5 +1,6 @@
 //! The estimator: parameters with scikit-learn's defaults, initialisation, and the EM loop.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{text_fingerprint, Checkpointer, Fingerprinter, LoopStart, LoopView};
 use crate::covariance::family::Prior;
 use crate::covariance::{CovarianceType, Covariances, Storage};
 use crate::degenerate::{degenerate_components, DegeneratePolicy, MAX_RESEEDS};
@@ -669,8 +671,98 @@ impl GaussianMixture {
         warm: Option<&GmmModel>,
         observer: &mut dyn FnMut(&IterationEvent),
     ) -> Result<GmmModel> {
+        self.fit_general(x, weights, warm, observer, None)
+    }
+
+    /// [`GaussianMixture::fit_observed`] (no warm start) with checkpoints: the state of
+    /// EM goes to `checkpoints` as it asks, and a fit resumed from one of them ends with
+    /// the same model, bit for bit, as one never interrupted (see [`crate::checkpoint`]).
+    ///
+    /// # Errors
+    /// As [`GaussianMixture::fit_weighted`]; [`GmmError::InvalidParam`] (`resume`) for a
+    /// checkpoint of other data or options, naming what differs; the sink's errors.
+    pub fn fit_checkpointed<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        observer: &mut dyn FnMut(&IterationEvent),
+        checkpoints: &mut Checkpointer<'_>,
+    ) -> Result<GmmModel> {
+        self.fit_general(x, weights, None, observer, Some(checkpoints))
+    }
+
+    /// The options that decide a fit's result, for checkpoints (the thread count and the
+    /// interrupt flag do not; arrays by fingerprint).
+    fn checkpoint_options(&self, mode: &str) -> BTreeMap<String, String> {
+        let arr = |v: Option<String>| v.map_or("none".to_string(), |s| text_fingerprint(&s));
+        [
+            ("mode", mode.to_string()),
+            ("n_components", self.n_components.to_string()),
+            ("covariance_type", self.covariance_type.to_string()),
+            ("tol", format!("{:?}", self.tol)),
+            ("reg_covar", format!("{:?}", self.reg_covar)),
+            ("max_iter", self.max_iter.to_string()),
+            ("n_init", self.n_init.to_string()),
+            ("init", self.init.to_string()),
+            ("seed", self.seed.to_string()),
+            (
+                "weights_init",
+                arr(self.weights_init.as_ref().map(|a| format!("{a:?}"))),
+            ),
+            (
+                "means_init",
+                arr(self.means_init.as_ref().map(|a| format!("{a:?}"))),
+            ),
+            (
+                "precisions_init",
+                arr(self.precisions_init.as_ref().map(|a| format!("{a:?}"))),
+            ),
+            ("prior", arr(self.prior.as_ref().map(|p| format!("{p:?}")))),
+            ("noise", format!("{} {:?}", self.noise, self.noise_init)),
+            ("equal_weights", self.equal_weights.to_string()),
+            (
+                "fixed",
+                format!(
+                    "{} {} {}",
+                    self.fix_weights, self.fix_means, self.fix_covariances
+                ),
+            ),
+            ("degenerate", format!("{:?}", self.degenerate)),
+            ("ill_defined", format!("{:?}", self.ill_defined)),
+            ("init_scaling", format!("{:?}", self.init_scaling)),
+            ("hc_tree", self.hc_tree.is_some().to_string()),
+            ("inner_tol", format!("{:?}", self.inner_tol)),
+            ("missing", format!("{:?}", self.missing)),
+            ("kernel", crate::kernel_level().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// The fit behind [`GaussianMixture::fit_observed`] and
+    /// [`GaussianMixture::fit_checkpointed`].
+    fn fit_general<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        warm: Option<&GmmModel>,
+        observer: &mut dyn FnMut(&IterationEvent),
+        mut ckpt: Option<&mut Checkpointer<'_>>,
+    ) -> Result<GmmModel> {
         self.validate()?;
         check_nonempty(x)?;
+        if let Some(c) = ckpt.as_deref_mut() {
+            // the data as given (gaps and all, before the weights' rescaling), as a
+            // stream sees them
+            if let Some(w) = weights {
+                check_weights(w, x.nrows())?;
+            }
+            let mut f = Fingerprinter::new(x.ncols());
+            f.add(x, weights);
+            c.data = Some(f.finish());
+            c.options = self.checkpoint_options("memory");
+        }
         if self.missing == MissingValues::Em {
             if let Some(gaps) = Gaps::find(x, 0, true)? {
                 if self.noise {
@@ -682,11 +774,11 @@ impl GaussianMixture {
                 }
                 // the initialisation sees the rows mean-imputed; EM sees the gaps
                 let start = crate::missing::mean_imputed(x);
-                return self.fit_checked(start.view(), weights, warm, observer, Some(&gaps));
+                return self.fit_checked(start.view(), weights, warm, observer, Some(&gaps), ckpt);
             }
         }
         check_finite(x, 0)?;
-        self.fit_checked(x, weights, warm, observer, None)
+        self.fit_checked(x, weights, warm, observer, None, ckpt)
     }
 
     /// [`GaussianMixture::fit_observed`] on finite data; with `gaps`, `x` is the start of
@@ -698,6 +790,7 @@ impl GaussianMixture {
         warm: Option<&GmmModel>,
         observer: &mut dyn FnMut(&IterationEvent),
         gaps: Option<&Gaps>,
+        ckpt: Option<&mut Checkpointer<'_>>,
     ) -> Result<GmmModel> {
         let (n, d) = x.dim();
         if let Some(w) = weights {
@@ -768,26 +861,57 @@ impl GaussianMixture {
             model.set_info(info);
             return Ok(model);
         }
-        let mut best: Option<(GmmModel, FitInfo)> = None;
+        let par = self.parallelism;
+        let mut pass = |m: &GmmModel| match gaps {
+            Some(g) => g.e_step(m, weights, par),
+            None => Ok(SufficientStatistics::e_step(m, x, weights, par)),
+        };
+        self.run_inits(
+            &mut |rng: &mut ChaCha8Rng| self.initial_model(x, weights, rng, &res),
+            &mut pass,
+            observer,
+            &res,
+            ckpt,
+        )
+    }
+
+    /// The `n_init` initialisations, each run to the end, keeping the best; from a
+    /// checkpoint, the initialisations before the resumed one are skipped (the best of
+    /// them is in the checkpoint) and the resumed one continues where it was.
+    fn run_inits(
+        &self,
+        initial: &mut dyn FnMut(&mut ChaCha8Rng) -> Result<GmmModel>,
+        pass: &mut dyn FnMut(&GmmModel) -> Result<SufficientStatistics>,
+        observer: &mut dyn FnMut(&IterationEvent),
+        res: &Resolved,
+        mut ckpt: Option<&mut Checkpointer<'_>>,
+    ) -> Result<GmmModel> {
+        let mut resumed = match ckpt.as_deref_mut() {
+            Some(c) => c.take_resume()?,
+            None => None,
+        };
+        let mut best: Option<(GmmModel, FitInfo)> = ckpt.as_deref_mut().and_then(|c| c.best.take());
         for init in 0..self.n_init {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-            rng.set_stream(init as u64);
-            let start = self.initial_model(x, weights, &mut rng, &res)?;
-            let (model, info) = self.em(
-                x,
-                weights,
-                start,
-                f64::NEG_INFINITY,
-                init,
-                observer,
-                &res,
-                gaps,
-            )?;
-            let better = match &best {
-                None => true,
-                Some((_, b)) => info.lower_bound > b.lower_bound,
+            if resumed.as_ref().is_some_and(|(i, _)| init < *i) {
+                continue;
+            }
+            let start = match resumed.take() {
+                Some((_, start)) => start,
+                None => {
+                    let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+                    rng.set_stream(init as u64);
+                    LoopStart::fresh(initial(&mut rng)?, f64::NEG_INFINITY)
+                }
             };
-            if better {
+            if let Some(c) = ckpt.as_deref_mut() {
+                c.best.clone_from(&best);
+            }
+            let (model, info) =
+                self.em_loop(pass, start, init, observer, res, ckpt.as_deref_mut())?;
+            if best
+                .as_ref()
+                .is_none_or(|(_, b)| info.lower_bound > b.lower_bound)
+            {
                 best = Some((model, info));
             }
         }
@@ -908,25 +1032,48 @@ impl GaussianMixture {
     fn em_with(
         &self,
         e_pass: &mut dyn FnMut(&GmmModel) -> Result<SufficientStatistics>,
-        mut model: GmmModel,
-        mut lower_bound: f64,
+        model: GmmModel,
+        lower_bound: f64,
         init: usize,
         observer: &mut dyn FnMut(&IterationEvent),
         res: &Resolved,
     ) -> Result<(GmmModel, FitInfo)> {
-        let mut reseeds = 0;
-        let mut info = FitInfo {
-            converged: false,
-            n_iter: 0,
-            lower_bound,
-            lower_bounds: Vec::new(),
-        };
-        for iter in 1..=self.max_iter {
-            if self
+        let start = LoopStart::fresh(model, lower_bound);
+        self.em_loop(e_pass, start, init, observer, res, None)
+    }
+
+    /// The EM loop from a start or a resumed state, checkpointing between iterations.
+    fn em_loop(
+        &self,
+        e_pass: &mut dyn FnMut(&GmmModel) -> Result<SufficientStatistics>,
+        start: LoopStart,
+        init: usize,
+        observer: &mut dyn FnMut(&IterationEvent),
+        res: &Resolved,
+        mut ckpt: Option<&mut Checkpointer<'_>>,
+    ) -> Result<(GmmModel, FitInfo)> {
+        let LoopStart {
+            mut model,
+            previous_lower_bound: mut lower_bound,
+            mut info,
+            mut reseeds,
+        } = start;
+        let first = info.n_iter + 1;
+        for iter in first..=self.max_iter {
+            let interrupted = self
                 .interrupt
                 .as_ref()
-                .is_some_and(|f| f.0.load(Ordering::Relaxed))
-            {
+                .is_some_and(|f| f.0.load(Ordering::Relaxed));
+            if let Some(c) = ckpt.as_deref_mut() {
+                let view = LoopView {
+                    model: &model,
+                    previous_lower_bound: lower_bound,
+                    info: &info,
+                    reseeds,
+                };
+                c.tick(init, view, iter - first, interrupted)?;
+            }
+            if interrupted {
                 return Err(GmmError::Interrupted);
             }
             let prev = lower_bound;
@@ -1037,6 +1184,32 @@ impl GaussianMixture {
         init_rows: usize,
         observer: &mut dyn FnMut(&IterationEvent),
     ) -> Result<GmmModel> {
+        self.fit_stream_general(source, init_rows, observer, None)
+    }
+
+    /// [`GaussianMixture::fit_stream`] with checkpoints, as
+    /// [`GaussianMixture::fit_checkpointed`] (the data's fingerprint is taken in the
+    /// first pass).
+    ///
+    /// # Errors
+    /// As [`GaussianMixture::fit_stream`] and [`GaussianMixture::fit_checkpointed`].
+    pub fn fit_stream_checkpointed(
+        &self,
+        source: &mut dyn crate::stream::RowSource,
+        init_rows: usize,
+        observer: &mut dyn FnMut(&IterationEvent),
+        checkpoints: &mut Checkpointer<'_>,
+    ) -> Result<GmmModel> {
+        self.fit_stream_general(source, init_rows, observer, Some(checkpoints))
+    }
+
+    fn fit_stream_general(
+        &self,
+        source: &mut dyn crate::stream::RowSource,
+        init_rows: usize,
+        observer: &mut dyn FnMut(&IterationEvent),
+        mut ckpt: Option<&mut Checkpointer<'_>>,
+    ) -> Result<GmmModel> {
         self.validate()?;
         let d = source.n_features();
         if d == 0 {
@@ -1060,11 +1233,15 @@ impl GaussianMixture {
         };
         let mut sample = crate::stream::Reservoir::new(cap, d);
         let (mut n, mut n_pos, mut wsum, mut wmax) = (0usize, 0usize, 0.0, 0.0f64);
+        let mut fingerprint = ckpt.is_some().then(|| Fingerprinter::new(d));
         let (mut seen, mut gaps) = (vec![false; d], false);
         source.reset()?;
         while let Some(chunk) = source.next_chunk()? {
             gaps |= crate::missing::check_chunk(&chunk, d, n, self.missing, &mut seen)?;
             let w = chunk.weights.as_ref().map(|w| w.view());
+            if let Some(f) = fingerprint.as_mut() {
+                f.add(chunk.x.view(), w);
+            }
             n_pos += w.map_or(chunk.x.nrows(), |w| w.iter().filter(|v| **v > 0.0).count());
             wsum += w.map_or(chunk.x.nrows() as f64, |w| w.sum());
             wmax = w.map_or(wmax.max(1.0), |w| w.iter().copied().fold(wmax, f64::max));
@@ -1148,32 +1325,23 @@ impl GaussianMixture {
             }
             Ok(total)
         };
-        let mut best: Option<(GmmModel, FitInfo)> = None;
-        for init in 0..self.n_init {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-            rng.set_stream(init as u64);
-            let start = if all_given {
+        if let (Some(c), Some(f)) = (ckpt.as_deref_mut(), fingerprint) {
+            c.data = Some(f.finish());
+            c.options = self.checkpoint_options(&format!("stream, init_rows {init_rows}"));
+        }
+        let mut initial = |rng: &mut ChaCha8Rng| {
+            if all_given {
                 self.initial_model(
                     ndarray::Array2::<f64>::zeros((0, d)).view(),
                     None,
-                    &mut rng,
+                    rng,
                     &res,
-                )?
+                )
             } else {
-                self.initial_model(xs.view(), ws.as_ref().map(|w| w.view()), &mut rng, &res)?
-            };
-            let (model, info) =
-                self.em_with(&mut pass, start, f64::NEG_INFINITY, init, observer, &res)?;
-            if best
-                .as_ref()
-                .is_none_or(|(_, b)| info.lower_bound > b.lower_bound)
-            {
-                best = Some((model, info));
+                self.initial_model(xs.view(), ws.as_ref().map(|w| w.view()), rng, &res)
             }
-        }
-        let (mut model, info) = best.expect("n_init ≥ 1");
-        model.set_info(info);
-        Ok(model)
+        };
+        self.run_inits(&mut initial, &mut pass, observer, &res, ckpt)
     }
 
     /// Initial parameters: from responsibilities chosen by the init method, then

@@ -110,6 +110,13 @@ pub enum GmmError {
     /// ([`crate::GaussianMixture::interrupt`]) before it finished.
     #[error("the fit was interrupted")]
     Interrupted,
+    /// A checkpoint could not be saved (the sink of a
+    /// [`crate::checkpoint::Checkpointer`] failed).
+    #[error("saving a checkpoint failed: {reason}")]
+    Checkpoint {
+        /// What went wrong, naming the file.
+        reason: String,
+    },
     /// Serialised sufficient statistics or a model file could not be decoded.
     #[error("cannot decode {what}: {reason}")]
     Decode {

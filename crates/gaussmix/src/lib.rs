@@ -54,6 +54,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod anomaly;
+pub mod checkpoint;
 pub mod covariance;
 pub mod degenerate;
 mod em;

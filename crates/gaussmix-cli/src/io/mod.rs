@@ -39,8 +39,8 @@ pub use table::{
     Selection, Table,
 };
 pub use write::{
-    check_output_path, write_atomic, write_columns, write_csv, write_csv_with_labels, write_labels,
-    write_output, Column,
+    check_output_path, write_atomic, write_atomic_even_if_interrupted, write_columns, write_csv,
+    write_csv_with_labels, write_labels, write_output, Column,
 };
 
 /// The formats [`read_dataset`] knows.

@@ -195,11 +195,11 @@ impl Staged {
     }
 
     /// Renames the file to `path`, unless an interrupt has arrived.
-    fn persist(mut self, path: &Path) -> Result<()> {
+    fn persist(mut self, path: &Path, even_if_interrupted: bool) -> Result<()> {
         let mut list = interrupt::temps();
         let tmp = self.tmp.take().expect("staged");
         let staged = tmp.path().to_path_buf();
-        if interrupt::interrupted() {
+        if interrupt::interrupted() && !even_if_interrupted {
             drop(tmp);
             interrupt::unregister_temp(&mut list, &staged);
             bail!("interrupted");
@@ -242,6 +242,27 @@ impl Drop for Staged {
 /// message names `path`, and says in plain words when the disk is full, the file system
 /// read-only or permission denied.
 pub fn write_atomic(path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    write_atomic_when(path, f, false)
+}
+
+/// [`write_atomic`] that completes after an interrupt has arrived: for what an
+/// interrupted command leaves on purpose (a fit's checkpoint). A second interrupt still
+/// ends the process at once, and the temporary file is removed.
+///
+/// # Errors
+/// As [`write_atomic`].
+pub fn write_atomic_even_if_interrupted(
+    path: &Path,
+    f: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    write_atomic_when(path, f, true)
+}
+
+fn write_atomic_when(
+    path: &Path,
+    f: impl FnOnce(&mut dyn Write) -> Result<()>,
+    even_if_interrupted: bool,
+) -> Result<()> {
     let shown = path.display().to_string();
     if path.as_os_str().is_empty() {
         bail!("the output path is empty");
@@ -284,7 +305,7 @@ pub fn write_atomic(path: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -
         .sync_all()
         .map_err(|e| write_error(&shown, "sync failed", e.into()))?;
     staged
-        .persist(&target)
+        .persist(&target, even_if_interrupted)
         .map_err(|e| anyhow!("cannot write {shown}: {e:#}"))?;
     // The rename itself is durable once the directory is synced (best effort: some file
     // systems cannot sync a directory).
