@@ -590,9 +590,10 @@ fn merge_stats(parts: &Bound<'_, PyList>) -> PyResult<Stats> {
 /// it raises stops the fit before the next iteration and is raised here. Ctrl-C
 /// (`KeyboardInterrupt`) stops the fit within one EM iteration. `ill_defined`: `"error"`
 /// or `"keep-previous"` (an M-step during EM that cannot factor a covariance ends that
-/// start with the parameters before it, `converged` false).
+/// start with the parameters before it, `converged` false). `missing_values`: `"error"`
+/// (a NaN is an error) or `"em"` (masked EM: rows count through their observed entries).
 #[pyfunction]
-#[pyo3(signature = (x, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init="kmeans", seed=0, weights_init=None, means_init=None, precisions_init=None, sample_weight=None, warm=None, callback=None, parallel=true, ill_defined="error"))]
+#[pyo3(signature = (x, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init="kmeans", seed=0, weights_init=None, means_init=None, precisions_init=None, sample_weight=None, warm=None, callback=None, parallel=true, ill_defined="error", missing_values="error"))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -613,6 +614,7 @@ fn fit(
     callback: Option<Py<PyAny>>,
     parallel: bool,
     ill_defined: &str,
+    missing_values: &str,
 ) -> PyResult<Model> {
     let ct = parse_ct(covariance_type)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -626,6 +628,7 @@ fn fit(
         .seed(seed)
         .parallelism(par(parallel))
         .ill_defined(IllDefinedPolicy::from_str(ill_defined).map_err(to_py)?)
+        .missing(gaussmix::MissingValues::from_str(missing_values).map_err(to_py)?)
         .interrupt(stop.clone());
     if let Some(w) = &weights_init {
         g = g.weights_init(w.as_array().to_owned());
@@ -662,6 +665,7 @@ fn fit(
 }
 
 mod anomaly;
+mod missing;
 /// The module: `Model`, `Stats`, `fit`, `partial_stats`, `merge_stats`, `GaussmixError`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -671,6 +675,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(partial_stats, m)?)?;
     m.add_function(wrap_pyfunction!(merge_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(missing::predict_proba_missing, m)?)?;
+    m.add_function(wrap_pyfunction!(missing::score_samples_missing, m)?)?;
+    m.add_function(wrap_pyfunction!(missing::impute, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add("GaussmixError", m.py().get_type::<GaussmixError>())?;

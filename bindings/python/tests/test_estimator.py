@@ -51,7 +51,10 @@ def test_check_estimator(params):
 def test_defaults_match_sklearn():
     from sklearn.mixture import GaussianMixture as Sk
 
-    assert GaussianMixture().get_params() == Sk().get_params()
+    # plus gaussmix's one extension, missing_values (default: NaN is an error, as sklearn)
+    params = GaussianMixture().get_params()
+    assert params.pop("missing_values") == "error"
+    assert params == Sk().get_params()
 
 
 def test_not_fitted():

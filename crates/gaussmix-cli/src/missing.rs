@@ -45,7 +45,9 @@ impl MissingArg {
 /// they are.
 pub fn hint(e: anyhow::Error, policy: MissingArg) -> anyhow::Error {
     let text = e.to_string();
-    let gap = text.contains("missing value at") || text.contains("non-finite value (NaN)");
+    let gap = text.contains("missing value at")
+        || text.contains("non-finite value (NaN)")
+        || text.contains("non-finite value NaN");
     if policy == MissingArg::Error && gap {
         anyhow::anyhow!("{text} (to use the observed entries of rows with gaps, add --missing em)")
     } else {

@@ -143,6 +143,7 @@ impl Gaps {
         let mut complete = Vec::new();
         let mut col_seen = vec![false; d];
         let mut key = vec![0u64; words];
+        let mut empty_row = None;
         for (r, row) in x.rows().into_iter().enumerate() {
             key.fill(0);
             let mut n_missing = 0;
@@ -166,9 +167,8 @@ impl Gaps {
                 continue;
             }
             if n_missing == d {
-                return Err(GmmError::AllMissingRow {
-                    row: r + row_offset,
-                });
+                empty_row = empty_row.or(Some(r + row_offset));
+                continue;
             }
             let g = *keys.entry(key.clone()).or_insert_with(|| {
                 patterns.push(key.clone());
@@ -177,10 +177,14 @@ impl Gaps {
             });
             members[g].push(r);
         }
+        // an empty column first: it is what empties rows
         if fit {
             if let Some(j) = col_seen.iter().position(|s| !s) {
                 return Err(GmmError::AllMissingColumn { column: j });
             }
+        }
+        if let Some(row) = empty_row {
+            return Err(GmmError::AllMissingRow { row });
         }
         let complete_x =
             Array2::from_shape_fn((complete.len(), d), |(i, j)| x[[complete[i], j]].to_f64());

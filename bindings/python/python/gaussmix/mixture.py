@@ -95,6 +95,11 @@ def check_params(est: "GaussianMixture") -> None:
             f"The 'covariance_type' parameter must be a str among {set(_COVARIANCE_TYPES)}. "
             f"Got {est.covariance_type!r} instead."
         )
+    if getattr(est, "missing_values", "error") not in ("error", "em"):
+        raise ValueError(
+            "The 'missing_values' parameter must be a str among {'error', 'em'}. "
+            f"Got {est.missing_values!r} instead."
+        )
     if est.init_params not in _INIT_PARAMS:
         raise ValueError(
             f"The 'init_params' parameter must be a str among {set(_INIT_PARAMS)}. "
@@ -226,6 +231,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         warm_start: bool = False,
         verbose: int = 0,
         verbose_interval: int = 10,
+        missing_values: str = "error",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -241,6 +247,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.missing_values = missing_values
 
     # ------------------------------------------------------------------ fitting
 
@@ -256,11 +263,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit, then return the most probable component of each row of ``X``."""
         X = self._fit(X, sample_weight)
-        return self._model.predict(X)
+        return self._predict(X)
 
     def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
         check_params(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2,
+            ensure_all_finite="allow-nan" if self._em() else True,
+        )
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -312,6 +325,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             warm=warm,
             callback=callback,
             ill_defined="keep-previous",
+            missing_values=self.missing_values,
         )
         if callback is not None:
             callback.close(model)
@@ -369,7 +383,45 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _check_X(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan" if self._em() else True,
+        )
+
+    # With missing_values="em", rows with NaN are marginalised over their gaps.
+    def _em(self) -> bool:
+        return getattr(self, "missing_values", "error") == "em"
+
+    def _ln(self, X: np.ndarray) -> np.ndarray:
+        if self._em():
+            return _core.score_samples_missing(self._model, X)
+        return self._model.score_samples(X)
+
+    def _proba(self, X: np.ndarray) -> np.ndarray:
+        if self._em():
+            return _core.predict_proba_missing(self._model, X)
+        return self._model.predict_proba(X)
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        if self._em():
+            return np.argmax(self._proba(X), axis=1).astype(np.int64)
+        return self._model.predict(X)
+
+    def impute(self, X: Any, draw: bool = False, random_state: Any = None) -> np.ndarray:
+        """``X`` with each NaN filled by its conditional expectation under the fitted
+        mixture, ``E[x_m | x_o] = Σ_k γ_k(x_o) E_k[x_m | x_o]``; observed entries are
+        copied. With ``draw=True``, each gap is a draw from the conditional mixture
+        instead, seeded by ``random_state`` (an int gives the same draws on every call).
+        Works whatever ``missing_values`` (the fit's policy)."""
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan"
+        )
+        seed = _seed_from(random_state) if draw else None
+        return _core.impute(self._model, X, seed).astype(X.dtype, copy=False)
 
     @property
     def model_(self) -> "_core.Model":
@@ -380,22 +432,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-likelihood ``ln p(x)`` of each row."""
         X = self._check_X(X)
-        return self._model.score_samples(X).astype(X.dtype, copy=False)
+        return self._ln(X).astype(X.dtype, copy=False)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood per row of ``X``."""
         X = self._check_X(X)
-        return float(np.mean(self._model.score_samples(X)))
+        return float(np.mean(self._ln(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each row."""
         X = self._check_X(X)
-        return self._model.predict(X)
+        return self._predict(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Responsibilities: the posterior probability of each component for each row."""
         X = self._check_X(X)
-        return self._model.predict_proba(X).astype(X.dtype, copy=False)
+        return self._proba(X).astype(X.dtype, copy=False)
 
     def sample(self, n_samples: int = 1) -> Tuple[np.ndarray, np.ndarray]:
         """``n_samples`` random rows and their component labels (grouped by component).
@@ -415,19 +467,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on ``X``: ``-2 ln L + p ln N`` (lower is better)."""
         X = self._check_X(X)
-        ll = self._model.score_samples(X)
+        ll = self._ln(X)
         n = ll.shape[0]
         return float(-2 * ll.mean() * n + self._n_parameters() * np.log(n))
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion on ``X``: ``-2 ln L + 2p`` (lower is better)."""
         X = self._check_X(X)
-        ll = self._model.score_samples(X)
+        ll = self._ln(X)
         return float(-2 * ll.mean() * ll.shape[0] + 2 * self._n_parameters())
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = self._em()
         return tags
 
 
