@@ -566,21 +566,15 @@ impl BayesianGaussianMixture {
             );
             return moments(&s, self.reg_covar);
         }
-        // the initial model is the M-step of the initial responsibilities
-        let start = GaussianMixture::new(self.n_components)
+        // the moments of the initial responsibilities (not factored: a singleton
+        // cluster with reg_covar 0 is fine, the Wishart scale lifts it)
+        let stats = GaussianMixture::new(self.n_components)
             .covariance_type(self.covariance_type)
             .init(self.init)
             .seed(self.seed.wrapping_add(i as u64))
-            .reg_covar(self.reg_covar)
-            .max_iter(0)
             .parallelism(self.parallelism)
-            .fit(x)?;
-        let n = x.nrows() as f64;
-        Ok((
-            start.weights.mapv(|w| w * n),
-            start.means,
-            start.covariances,
-        ))
+            .first_start_statistics(x);
+        moments(&stats, self.reg_covar)
     }
 }
 
