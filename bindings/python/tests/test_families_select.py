@@ -176,6 +176,24 @@ def test_select_aic_and_degenerate_cells_never_chosen():
             assert r["reason"]
 
 
+def test_select_dataframe_float32_and_weights():
+    pd = pytest.importorskip("pandas")
+    x = blobs(n=300, d=2, k=2, seed=10).astype(np.float32)
+    df = pd.DataFrame(x, columns=["a", "b"])
+    res = gaussmix.select(df, n_components=[1, 2, 3], covariance_types=["VVV", "EII"])
+    assert list(res.best_.feature_names_in_) == ["a", "b"]
+    assert res.best_.means_.dtype == np.float32
+    assert res.best_.predict(df).shape == (300,)
+    # integer weights = repeated rows (at this size every row takes part in every start)
+    w = np.where(np.arange(300) % 3 == 0, 2.0, 1.0)
+    rep = np.repeat(x.astype(np.float64), w.astype(int), axis=0)
+    a = gaussmix.select(x.astype(np.float64), n_components=[1, 2], covariance_types=["VVV"], sample_weight=w)
+    b = gaussmix.select(rep, n_components=[1, 2], covariance_types=["VVV"])
+    for ra, rb in zip(a.rows, b.rows):
+        assert ra["log_likelihood"] == pytest.approx(rb["log_likelihood"], rel=1e-6)
+    assert "rows" not in repr(a).split("criterion")[0]
+
+
 def test_select_without_pandas(monkeypatch):
     import sys
 

@@ -58,10 +58,11 @@ class SelectionResult:
     best_params_ : dict or None
         ``{"n_components": K, "covariance_type": name}`` of the chosen cell.
     best_ : GaussianMixture or None
-        The chosen model as a fitted ``gaussmix.GaussianMixture``.
+        The chosen model as a fitted ``gaussmix.GaussianMixture`` (attributes in the data's
+        dtype).
     """
 
-    rows: List[Dict[str, Any]]
+    rows: List[Dict[str, Any]] = field(repr=False)
     criterion: str
     best_index_: Optional[int]
     best_params_: Optional[Dict[str, Any]]
@@ -194,6 +195,8 @@ def select(
         if feature_names is not None:
             est.feature_names_in_ = np.asarray(feature_names, dtype=object)
         est.set_model(model, X.shape[1])
+        if X.dtype == np.float32:
+            est._set_model(est._model, np.float32)  # attributes in the data's dtype, as fit
     return SelectionResult(
         rows=rows,
         criterion=criterion,
