@@ -590,10 +590,12 @@ fn merge_stats(parts: &Bound<'_, PyList>) -> PyResult<Stats> {
 /// it raises stops the fit before the next iteration and is raised here. Ctrl-C
 /// (`KeyboardInterrupt`) stops the fit within one EM iteration. `ill_defined`: `"error"`
 /// or `"keep-previous"` (an M-step during EM that cannot factor a covariance ends that
-/// start with the parameters before it, `converged` false). `missing_values`: `"error"`
-/// (a NaN is an error) or `"em"` (masked EM: rows count through their observed entries).
+/// start with the parameters before it, `converged` false). `prior`: see `prior.rs`;
+/// `noise`: a uniform noise component starting at weight `noise_init`. `missing_values`:
+/// `"error"` (a NaN is an error) or `"em"` (masked EM: rows count through their observed
+/// entries).
 #[pyfunction]
-#[pyo3(signature = (x, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init="kmeans", seed=0, weights_init=None, means_init=None, precisions_init=None, sample_weight=None, warm=None, callback=None, parallel=true, ill_defined="error", missing_values="error"))]
+#[pyo3(signature = (x, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init="kmeans", seed=0, weights_init=None, means_init=None, precisions_init=None, sample_weight=None, warm=None, callback=None, parallel=true, ill_defined="error", prior=None, noise=false, noise_init=0.1, missing_values="error"))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -614,6 +616,9 @@ fn fit(
     callback: Option<Py<PyAny>>,
     parallel: bool,
     ill_defined: &str,
+    prior: Option<&Bound<'_, PyAny>>,
+    noise: bool,
+    noise_init: f64,
     missing_values: &str,
 ) -> PyResult<Model> {
     let ct = parse_ct(covariance_type)?;
@@ -629,7 +634,12 @@ fn fit(
         .parallelism(par(parallel))
         .ill_defined(IllDefinedPolicy::from_str(ill_defined).map_err(to_py)?)
         .missing(gaussmix::MissingValues::from_str(missing_values).map_err(to_py)?)
-        .interrupt(stop.clone());
+        .interrupt(stop.clone())
+        .noise(noise)
+        .noise_init(noise_init);
+    if let Some(p) = prior::prior_choice(prior)? {
+        g = g.prior(p);
+    }
     if let Some(w) = &weights_init {
         g = g.weights_init(w.as_array().to_owned());
     }
@@ -666,6 +676,9 @@ fn fit(
 
 mod anomaly;
 mod missing;
+mod prior;
+mod select;
+mod vb;
 /// The module: `Model`, `Stats`, `fit`, `partial_stats`, `merge_stats`, `GaussmixError`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -673,6 +686,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_class::<Stats>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(select::select, m)?)?;
+    m.add_class::<vb::VbFit>()?;
+    m.add_function(wrap_pyfunction!(vb::fit_vb, m)?)?;
     m.add_function(wrap_pyfunction!(partial_stats, m)?)?;
     m.add_function(wrap_pyfunction!(merge_stats, m)?)?;
     m.add_function(wrap_pyfunction!(missing::predict_proba_missing, m)?)?;

@@ -11,6 +11,16 @@ import pytest
 
 REQUIRE = os.environ.get("GAUSSMIX_REQUIRE_CLUSTER_TESTS") == "1"
 
+# scripts/build_wheel.sh: the suite must test the installed wheel, not the source tree
+_PREFIX = os.environ.get("GAUSSMIX_EXPECT_PREFIX")
+if _PREFIX:
+    import gaussmix
+
+    _where = os.path.realpath(gaussmix.__file__)
+    if not _where.startswith(os.path.realpath(_PREFIX) + os.sep):
+        raise RuntimeError(f"gaussmix was imported from {_where}, not from {_PREFIX}")
+    print(f"gaussmix {gaussmix.__version__} under test from {_where}")
+
 
 def _missing(what):
     if REQUIRE:

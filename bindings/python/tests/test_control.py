@@ -159,3 +159,34 @@ def test_ill_defined_initialisation_raises_sklearn_message():
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match=r"Fitting the mixture model failed because some components have ill-defined"):
             GaussianMixture(2, reg_covar=0, random_state=0).fit(x)
+
+
+_ENDLESS = {
+    "bayesian": "gaussmix.BayesianGaussianMixture(n_components=3, tol=0.0, max_iter=10**9).fit(x)",
+    "select": (
+        "gaussmix.select(x, n_components=[2, 3], covariance_types=['VVV'], "
+        "max_iter=10**9, total_tol=0.0)"
+    ),
+}
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+@pytest.mark.parametrize("what", sorted(_ENDLESS))
+def test_ctrl_c_stops_variational_fits_and_selections(what):
+    # an endless fit, SIGINT from a timer thread (as Ctrl-C): KeyboardInterrupt comes back
+    code = textwrap.dedent(
+        f"""
+        import os, signal, threading
+        import numpy as np
+        import gaussmix
+        x = np.random.default_rng(0).normal(size=(3000, 2))
+        threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        try:
+            {_ENDLESS[what]}
+            print("finished")
+        except KeyboardInterrupt:
+            print("stopped")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["stopped"], (out.stdout, out.stderr)

@@ -51,10 +51,11 @@ def test_check_estimator(params):
 def test_defaults_match_sklearn():
     from sklearn.mixture import GaussianMixture as Sk
 
-    # plus gaussmix's one extension, missing_values (default: NaN is an error, as sklearn)
-    params = GaussianMixture().get_params()
-    assert params.pop("missing_values") == "error"
-    assert params == Sk().get_params()
+    ours, theirs = GaussianMixture().get_params(), Sk().get_params()
+    # gaussmix's additions (mclust's prior, the noise component, masked EM for missing
+    # values) come on top, off by default
+    extra = {"prior": None, "noise": False, "noise_init": 0.1, "missing_values": "error"}
+    assert ours == {**theirs, **extra}
 
 
 def test_not_fitted():

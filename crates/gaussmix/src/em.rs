@@ -1358,7 +1358,6 @@ impl GaussianMixture {
         let all_given = self.weights_init.is_some()
             && self.means_init.is_some()
             && self.precisions_init.is_some();
-        let par = self.parallelism;
         let mut model = if all_given {
             // placeholder parameters, all overridden below
             let cov = match self.covariance_type.storage() {
@@ -1381,46 +1380,8 @@ impl GaussianMixture {
             m.covariance_type = self.covariance_type;
             m
         } else {
-            match self.responsibilities(x, weights, rng) {
-                InitResp::Labels(labels) => {
-                    let stats = SufficientStatistics::from_labels(
-                        self.covariance_type,
-                        x,
-                        weights,
-                        &labels,
-                        k,
-                        par,
-                    );
-                    stats.finalize_with(&res.mstep, stats.orientation_guess().as_ref())?
-                }
-                InitResp::Dense(fill) => {
-                    // two passes: the component means first, then moments about them
-                    // (exact even for data far from the origin)
-                    let zero = Array2::zeros((k, d));
-                    let first = SufficientStatistics::from_responsibilities(
-                        self.covariance_type,
-                        zero,
-                        x,
-                        weights,
-                        par,
-                        &*fill,
-                    );
-                    let mut shift = Array2::zeros((k, d));
-                    for c in 0..k {
-                        let nk = first.nk[c] + crate::stats::NK_EPS;
-                        shift.row_mut(c).assign(&(&first.s1.row(c) / nk));
-                    }
-                    let stats = SufficientStatistics::from_responsibilities(
-                        self.covariance_type,
-                        shift,
-                        x,
-                        weights,
-                        par,
-                        &*fill,
-                    );
-                    stats.finalize_with(&res.mstep, stats.orientation_guess().as_ref())?
-                }
-            }
+            let stats = self.initial_statistics(x, weights, rng);
+            stats.finalize_with(&res.mstep, stats.orientation_guess().as_ref())?
         };
         if let Some(w) = &self.weights_init {
             model.weights = w.clone();
@@ -1443,6 +1404,62 @@ impl GaussianMixture {
             });
         }
         Ok(model)
+    }
+
+    /// The E-step statistics of the initial responsibilities (drawn with `rng`), before
+    /// their M-step: [`GaussianMixture::initial_model`] finalizes them, the variational
+    /// fit runs its own M-step on them.
+    pub(crate) fn initial_statistics<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        rng: &mut ChaCha8Rng,
+    ) -> SufficientStatistics {
+        let k = self.n_components;
+        let d = x.ncols();
+        let par = self.parallelism;
+        match self.responsibilities(x, weights, rng) {
+            InitResp::Labels(labels) => {
+                SufficientStatistics::from_labels(self.covariance_type, x, weights, &labels, k, par)
+            }
+            InitResp::Dense(fill) => {
+                // two passes: the component means first, then moments about them
+                // (exact even for data far from the origin)
+                let zero = Array2::zeros((k, d));
+                let first = SufficientStatistics::from_responsibilities(
+                    self.covariance_type,
+                    zero,
+                    x,
+                    weights,
+                    par,
+                    &*fill,
+                );
+                let mut shift = Array2::zeros((k, d));
+                for c in 0..k {
+                    let nk = first.nk[c] + crate::stats::NK_EPS;
+                    shift.row_mut(c).assign(&(&first.s1.row(c) / nk));
+                }
+                SufficientStatistics::from_responsibilities(
+                    self.covariance_type,
+                    shift,
+                    x,
+                    weights,
+                    par,
+                    &*fill,
+                )
+            }
+        }
+    }
+
+    /// The statistics of the initial responsibilities of a fit's first start (seeded by
+    /// the estimator's seed), before their M-step.
+    pub(crate) fn first_start_statistics<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+    ) -> SufficientStatistics {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(0);
+        self.initial_statistics(x, None, &mut rng)
     }
 
     /// A block-wise filler of initial responsibilities for the chosen method.

@@ -26,6 +26,8 @@ use crate::par::Parallelism;
 use crate::stats::SufficientStatistics;
 use crate::validate::{check_finite, check_nonempty};
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The prior on the mixing proportions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,6 +82,17 @@ pub struct BayesianGaussianMixture {
     init_labels: Option<Vec<usize>>,
     seed: u64,
     parallelism: Parallelism,
+    interrupt: Option<InterruptFlag>,
+}
+
+/// A stop flag; two are equal when they are the same flag.
+#[derive(Debug, Clone)]
+struct InterruptFlag(Arc<AtomicBool>);
+
+impl PartialEq for InterruptFlag {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// The priors a fit used (the defaults resolved on the data).
@@ -200,6 +213,7 @@ impl BayesianGaussianMixture {
             init_labels: None,
             seed: 0,
             parallelism: Parallelism::default(),
+            interrupt: None,
         }
     }
     /// Full, tied, diag or spherical.
@@ -419,15 +433,54 @@ impl BayesianGaussianMixture {
     /// K exceeds N, and the M-step's errors for a Wishart scale that is not positive
     /// definite.
     pub fn fit(&self, x: ArrayView2<f64>) -> Result<BayesianFit> {
+        self.fit_warm(x, None)
+    }
+
+    /// [`BayesianGaussianMixture::fit`], or, given `start` (a previous fit of the same K,
+    /// family and weight prior on data of the same width), one run of variational EM that
+    /// continues from `start`'s hyperparameters, its lower bound the first `prev` of the
+    /// convergence test (scikit-learn's `warm_start`; `n_init` is then ignored). The
+    /// priors are resolved on `x` in either case.
+    ///
+    /// # Errors
+    /// As [`BayesianGaussianMixture::fit`]; [`GmmError::InvalidParam`] naming `start`
+    /// when it does not fit this estimator and data; [`GmmError::Interrupted`] when the
+    /// [`BayesianGaussianMixture::interrupt`] flag is set.
+    pub fn fit_warm(&self, x: ArrayView2<f64>, start: Option<&BayesianFit>) -> Result<BayesianFit> {
         check_nonempty(x)?;
         check_finite(x, 0)?;
         let (n, d) = x.dim();
         self.validate(n, d)?;
         let priors = self.priors(x)?;
+        if let Some(s) = start {
+            if s.means.dim() != (self.n_components, d)
+                || s.covariance_type != self.covariance_type
+                || s.weight_prior != self.weight_prior
+            {
+                return Err(param(
+                    "start",
+                    format!(
+                        "{} {} components of width {}",
+                        s.means.nrows(),
+                        s.covariance_type,
+                        s.means.ncols()
+                    ),
+                    &format!(
+                        "a warm start needs a fit of {} {} components of width {d} with the same weight prior",
+                        self.n_components, self.covariance_type
+                    ),
+                ));
+            }
+            let mut fit = s.clone();
+            fit.priors = priors.clone();
+            let prev = s.info.lower_bound;
+            fit.info = FitInfo::default();
+            return self.iterate(x, &priors, fit, prev);
+        }
         let mut best: Option<BayesianFit> = None;
         for i in 0..self.n_init {
             let (nk, xk, sk) = self.initial_statistics(x, i)?;
-            let mut fit = m_step(
+            let fit = m_step(
                 self.covariance_type,
                 self.weight_prior,
                 &priors,
@@ -435,32 +488,7 @@ impl BayesianGaussianMixture {
                 &xk,
                 &sk,
             )?;
-            let mut lower_bound = f64::NEG_INFINITY;
-            for iter in 1..=self.max_iter {
-                let prev = lower_bound;
-                let pseudo = fit.pseudo_model()?;
-                let stats = SufficientStatistics::e_step(&pseudo, x, None, self.parallelism);
-                let entropy = neg_entropy(&pseudo, &stats);
-                let (nk, xk, sk) = moments(&stats, self.reg_covar)?;
-                let info = std::mem::take(&mut fit.info);
-                fit = m_step(
-                    self.covariance_type,
-                    self.weight_prior,
-                    &priors,
-                    &nk,
-                    &xk,
-                    &sk,
-                )?;
-                fit.info = info;
-                lower_bound = fit.lower_bound_terms(d) - entropy;
-                fit.info.lower_bounds.push(lower_bound);
-                fit.info.n_iter = iter;
-                fit.info.lower_bound = lower_bound;
-                if (lower_bound - prev).abs() < self.tol {
-                    fit.info.converged = true;
-                    break;
-                }
-            }
+            let fit = self.iterate(x, &priors, fit, f64::NEG_INFINITY)?;
             if best
                 .as_ref()
                 .is_none_or(|b| fit.info.lower_bound > b.info.lower_bound)
@@ -469,6 +497,56 @@ impl BayesianGaussianMixture {
             }
         }
         Ok(best.expect("n_init ≥ 1"))
+    }
+
+    /// A flag that stops the fit: when it is set, the fit returns
+    /// [`GmmError::Interrupted`] before its next iteration. Only read, never cleared.
+    pub fn interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.interrupt = Some(InterruptFlag(flag));
+        self
+    }
+
+    /// Variational EM from `fit` until the lower bound changes by less than `tol` (from
+    /// `lower_bound`, the bound before the first iteration) or `max_iter` iterations.
+    fn iterate(
+        &self,
+        x: ArrayView2<f64>,
+        priors: &ResolvedPriors,
+        mut fit: BayesianFit,
+        mut lower_bound: f64,
+    ) -> Result<BayesianFit> {
+        let d = x.ncols();
+        for iter in 1..=self.max_iter {
+            if let Some(f) = &self.interrupt {
+                if f.0.load(Ordering::Relaxed) {
+                    return Err(GmmError::Interrupted);
+                }
+            }
+            let prev = lower_bound;
+            let pseudo = fit.pseudo_model()?;
+            let stats = SufficientStatistics::e_step(&pseudo, x, None, self.parallelism);
+            let entropy = neg_entropy(&pseudo, &stats);
+            let (nk, xk, sk) = moments(&stats, self.reg_covar)?;
+            let info = std::mem::take(&mut fit.info);
+            fit = m_step(
+                self.covariance_type,
+                self.weight_prior,
+                priors,
+                &nk,
+                &xk,
+                &sk,
+            )?;
+            fit.info = info;
+            lower_bound = fit.lower_bound_terms(d) - entropy;
+            fit.info.lower_bounds.push(lower_bound);
+            fit.info.n_iter = iter;
+            fit.info.lower_bound = lower_bound;
+            if (lower_bound - prev).abs() < self.tol {
+                fit.info.converged = true;
+                break;
+            }
+        }
+        Ok(fit)
     }
 
     /// `N_k`, the means and scatter matrices of the initial responsibilities of start `i`.
@@ -488,33 +566,43 @@ impl BayesianGaussianMixture {
             );
             return moments(&s, self.reg_covar);
         }
-        // the initial model is the M-step of the initial responsibilities
-        let start = GaussianMixture::new(self.n_components)
+        // the moments of the initial responsibilities (not factored: a singleton
+        // cluster with reg_covar 0 is fine, the Wishart scale lifts it)
+        let stats = GaussianMixture::new(self.n_components)
             .covariance_type(self.covariance_type)
             .init(self.init)
             .seed(self.seed.wrapping_add(i as u64))
-            .reg_covar(self.reg_covar)
-            .max_iter(0)
             .parallelism(self.parallelism)
-            .fit(x)?;
-        let n = x.nrows() as f64;
-        Ok((
-            start.weights.mapv(|w| w * n),
-            start.means,
-            start.covariances,
-        ))
+            .first_start_statistics(x);
+        moments(&stats, self.reg_covar)
     }
 }
 
 /// `N_k` (with scikit-learn's `10 ε`), the means `x̄_k` and covariances `S_k` (each plus
-/// `reg_covar` on the diagonal) of E-step statistics: the maximum-likelihood M-step's.
+/// `reg_covar` on the diagonal) of E-step statistics: the maximum-likelihood M-step's
+/// moments, without factoring them. A component on a single row (or coincident rows)
+/// has a singular `S_k` when `reg_covar` is 0; the Wishart scale of the posterior keeps
+/// its covariance positive definite, as in scikit-learn.
 fn moments(s: &SufficientStatistics, reg: f64) -> Result<(Array1<f64>, Array2<f64>, Covariances)> {
-    let m = s.finalize(reg)?;
-    Ok((
-        s.nk.mapv(|v| v + crate::stats::NK_EPS),
-        m.means,
-        m.covariances,
-    ))
+    let nk_eff = s.nk.mapv(|v| v + crate::stats::NK_EPS);
+    let mut xbar = s.shift.clone();
+    for c in 0..xbar.nrows() {
+        let mut r = xbar.row_mut(c);
+        r.zip_mut_with(&s.s1.row(c), |m, v| *m += v / nk_eff[c]);
+    }
+    let cov =
+        s.s2.estimate_sklearn(s.covariance_type, &s.s1, &s.nk, &nk_eff, reg);
+    if xbar.iter().any(|v| !v.is_finite()) || cov.values().any(|v| !v.is_finite()) {
+        let c = (0..xbar.nrows())
+            .find(|&c| xbar.row(c).iter().any(|v| !v.is_finite()))
+            .unwrap_or(0);
+        return Err(crate::covariance::ill_defined(
+            c,
+            reg,
+            "its statistics overflowed (values too large)",
+        ));
+    }
+    Ok((nk_eff, xbar, cov))
 }
 
 /// `Σ_n Σ_k γ_nk ln γ_nk` of the E-step that produced `stats` with `pseudo`'s parameters:
@@ -838,5 +926,80 @@ mod tests {
                 "{x}: {lr}"
             );
         }
+    }
+
+    fn two_blobs() -> Array2<f64> {
+        Array2::from_shape_fn((60, 2), |(i, j)| {
+            let base = if i % 2 == 0 { 0.0 } else { 1.5 };
+            base + (((i * 37 + j * 11) % 17) as f64 - 8.0) * 0.2
+        })
+    }
+
+    /// Expected: a fit of one iteration continued by `fit_warm` one iteration at a time
+    /// is, step for step, the fit of that many iterations (same hyperparameters, lower
+    /// bounds and convergence), since a warm start resumes the same recursion.
+    #[test]
+    fn warm_start_resumes_the_recursion() {
+        let x = two_blobs();
+        let one = BayesianGaussianMixture::new(3).seed(1).max_iter(1).tol(0.0);
+        let mut fit = one.fit(x.view()).unwrap();
+        let mut bounds = fit.info.lower_bounds.clone();
+        for _ in 0..5 {
+            fit = one.fit_warm(x.view(), Some(&fit)).unwrap();
+            assert_eq!(fit.info.n_iter, 1);
+            bounds.extend(fit.info.lower_bounds.iter().copied());
+        }
+        let six = BayesianGaussianMixture::new(3)
+            .seed(1)
+            .max_iter(6)
+            .tol(0.0)
+            .fit(x.view())
+            .unwrap();
+        assert_eq!(bounds, six.info.lower_bounds);
+        assert_eq!(fit.means, six.means);
+        assert_eq!(fit.weight_concentration, six.weight_concentration);
+        // the convergence test starts from the previous fit's bound: the seventh
+        // iteration's change decides it
+        let seven = BayesianGaussianMixture::new(3)
+            .seed(1)
+            .max_iter(7)
+            .tol(0.0)
+            .fit(x.view())
+            .unwrap();
+        let change = (seven.info.lower_bounds[6] - seven.info.lower_bounds[5]).abs();
+        assert!(change > 0.0, "{:?}", seven.info.lower_bounds);
+        for (factor, want) in [(1.5, true), (0.5, false)] {
+            let warm = BayesianGaussianMixture::new(3)
+                .seed(1)
+                .max_iter(1)
+                .tol(change * factor)
+                .fit_warm(x.view(), Some(&fit))
+                .unwrap();
+            assert_eq!(warm.info.converged, want, "tol {factor} x the change");
+            assert_eq!(warm.info.lower_bound, seven.info.lower_bound);
+        }
+    }
+
+    /// Expected: a warm start of another K or family is refused naming `start`; a set
+    /// interrupt flag stops the fit with `Interrupted`.
+    #[test]
+    fn warm_start_mismatch_and_interrupt() {
+        let x = two_blobs();
+        let fit = BayesianGaussianMixture::new(3).fit(x.view()).unwrap();
+        let e = BayesianGaussianMixture::new(2)
+            .fit_warm(x.view(), Some(&fit))
+            .unwrap_err();
+        assert!(e.to_string().contains("start"), "{e}");
+        let e = BayesianGaussianMixture::new(3)
+            .covariance_type(CovarianceType::Diag)
+            .fit_warm(x.view(), Some(&fit))
+            .unwrap_err();
+        assert!(e.to_string().contains("start"), "{e}");
+        let flag = Arc::new(AtomicBool::new(true));
+        let e = BayesianGaussianMixture::new(3)
+            .interrupt(flag)
+            .fit(x.view())
+            .unwrap_err();
+        assert!(matches!(e, GmmError::Interrupted), "{e}");
     }
 }

@@ -1,9 +1,17 @@
 """gaussmix: Gaussian mixture models fitted by EM, in Rust.
 
-``gaussmix.GaussianMixture`` is a drop-in for ``sklearn.mixture.GaussianMixture``::
+``gaussmix.GaussianMixture`` is a drop-in for ``sklearn.mixture.GaussianMixture``, and
+``gaussmix.BayesianGaussianMixture`` for ``sklearn.mixture.BayesianGaussianMixture``::
 
     from gaussmix import GaussianMixture          # instead of: from sklearn.mixture import ...
     gm = GaussianMixture(n_components=3, random_state=0).fit(X)
+
+``GaussianMixture`` also fits mclust's fourteen covariance families
+(``covariance_type="VEV"``, ...), MAP EM under mclust's conjugate prior
+(``prior="mclust"``) and a uniform noise component (``noise=True``).
+``gaussmix.select(X, n_components=range(1, 10), covariance_types=..., criterion="bic")``
+chooses K and the family (a table of every cell and the best fitted estimator), and
+``gaussmix.AnomalyDetector`` scores outliers.
 
 Distributed fits over the same sufficient statistics: ``gaussmix.spark.fit`` (PySpark,
 ``mapInArrow``) and ``gaussmix.dask.fit`` (Dask arrays and DataFrames); the building blocks
@@ -17,11 +25,17 @@ registers a threadpoolctl controller, so joblib's nested-parallelism limits appl
 from ._core import GaussmixError, Model, Stats, merge_stats, partial_stats
 from ._core import __version__
 from ._threads import get_num_threads, set_num_threads
-from .mixture import GaussianMixture
+from .mixture import MCLUST_FAMILIES, GaussianMixture
+from .bayesian import BayesianGaussianMixture
 from .anomaly import AnomalyDetector
+from ._select import SelectionResult, select
 
 __all__ = [
     "AnomalyDetector",
+    "BayesianGaussianMixture",
+    "MCLUST_FAMILIES",
+    "SelectionResult",
+    "select",
     "GaussianMixture",
     "GaussmixError",
     "Model",

@@ -16,8 +16,20 @@ Differences from scikit-learn worth knowing:
 * The k-means / k-means++ / random initialisations use gaussmix's own seeded generator, so a
   given ``random_state`` picks different starting points than scikit-learn's (give
   ``weights_init``, ``means_init`` and ``precisions_init`` to compare iterate by iterate).
-* Predictions use the parameters of the last fit (or of ``set_model``); assigning to
-  ``means_`` and friends afterwards does not change them (call ``set_model`` instead).
+* The fitted attributes are the state, as in scikit-learn: assigning ``weights_``,
+  ``means_`` or ``precisions_cholesky_`` (or changing them in place) changes ``predict``,
+  ``predict_proba``, ``score_samples``, ``score``, ``bic``/``aic`` and a warm start;
+  ``sample`` reads ``weights_``, ``means_`` and ``covariances_``, as scikit-learn's does.
+  An estimator built from known parameters (set those attributes on an unfitted one)
+  predicts; with ``covariances_`` only, the precision factors are computed from them.
+* ``covariance_type`` also takes mclust's fourteen family names (``"EII"`` … ``"VVV"``;
+  ``"VII"``, ``"VVI"``, ``"EEE"``, ``"VVV"`` are ``spherical``, ``diag``, ``tied``, ``full``).
+  Covariances are stored as the family's storage: ``EII`` as spherical (K,), ``EEI``,
+  ``VEI``, ``EVI`` as diagonal (K, D), and the eight oriented families ``VEE`` … ``EVV`` as
+  (K, D, D); ``precisions_init`` takes the same shape. ``prior="mclust"`` (or a dict of
+  hyperparameters) fits the posterior mode under mclust's conjugate prior (MAP EM), and
+  ``noise=True`` adds a uniform noise component (``noise_weight_``; ``predict_proba`` then
+  has K + 1 columns, the noise last, and ``predict`` gives K for rows it explains best).
 * An M-step *during* EM that cannot factor a covariance (a component on one row, or on
   coincident rows, with a small ``reg_covar``) ends that start with the parameters before
   it (``converged_`` False, a ``ConvergenceWarning``), where scikit-learn's raw-moment
@@ -46,6 +58,38 @@ from . import _core
 __all__ = ["GaussianMixture"]
 
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+#: mclust's fourteen families, in mclust's order (four of them are scikit-learn's types).
+MCLUST_FAMILIES = (
+    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
+    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+)  # fmt: skip
+_SKLEARN_OF = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
+_STORAGE = {"full": "full", "tied": "tied", "diag": "diag", "spherical": "spherical"}
+_STORAGE.update({f: "spherical" for f in ("EII", "VII")})
+_STORAGE.update({f: "diag" for f in ("EEI", "VEI", "EVI", "VVI")})
+_STORAGE.update({"EEE": "tied"})
+_STORAGE.update({f: "full" for f in ("VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")})
+
+
+def family_name(covariance_type: str) -> str:
+    """The library's name of a covariance type: scikit-learn's four names for themselves
+    and for their mclust names (``"VVV"`` -> ``"full"``), mclust's three letters (upper
+    case) for the others. Raises ValueError for an unknown name."""
+    if covariance_type in _COVARIANCE_TYPES:
+        return covariance_type
+    if isinstance(covariance_type, str) and covariance_type.upper() in MCLUST_FAMILIES:
+        up = covariance_type.upper()
+        return _SKLEARN_OF.get(up, up)
+    raise ValueError(
+        f"The 'covariance_type' parameter must be a str among {set(_COVARIANCE_TYPES)} or "
+        f"one of mclust's families {', '.join(MCLUST_FAMILIES)}. Got {covariance_type!r} instead."
+    )
+
+
+def storage(covariance_type: str) -> str:
+    """How a covariance type's covariances are shaped: ``full`` (K, D, D), ``tied`` (D, D),
+    ``diag`` (K, D) or ``spherical`` (K,)."""
+    return _STORAGE[family_name(covariance_type)]
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _CORE_INIT = {
     "kmeans": "kmeans",
@@ -90,10 +134,17 @@ def check_params(est: "GaussianMixture") -> None:
     _check_int("max_iter", est.max_iter, 0)
     _check_int("n_init", est.n_init, 1)
     _check_int("verbose_interval", est.verbose_interval, 1)
-    if est.covariance_type not in _COVARIANCE_TYPES:
+    family_name(est.covariance_type)
+    if not isinstance(getattr(est, "noise", False), (bool, np.bool_)):
+        raise TypeError(f"The 'noise' parameter must be an instance of 'bool'. Got {est.noise!r} instead.")
+    noise_init = getattr(est, "noise_init", 0.1)
+    if isinstance(noise_init, bool) or not isinstance(noise_init, numbers.Real) or not 0.0 < noise_init < 1.0:
+        raise ValueError(f"The 'noise_init' parameter must be a float in (0, 1). Got {noise_init!r} instead.")
+    prior = getattr(est, "prior", None)
+    if not (prior is None or prior == "mclust" or isinstance(prior, dict)):
         raise ValueError(
-            f"The 'covariance_type' parameter must be a str among {set(_COVARIANCE_TYPES)}. "
-            f"Got {est.covariance_type!r} instead."
+            "The 'prior' parameter must be None, 'mclust' or a dict with keys shrinkage, mean, "
+            f"dof and scale. Got {prior!r} instead."
         )
     if getattr(est, "missing_values", "error") not in ("error", "em"):
         raise ValueError(
@@ -163,12 +214,13 @@ def checked_inits(
             raise ValueError("The parameter 'means' should be finite")
     if precisions_init is not None:
         p = np.ascontiguousarray(np.asarray(precisions_init, dtype=np.float64))
+        kind = storage(covariance_type)
         shape = {
             "full": (n_components, n_features, n_features),
             "tied": (n_features, n_features),
             "diag": (n_components, n_features),
             "spherical": (n_components,),
-        }[covariance_type]
+        }[kind]
         if p.shape != shape:
             raise ValueError(
                 f"The parameter '{covariance_type} precision' should have the shape of {shape}, "
@@ -176,8 +228,8 @@ def checked_inits(
             )
         if not np.all(np.isfinite(p)):
             raise ValueError(f"'{covariance_type} precision' should be finite")
-        if covariance_type in ("full", "tied"):
-            mats = p if covariance_type == "full" else p[None]
+        if kind in ("full", "tied"):
+            mats = p if kind == "full" else p[None]
             for a in mats:
                 if not (np.allclose(a, a.T) and np.all(np.linalg.eigvalsh(a) > 0.0)):
                     raise ValueError(
@@ -212,6 +264,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     lower_bounds_ : list of float
     n_features_in_ : int
     feature_names_in_ : ndarray of str, when fitted on a DataFrame with string column names
+    noise_weight_ : float, with ``noise=True``: the weight of the uniform noise component
+        (``weights_`` then sums to ``1 - noise_weight_``)
+    noise_log_density_ : float, with ``noise=True``: its log density ``ln(1/V)``
+
+    Parameters beyond scikit-learn's
+    --------------------------------
+    prior : None, "mclust" or dict, default None
+        A conjugate prior for MAP EM: ``"mclust"`` is mclust's ``priorControl()`` default
+        (shrinkage 0.01 towards the data mean, D + 2 degrees of freedom, the data
+        covariance over ``K^(2/D)`` as the scale); a dict gives the hyperparameters
+        ``{"shrinkage": float, "mean": (D,), "dof": float, "scale": float or (D, D)}``
+        (a float scale for the diagonal and spherical families).
+    noise : bool, default False
+        Add a uniform noise component over the data's region (Banfield & Raftery).
+    noise_init : float, default 0.1
+        Its initial weight.
     """
 
     def __init__(
@@ -231,8 +299,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         warm_start: bool = False,
         verbose: int = 0,
         verbose_interval: int = 10,
+        prior: Any = None,
+        noise: bool = False,
+        noise_init: float = 0.1,
         missing_values: str = "error",
     ) -> None:
+        self.prior = prior
+        self.noise = noise
+        self.noise_init = noise_init
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -299,12 +373,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.precisions_init,
         )
         warm = None
-        if self.warm_start and hasattr(self, "converged_") and hasattr(self, "_model"):
-            warm = self._model
+        if self.warm_start and hasattr(self, "converged_"):
+            warm = self._predict_model()[0]
             if (
                 warm.n_components != self.n_components
                 or warm.n_features != n_features
-                or warm.covariance_type != self.covariance_type
+                or warm.covariance_type != family_name(self.covariance_type)
             ):
                 warm = None
         callback = self._verbose_callback() if self.verbose else None
@@ -325,6 +399,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             warm=warm,
             callback=callback,
             ill_defined="keep-previous",
+            prior=self.prior,
+            noise=bool(self.noise),
+            noise_init=float(self.noise_init),
             missing_values=self.missing_values,
         )
         if callback is not None:
@@ -365,11 +442,32 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = int(model.n_iter)
         self.lower_bound_ = float(model.lower_bound)
         self.lower_bounds_ = list(model.lower_bounds)
+        if model.n_components + 1 == _n_columns(model):
+            import json
+
+            doc = json.loads(model.to_json())
+            self.noise_weight_ = float(doc["noise_weight"])
+            self.noise_log_density_ = float(doc["noise_log_density"])
+        else:
+            for name in ("noise_weight_", "noise_log_density_"):
+                self.__dict__.pop(name, None)
+        # what the attributes were when ``model`` was set: predictions rebuild the model
+        # from the attributes once they differ (scikit-learn's attributes are its state)
+        self._snapshot = self._attrs()
+        self._attr_models: dict = {}
+
+    def _attrs(self) -> Tuple[Any, ...]:
+        return tuple(
+            None if getattr(self, n, None) is None else np.array(getattr(self, n), copy=True)
+            for n in ("weights_", "means_", "precisions_cholesky_", "covariances_")
+        )
 
     def set_model(self, model: "_core.Model", n_features_in: Optional[int] = None) -> "GaussianMixture":
         """Make this estimator use a given ``gaussmix._core.Model`` (from a distributed fit,
         ``Model.from_json`` or ``Model.from_arrays``), setting every fitted attribute."""
-        if model.n_components != self.n_components or model.covariance_type != self.covariance_type:
+        if model.n_components != self.n_components or model.covariance_type != family_name(
+            self.covariance_type
+        ):
             raise ValueError(
                 f"model has {model.n_components} {model.covariance_type} components; this "
                 f"estimator has n_components={self.n_components}, "
@@ -395,20 +493,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _em(self) -> bool:
         return getattr(self, "missing_values", "error") == "em"
 
+    # The model the fitted attributes now describe (they are the state, as in
+    # scikit-learn), with the log-density offset of a noise component.
     def _ln(self, X: np.ndarray) -> np.ndarray:
+        model, offset = self._predict_model()
         if self._em():
-            return _core.score_samples_missing(self._model, X)
-        return self._model.score_samples(X)
+            out = _core.score_samples_missing(model, X)
+        else:
+            out = model.score_samples(X)
+        return out + offset if offset else out
 
     def _proba(self, X: np.ndarray) -> np.ndarray:
+        model = self._predict_model()[0]
         if self._em():
-            return _core.predict_proba_missing(self._model, X)
-        return self._model.predict_proba(X)
+            return _core.predict_proba_missing(model, X)
+        return model.predict_proba(X)
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         if self._em():
             return np.argmax(self._proba(X), axis=1).astype(np.int64)
-        return self._model.predict(X)
+        return self._predict_model()[0].predict(X)
 
     def impute(self, X: Any, draw: bool = False, random_state: Any = None) -> np.ndarray:
         """``X`` with each NaN filled by its conditional expectation under the fitted
@@ -421,13 +525,41 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan"
         )
         seed = _seed_from(random_state) if draw else None
-        return _core.impute(self._model, X, seed).astype(X.dtype, copy=False)
+        return _core.impute(self._predict_model()[0], X, seed).astype(X.dtype, copy=False)
 
     @property
     def model_(self) -> "_core.Model":
-        """The fitted ``gaussmix._core.Model`` (JSON via ``model_.to_json()``)."""
+        """The ``gaussmix._core.Model`` that predictions use: the fitted one, or the one
+        the fitted attributes now describe (JSON via ``model_.to_json()``)."""
         check_is_fitted(self)
-        return self._model
+        return self._predict_model()[0]
+
+    def _model_from(self, which: str) -> Tuple["_core.Model", float]:
+        """The model the attributes describe, and ``ln Σ weights_`` (scikit-learn uses
+        ``weights_`` as given; the model holds them normalised, and ``score_samples``
+        adds the offset back). ``which``: ``"factor"`` (``precisions_cholesky_`` decides,
+        as in scikit-learn's predictions) or ``"covariances"`` (``covariances_``, as in
+        its ``sample``)."""
+        snap = getattr(self, "_snapshot", None)
+        now = self._attrs()
+        used = (0, 1, 2) if which == "factor" else (0, 1, 3)
+        model = getattr(self, "_model", None)
+        if (
+            model is not None
+            and snap is not None
+            and all(_same(now[i], snap[i]) for i in used)
+        ):
+            return model, 0.0
+        cache = self.__dict__.setdefault("_attr_models", {})
+        hit = cache.get(which)
+        if hit is not None and all(_same(now[i], hit[0][i]) for i in used):
+            return hit[1], hit[2]
+        built = _model_from_attrs(self, now, which, model)
+        cache[which] = (now, *built)
+        return built
+
+    def _predict_model(self) -> Tuple["_core.Model", float]:
+        return self._model_from("factor")
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-likelihood ``ln p(x)`` of each row."""
@@ -458,11 +590,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "Invalid value for 'n_samples': %d . The sampling requires at "
                 "least one sample." % (self.n_components)
             )
-        return self._model.sample(int(n_samples), _seed_from(self.random_state))
+        return self._model_from("covariances")[0].sample(int(n_samples), _seed_from(self.random_state))
 
     def _n_parameters(self) -> int:
         """Number of free parameters of the model."""
-        return int(self._model.n_parameters)
+        return int(self._predict_model()[0].n_parameters)
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on ``X``: ``-2 ln L + p ln N`` (lower is better)."""
@@ -481,6 +613,83 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = self._em()
         return tags
+
+
+def _n_columns(model: "_core.Model") -> int:
+    """Columns of ``model.predict_proba``: K, or K + 1 with a noise component."""
+    return int(model.predict_proba(np.asarray(model.means[:1], dtype=np.float64)).shape[1])
+
+
+def _same(a: Optional[np.ndarray], b: Optional[np.ndarray]) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
+
+
+def _covariances_of_factor(kind: str, p: np.ndarray) -> np.ndarray:
+    """Covariances whose precision factors are ``p`` (P Pᵀ = Σ⁻¹; 1/σ for diag/spherical)."""
+    if kind in ("diag", "spherical"):
+        return 1.0 / (p * p)
+    mats = p if kind == "full" else p[None]
+    cov = np.linalg.inv(mats @ np.swapaxes(mats, -1, -2))
+    cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
+    return cov if kind == "full" else cov[0]
+
+
+def _upper(kind: str, p: np.ndarray) -> bool:
+    if kind not in ("full", "tied"):
+        return True
+    mats = p if kind == "full" else p[None]
+    return bool(np.all(np.tril(mats, -1) == 0.0))
+
+
+def _model_from_attrs(
+    est: "GaussianMixture", attrs: Tuple[Any, ...], which: str, fitted: Optional["_core.Model"]
+) -> Tuple["_core.Model", float]:
+    """A model from the estimator's public attributes (see ``GaussianMixture._model_from``)."""
+    weights, means, factor, cov = attrs
+    if weights is None or means is None:
+        raise AttributeError(
+            "a GaussianMixture predicts from weights_, means_ and precisions_cholesky_ "
+            "(or covariances_); set them or call fit"
+        )
+    ct = family_name(est.covariance_type)
+    kind = storage(ct)
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    if w.ndim != 1 or np.any(w < 0) or not np.all(np.isfinite(w)) or w.sum() <= 0:
+        raise ValueError(f"weights_ must be finite, non-negative and not all zero, got {weights!r}")
+    noise = 0.0
+    if fitted is not None and getattr(est, "noise_weight_", None) is not None:
+        noise = float(est.noise_weight_)  # the Gaussians share 1 - noise
+    total = float(w.sum())
+    offset = float(np.log(total / (1.0 - noise)))
+    w = w / total * (1.0 - noise)
+    m = np.ascontiguousarray(means, dtype=np.float64)
+    p = None
+    if which == "factor" and factor is not None:
+        p = np.ascontiguousarray(factor, dtype=np.float64)
+        c = _covariances_of_factor(kind, p)
+        if not _upper(kind, p):
+            p = None  # another factor of the same precision: use the triangular one
+    elif cov is not None:
+        c = np.ascontiguousarray(cov, dtype=np.float64)
+    elif factor is not None:
+        p = np.ascontiguousarray(factor, dtype=np.float64)
+        c = _covariances_of_factor(kind, p)
+    else:
+        raise AttributeError("set precisions_cholesky_ or covariances_ (or call fit)")
+    model = _core.Model.from_arrays(ct, w, m, np.ascontiguousarray(c), precisions_cholesky=p)
+    if noise and fitted is not None:
+        import json
+
+        doc = json.loads(model.to_json())
+        doc["noise_weight"] = noise
+        doc["noise_log_density"] = float(est.noise_log_density_)
+        model = _core.Model.from_json(json.dumps(doc))
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None and len(names) == model.n_features:
+        model = model.with_feature_names([str(n) for n in names])
+    return model, offset
 
 
 class _Verbose:
