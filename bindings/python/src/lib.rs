@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+use gaussmix::checkpoint::{Checkpointer, EmCheckpoint};
 use gaussmix::{
     CovarianceType, Covariances, GaussianMixture, GmmError, GmmModel, IllDefinedPolicy, InitMethod,
     ModelFile, Parallelism, Storage, SufficientStatistics,
@@ -593,9 +594,11 @@ fn merge_stats(parts: &Bound<'_, PyList>) -> PyResult<Stats> {
 /// start with the parameters before it, `converged` false). `prior`: see `prior.rs`;
 /// `noise`: a uniform noise component starting at weight `noise_init`. `missing_values`:
 /// `"error"` (a NaN is an error) or `"em"` (masked EM: rows count through their observed
-/// entries).
+/// entries). `checkpoint`: a file the state of EM is written to (atomically) every
+/// `checkpoint_every` iterations and on Ctrl-C; `resume`: a checkpoint to continue from
+/// (same data and options), which ends with the uninterrupted fit's model, bit for bit.
 #[pyfunction]
-#[pyo3(signature = (x, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init="kmeans", seed=0, weights_init=None, means_init=None, precisions_init=None, sample_weight=None, warm=None, callback=None, parallel=true, ill_defined="error", prior=None, noise=false, noise_init=0.1, missing_values="error"))]
+#[pyo3(signature = (x, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init="kmeans", seed=0, weights_init=None, means_init=None, precisions_init=None, sample_weight=None, warm=None, callback=None, parallel=true, ill_defined="error", prior=None, noise=false, noise_init=0.1, missing_values="error", checkpoint=None, checkpoint_every=10, resume=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -620,6 +623,9 @@ fn fit(
     noise: bool,
     noise_init: f64,
     missing_values: &str,
+    checkpoint: Option<String>,
+    checkpoint_every: usize,
+    resume: Option<String>,
 ) -> PyResult<Model> {
     let ct = parse_ct(covariance_type)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -665,13 +671,72 @@ fn fit(
             }
         }
     };
-    let (r, signal) = with_view!(x, v => run_interruptible(py, &stop, || g.fit_observed(v, w, warm, &mut observer)));
+    let ckpt_path = checkpoint.clone().or_else(|| resume.clone());
+    if ckpt_path.is_some() && warm.is_some() {
+        return Err(PyValueError::new_err(
+            "checkpoint/resume cannot be combined with a warm start (warm_start=True on a fitted estimator)",
+        ));
+    }
+    let resumed = match &resume {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                PyValueError::new_err(format!("resume={p:?}: cannot read the checkpoint: {e}"))
+            })?;
+            Some(EmCheckpoint::from_json(&text).map_err(to_py)?)
+        }
+        None => None,
+    };
+    let mut sink = |c: &EmCheckpoint| {
+        let path = ckpt_path.as_deref().unwrap_or_default();
+        save_checkpoint(path, &c.to_json()?).map_err(|e| GmmError::Checkpoint {
+            reason: format!("{path}: {e}"),
+        })
+    };
+    let mut ckpt = ckpt_path.as_ref().map(|_| {
+        let c = Checkpointer::every_iterations(checkpoint_every, &mut sink);
+        match resumed {
+            Some(r) => c.resume(r),
+            None => c,
+        }
+    });
+    let (r, signal) = with_view!(x, v => run_interruptible(py, &stop, || match ckpt.as_mut() {
+        Some(c) => g.fit_checkpointed(v, w, &mut observer, c),
+        None => g.fit_observed(v, w, warm, &mut observer),
+    }));
     if let Some(err) = signal.or(cb_err) {
         return Err(err);
     }
     Ok(Model {
         inner: r.map_err(to_py)?,
     })
+}
+
+/// Replaces `path` with `text` atomically: a temporary file in the same folder, synced,
+/// then renamed over it.
+fn save_checkpoint(path: &str, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let target = std::path::Path::new(path);
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        target
+            .file_name()
+            .map_or("checkpoint".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, target)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 mod anomaly;

@@ -128,6 +128,9 @@ def fit(
     noise: bool = False,
     noise_init: float = 0.1,
     missing_values: str = "error",
+    checkpoint: Optional[str] = None,
+    checkpoint_every: int = 10,
+    resume: Optional[str] = None,
 ) -> Model: ...
 def predict_proba_missing(model: Model, x: _Rows) -> npt.NDArray[np.float64]: ...
 def score_samples_missing(model: Model, x: _Rows) -> npt.NDArray[np.float64]: ...

@@ -325,13 +325,36 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "GaussianMixture":
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        checkpoint: Optional[str] = None,
+        checkpoint_every: int = 10,
+        resume: Optional[str] = None,
+    ) -> "GaussianMixture":
         """Estimate the parameters with EM (``n_init`` starts, the best kept).
+
+        ``checkpoint``: a file the state of EM is written to (atomically) every
+        ``checkpoint_every`` iterations and when Ctrl-C stops the fit; ``resume``: a
+        checkpoint to continue from, with the same data and parameters (refused naming
+        what differs), which ends with the model of the fit never interrupted, bit for
+        bit. Checkpointing goes on to ``checkpoint``, or to ``resume`` if none is given.
 
         Raises ``ConvergenceWarning`` when the best start did not converge within
         ``max_iter`` (and ``max_iter > 0``), ``ValueError`` on bad input.
         """
-        self._fit(X, sample_weight)
+        if int(checkpoint_every) < 1:
+            raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
+        self._fit(
+            X,
+            sample_weight,
+            checkpoint=None if checkpoint is None else str(checkpoint),
+            checkpoint_every=int(checkpoint_every),
+            resume=None if resume is None else str(resume),
+        )
         return self
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
@@ -339,7 +362,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         X = self._fit(X, sample_weight)
         return self._predict(X)
 
-    def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
+    def _fit(self, X: Any, sample_weight: Any, **checkpoints: Any) -> np.ndarray:
         check_params(self)
         X = validate_data(
             self,
@@ -403,6 +426,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             noise=bool(self.noise),
             noise_init=float(self.noise_init),
             missing_values=self.missing_values,
+            **checkpoints,
         )
         if callback is not None:
             callback.close(model)
