@@ -224,6 +224,7 @@ pub struct Selection {
     noise: bool,
     equal_weights: bool,
     seed: u64,
+    accelerate: bool,
     parallelism: Parallelism,
     interrupt: Option<Arc<AtomicBool>>,
 }
@@ -250,6 +251,7 @@ impl Selection {
             noise: false,
             equal_weights: false,
             seed: 0,
+            accelerate: true,
             parallelism: Parallelism::Rayon,
             interrupt: None,
         }
@@ -317,6 +319,12 @@ impl Selection {
         self.seed = s;
         self
     }
+    /// SQUAREM acceleration of every EM run (default on; see
+    /// [`GaussianMixture::accelerate`]). Off: plain EM, as before.
+    pub fn accelerate(mut self, on: bool) -> Self {
+        self.accelerate = on;
+        self
+    }
     /// How the fits use threads.
     pub fn parallelism(mut self, p: Parallelism) -> Self {
         self.parallelism = p;
@@ -343,6 +351,7 @@ impl Selection {
             .noise(self.noise)
             .equal_weights(self.equal_weights)
             .degenerate(DegeneratePolicy::Keep)
+            .accelerate(self.accelerate)
             .parallelism(self.parallelism)
             .seed(self.seed);
         if let Some(p) = &self.prior {
