@@ -192,6 +192,7 @@ pub struct GaussianMixture {
     hc_tree: Option<Arc<HcTree>>,
     inner_tol: Option<f64>,
     accelerate: bool,
+    labels_init: Option<Arc<Vec<usize>>>,
 }
 
 /// The merge tree of the hierarchical initialisation ([`InitMethod::Hc`]) of one data
@@ -292,6 +293,7 @@ impl GaussianMixture {
             hc_tree: None,
             inner_tol: None,
             accelerate: false,
+            labels_init: None,
         }
     }
 
@@ -302,6 +304,29 @@ impl GaussianMixture {
     pub fn accelerate(mut self, on: bool) -> Self {
         self.accelerate = on;
         self
+    }
+
+    /// A start partition (one label per row, `usize::MAX` for a row left out), used
+    /// instead of the initialisation method: model selection computes each start once per
+    /// K and shares it between families.
+    pub(crate) fn labels_init(mut self, labels: Arc<Vec<usize>>) -> Self {
+        self.labels_init = Some(labels);
+        self
+    }
+
+    /// The partition the initialisation of `fit` would start from on these rows (the
+    /// first of `n_init`), when it is a hard one; it does not depend on the family.
+    pub(crate) fn start_labels<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+    ) -> Option<Vec<usize>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(0);
+        match self.responsibilities(x, weights, &mut rng) {
+            InitResp::Labels(l) => Some(l),
+            InitResp::Dense(_) => None,
+        }
     }
 
     /// Tolerance of the inner iterations of the M-steps of VEI, VEE, VEV, EVE and VVE
@@ -1232,6 +1257,9 @@ impl GaussianMixture {
     ) -> InitResp {
         let k = self.n_components;
         let n = x.nrows();
+        if let Some(l) = self.labels_init.as_ref().filter(|l| l.len() == n) {
+            return InitResp::Labels(l.to_vec());
+        }
         if self.init == InitMethod::Hc {
             let tree = match &self.hc_tree {
                 Some(t) if t.n_rows == n => t.clone(),

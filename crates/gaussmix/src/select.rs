@@ -442,6 +442,14 @@ impl Selection {
                 None => HcTree::build(x, weights, self.seed),
             })
         });
+        // the start partitions of each K, shared by the families; a partition that repeats
+        // an earlier one (k-means landing on the hc cut, or on another seed's) is one start
+        let start_sets: Vec<(usize, Vec<Start>)> = self
+            .ks
+            .par_iter()
+            .filter(|&&k| k <= n_pos)
+            .map(|&k| (k, self.start_partitions(x, weights, &sub, k, tree.as_ref())))
+            .collect();
         let cells: Vec<(usize, CovarianceType)> = self
             .families
             .iter()
@@ -465,18 +473,12 @@ impl Selection {
                         None,
                     )
                 } else {
+                    let starts = start_sets
+                        .iter()
+                        .find(|(kk, _)| *kk == k)
+                        .map_or(&[][..], |(_, s)| &s[..]);
                     self.fit_cell(
-                        x,
-                        weights,
-                        &sub,
-                        k,
-                        ct,
-                        n_pos,
-                        d,
-                        tree.as_ref(),
-                        &data_var,
-                        &ids,
-                        wsum,
+                        x, weights, &sub, k, ct, n_pos, d, starts, &data_var, &ids, wsum,
                     )
                 };
                 on_cell(&out.0);
@@ -564,7 +566,7 @@ impl Selection {
         ct: CovarianceType,
         n_pos: usize,
         d: usize,
-        tree: Option<&Arc<HcTree>>,
+        partitions: &[Start],
         data_var: &[f64],
         ids: &[Option<(Vec<u32>, usize)>],
         wsum: f64,
@@ -590,23 +592,10 @@ impl Selection {
             };
             return (cell(CellOutcome::Skipped(reason)), None);
         }
-        // the starts: hc, then k-means on the standardised data with distinct seeds
-        let mut starts: Vec<(String, GaussianMixture)> = Vec::new();
-        if let Some(t) = tree {
-            starts.push((
-                "hc".into(),
-                base.clone().init(InitMethod::Hc).hc_tree(t.clone()),
-            ));
-        }
-        for s in 0..self.n_kmeans_starts {
-            starts.push((
-                format!("kmeans-std #{}", s + 1),
-                base.clone()
-                    .init(InitMethod::KMeans)
-                    .init_scaling(InitScaling::Standardized)
-                    .seed(self.seed.wrapping_add(s as u64)),
-            ));
-        }
+        let starts: Vec<(&str, GaussianMixture)> = partitions
+            .iter()
+            .map(|p| (p.name.as_str(), base.clone().labels_init(p.labels.clone())))
+            .collect();
         let mut first_err = None;
         let mut candidates: Vec<(String, GmmModel, bool)> = Vec::new();
         for (name, g) in &starts {
@@ -618,7 +607,7 @@ impl Selection {
                 Ok(m) => {
                     let degenerate =
                         !degenerate_components(&m, wsum, data_var, self.reg_covar).is_empty();
-                    candidates.push((name.clone(), m, degenerate));
+                    candidates.push((name.to_string(), m, degenerate));
                 }
                 Err(GmmError::Interrupted) => {
                     return (cell(CellOutcome::Failed("interrupted".into())), None)
@@ -652,6 +641,54 @@ impl Selection {
             ids,
             wsum,
         )
+    }
+
+    /// The start partitions of K components on the rows the starts run on: the hc cut,
+    /// then k-means on the standardised data with distinct seeds, each partition once.
+    fn start_partitions<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        sub: &Subset<'_>,
+        k: usize,
+        tree: Option<&Arc<HcTree>>,
+    ) -> Vec<Start> {
+        let base = self.estimator(k, CovarianceType::Full);
+        let mut methods: Vec<(String, GaussianMixture)> = Vec::new();
+        if let Some(t) = tree {
+            methods.push((
+                "hc".into(),
+                base.clone().init(InitMethod::Hc).hc_tree(t.clone()),
+            ));
+        }
+        for s in 0..self.n_kmeans_starts {
+            methods.push((
+                format!("kmeans-std #{}", s + 1),
+                base.clone()
+                    .init(InitMethod::KMeans)
+                    .init_scaling(InitScaling::Standardized)
+                    .seed(self.seed.wrapping_add(s as u64)),
+            ));
+        }
+        let mut out: Vec<Start> = Vec::new();
+        let mut seen: Vec<Vec<usize>> = Vec::new();
+        for (name, g) in methods {
+            let labels = match sub.x {
+                Some(xs) => g.start_labels(xs, sub.w),
+                None => g.start_labels(x, weights),
+            };
+            let Some(labels) = labels else { continue };
+            let key = canonical_partition(&labels);
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            out.push(Start {
+                name,
+                labels: Arc::new(labels),
+            });
+        }
+        out
     }
 
     /// Continues EM from `start` on all rows until an iteration changes the total
@@ -727,6 +764,34 @@ fn remaining_gain(model: &GmmModel, wsum: f64) -> f64 {
         d2.abs()
     };
     rem.max(d2.abs()) * wsum
+}
+
+/// One start of the cells of a K: a hard partition of the rows the starts run on.
+struct Start {
+    name: String,
+    labels: Arc<Vec<usize>>,
+}
+
+/// A partition's labels renumbered by first appearance (rows left out stay out), so that
+/// equal partitions compare equal whatever their numbering.
+fn canonical_partition(labels: &[usize]) -> Vec<usize> {
+    let mut map: Vec<(usize, usize)> = Vec::new();
+    labels
+        .iter()
+        .map(|&l| {
+            if l == usize::MAX {
+                return l;
+            }
+            match map.iter().find(|(a, _)| *a == l) {
+                Some(&(_, b)) => b,
+                None => {
+                    let b = map.len();
+                    map.push((l, b));
+                    b
+                }
+            }
+        })
+        .collect()
 }
 
 /// The rows the starts of a selection compete on, when they are fewer than all.
