@@ -368,7 +368,7 @@ pub(crate) fn squarem(
     let (mut s0, l0) = run.e_step(e_pass, &p0, false)?.expect("not a candidate");
     let change = run.record(l0, observer);
     let mut scale: Option<Vec<f64>> = None;
-    let mut step_max = std::env::var("SQ_STEP0").map_or(1.0, |v| v.parse().unwrap());
+    let mut step_max = 1.0_f64;
     // the first step of a warm start may already be converged
     let mut converged = change.abs() < cfg.tol;
     loop {
