@@ -49,10 +49,16 @@ impl Criterion {
         }
         scratch.clear();
         scratch.extend(w.iter().map(|v| v / n));
-        let logdet = match crate::linalg::cholesky_lower(scratch, d) {
-            Ok(()) => (0..d).map(|i| scratch[i * d + i].ln()).sum::<f64>() * 2.0,
-            Err(_) => f64::NEG_INFINITY,
-        };
+        if crate::linalg::cholesky_lower(scratch, d).is_err() {
+            return n * base.ln();
+        }
+        // |W/n| as the product of the factor's squared diagonal: one logarithm per term
+        // instead of d + 3, unless the product leaves the normal range
+        let det = (0..d).map(|i| scratch[i * d + i]).product::<f64>().powi(2);
+        if det.is_normal() {
+            return n * (det + base).ln();
+        }
+        let logdet = (0..d).map(|i| scratch[i * d + i].ln()).sum::<f64>() * 2.0;
         if !logdet.is_finite() {
             return n * base.ln();
         }
@@ -208,11 +214,8 @@ pub(crate) fn agglomerate(z: &[f64], n: usize, d: usize) -> Vec<(usize, usize)> 
             })
         })
         .collect();
-    // pairwise costs (upper triangle, i < j), and each cluster's best partner
-    let idx = |i: usize, j: usize| -> usize {
-        let (a, b) = if i < j { (i, j) } else { (j, i) };
-        a * n + b
-    };
+    // pairwise costs, both triangles (so that a cluster's costs are one contiguous row),
+    // and each cluster's best partner
     let mut cost = vec![f64::INFINITY; n * n];
     let mut wbuf = Vec::new();
     let mut cost_of = |a: &Cluster, b: &Cluster, scratch: &mut Vec<f64>| -> f64 {
@@ -224,18 +227,17 @@ pub(crate) fn agglomerate(z: &[f64], n: usize, d: usize) -> Vec<(usize, usize)> 
                 clusters[i].as_ref().expect("alive"),
                 clusters[j].as_ref().expect("alive"),
             );
-            cost[i * n + j] = cost_of(a, b, &mut scratch);
+            let c = cost_of(a, b, &mut scratch);
+            cost[i * n + j] = c;
+            cost[j * n + i] = c;
         }
     }
     let mut best: Vec<(f64, usize)> = vec![(f64::INFINITY, usize::MAX); n];
     let refresh = |i: usize, alive: &[bool], cost: &[f64]| -> (f64, usize) {
         let mut b = (f64::INFINITY, usize::MAX);
-        for j in 0..n {
-            if j != i && alive[j] {
-                let c = cost[idx(i, j)];
-                if c < b.0 || (c == b.0 && j < b.1) {
-                    b = (c, j);
-                }
+        for (j, (&c, &live)) in cost[i * n..(i + 1) * n].iter().zip(alive).enumerate() {
+            if j != i && live && (c < b.0 || (c == b.0 && j < b.1)) {
+                b = (c, j);
             }
         }
         b
@@ -269,7 +271,9 @@ pub(crate) fn agglomerate(z: &[f64], n: usize, d: usize) -> Vec<(usize, usize)> 
         for c in 0..n {
             if c != i && alive[c] {
                 let other = clusters[c].as_ref().expect("alive");
-                cost[idx(i, c)] = cost_of(&mi, other, &mut scratch);
+                let v = cost_of(&mi, other, &mut scratch);
+                cost[i * n + c] = v;
+                cost[c * n + i] = v;
             }
         }
         best[i] = refresh(i, &alive, &cost);
@@ -278,7 +282,7 @@ pub(crate) fn agglomerate(z: &[f64], n: usize, d: usize) -> Vec<(usize, usize)> 
                 continue;
             }
             let partner = best[c].1;
-            let ci = cost[idx(c, i)];
+            let ci = cost[i * n + c];
             if partner == i || partner == j {
                 best[c] = refresh(c, &alive, &cost);
             } else if ci < best[c].0 || (ci == best[c].0 && i < partner) {

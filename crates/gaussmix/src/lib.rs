@@ -53,6 +53,7 @@
 // Index loops over small dense matrices read like the maths they implement.
 #![allow(clippy::needless_range_loop)]
 
+mod accel;
 pub mod anomaly;
 pub mod checkpoint;
 pub mod covariance;

@@ -26,7 +26,14 @@
 //! far below the differences that decide a choice, whatever N. scikit-learn's fixed 1e-3 on
 //! the mean moves the BIC of 272 rows by up to 0.5 per iteration and stops EM early enough
 //! to change the choice on Old Faithful. EM stops earlier only at `max_iter` (default 2,000),
-//! which the cell reports as not converged.
+//! which the cell reports as not converged. Every cell is first refined to a screening
+//! tolerance, `screen_tol` (0.1) or mclust's own rule (a change below 1e-5 of the total
+//! log-likelihood) where that is looser; the cells whose criterion is within reach of the
+//! best then continue to `total_tol`.
+//!
+//! **Speed.** All EM runs are SQUAREM-accelerated ([`GaussianMixture::accelerate`]: same
+//! fixed points, far fewer E-steps); the start partitions of a K are computed once and
+//! shared by the families, and a start that repeats an earlier partition runs once.
 //!
 //! **Degenerate cells** (see [`crate::degenerate`]) are reported with the reason and never
 //! chosen; cells that cannot be estimated (more parameters than rows, a family that is
@@ -56,6 +63,11 @@ use crate::summary::DataSummary;
 /// Cells whose screened criterion is within this of the best (plus twenty times what
 /// EM's extrapolated remaining gain could still bring) are refined to the tight tolerance.
 const FINALIST_MARGIN: f64 = 10.0;
+
+/// The screening refinement stops, at the latest, when an iteration changes the total
+/// log-likelihood by less than this fraction of it (mclust's `tol`, its rule for every
+/// cell); the finalists then continue to `total_tol`.
+const SCREEN_REL_TOL: f64 = 1e-5;
 
 /// Inner M-step tolerance (VEI, VEE, VEV, EVE, VVE) while the cells are screened; the
 /// finalists use mclust's `√ε`.
@@ -224,6 +236,7 @@ pub struct Selection {
     noise: bool,
     equal_weights: bool,
     seed: u64,
+    accelerate: bool,
     parallelism: Parallelism,
     interrupt: Option<Arc<AtomicBool>>,
 }
@@ -250,6 +263,7 @@ impl Selection {
             noise: false,
             equal_weights: false,
             seed: 0,
+            accelerate: true,
             parallelism: Parallelism::Rayon,
             interrupt: None,
         }
@@ -317,6 +331,12 @@ impl Selection {
         self.seed = s;
         self
     }
+    /// SQUAREM acceleration of every EM run (default on; see
+    /// [`GaussianMixture::accelerate`]). Off: plain EM, as before.
+    pub fn accelerate(mut self, on: bool) -> Self {
+        self.accelerate = on;
+        self
+    }
     /// How the fits use threads.
     pub fn parallelism(mut self, p: Parallelism) -> Self {
         self.parallelism = p;
@@ -343,6 +363,7 @@ impl Selection {
             .noise(self.noise)
             .equal_weights(self.equal_weights)
             .degenerate(DegeneratePolicy::Keep)
+            .accelerate(self.accelerate)
             .parallelism(self.parallelism)
             .seed(self.seed);
         if let Some(p) = &self.prior {
@@ -433,6 +454,14 @@ impl Selection {
                 None => HcTree::build(x, weights, self.seed),
             })
         });
+        // the start partitions of each K, shared by the families; a partition that repeats
+        // an earlier one (k-means landing on the hc cut, or on another seed's) is one start
+        let start_sets: Vec<(usize, Vec<Start>)> = self
+            .ks
+            .par_iter()
+            .filter(|&&k| k <= n_pos)
+            .map(|&k| (k, self.start_partitions(x, weights, &sub, k, tree.as_ref())))
+            .collect();
         let cells: Vec<(usize, CovarianceType)> = self
             .families
             .iter()
@@ -456,18 +485,12 @@ impl Selection {
                         None,
                     )
                 } else {
+                    let starts = start_sets
+                        .iter()
+                        .find(|(kk, _)| *kk == k)
+                        .map_or(&[][..], |(_, s)| &s[..]);
                     self.fit_cell(
-                        x,
-                        weights,
-                        &sub,
-                        k,
-                        ct,
-                        n_pos,
-                        d,
-                        tree.as_ref(),
-                        &data_var,
-                        &ids,
-                        wsum,
+                        x, weights, &sub, k, ct, n_pos, d, starts, &data_var, &ids, wsum,
                     )
                 };
                 on_cell(&out.0);
@@ -555,7 +578,7 @@ impl Selection {
         ct: CovarianceType,
         n_pos: usize,
         d: usize,
-        tree: Option<&Arc<HcTree>>,
+        partitions: &[Start],
         data_var: &[f64],
         ids: &[Option<(Vec<u32>, usize)>],
         wsum: f64,
@@ -581,23 +604,10 @@ impl Selection {
             };
             return (cell(CellOutcome::Skipped(reason)), None);
         }
-        // the starts: hc, then k-means on the standardised data with distinct seeds
-        let mut starts: Vec<(String, GaussianMixture)> = Vec::new();
-        if let Some(t) = tree {
-            starts.push((
-                "hc".into(),
-                base.clone().init(InitMethod::Hc).hc_tree(t.clone()),
-            ));
-        }
-        for s in 0..self.n_kmeans_starts {
-            starts.push((
-                format!("kmeans-std #{}", s + 1),
-                base.clone()
-                    .init(InitMethod::KMeans)
-                    .init_scaling(InitScaling::Standardized)
-                    .seed(self.seed.wrapping_add(s as u64)),
-            ));
-        }
+        let starts: Vec<(&str, GaussianMixture)> = partitions
+            .iter()
+            .map(|p| (p.name.as_str(), base.clone().labels_init(p.labels.clone())))
+            .collect();
         let mut first_err = None;
         let mut candidates: Vec<(String, GmmModel, bool)> = Vec::new();
         for (name, g) in &starts {
@@ -609,7 +619,7 @@ impl Selection {
                 Ok(m) => {
                     let degenerate =
                         !degenerate_components(&m, wsum, data_var, self.reg_covar).is_empty();
-                    candidates.push((name.clone(), m, degenerate));
+                    candidates.push((name.to_string(), m, degenerate));
                 }
                 Err(GmmError::Interrupted) => {
                     return (cell(CellOutcome::Failed("interrupted".into())), None)
@@ -631,18 +641,59 @@ impl Selection {
                 None,
             );
         };
-        self.refine(
-            k,
-            ct,
-            start,
-            &name,
-            x,
-            weights,
-            self.screen_tol,
-            data_var,
-            ids,
-            wsum,
-        )
+        // mclust's own convergence rule (relative change 1e-5) where it is looser than
+        // `screen_tol`: on large data a cell that cannot win need not be tighter than that
+        let ll = (start.info().lower_bound * wsum).abs();
+        let screen = self.screen_tol.max(SCREEN_REL_TOL * (1.0 + ll));
+        self.refine(k, ct, start, &name, x, weights, screen, data_var, ids, wsum)
+    }
+
+    /// The start partitions of K components on the rows the starts run on: the hc cut,
+    /// then k-means on the standardised data with distinct seeds, each partition once.
+    fn start_partitions<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        sub: &Subset<'_>,
+        k: usize,
+        tree: Option<&Arc<HcTree>>,
+    ) -> Vec<Start> {
+        let base = self.estimator(k, CovarianceType::Full);
+        let mut methods: Vec<(String, GaussianMixture)> = Vec::new();
+        if let Some(t) = tree {
+            methods.push((
+                "hc".into(),
+                base.clone().init(InitMethod::Hc).hc_tree(t.clone()),
+            ));
+        }
+        for s in 0..self.n_kmeans_starts {
+            methods.push((
+                format!("kmeans-std #{}", s + 1),
+                base.clone()
+                    .init(InitMethod::KMeans)
+                    .init_scaling(InitScaling::Standardized)
+                    .seed(self.seed.wrapping_add(s as u64)),
+            ));
+        }
+        let mut out: Vec<Start> = Vec::new();
+        let mut seen: Vec<Vec<usize>> = Vec::new();
+        for (name, g) in methods {
+            let labels = match sub.x {
+                Some(xs) => g.start_labels(xs, sub.w),
+                None => g.start_labels(x, weights),
+            };
+            let Some(labels) = labels else { continue };
+            let key = canonical_partition(&labels);
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            out.push(Start {
+                name,
+                labels: Arc::new(labels),
+            });
+        }
+        out
     }
 
     /// Continues EM from `start` on all rows until an iteration changes the total
@@ -718,6 +769,34 @@ fn remaining_gain(model: &GmmModel, wsum: f64) -> f64 {
         d2.abs()
     };
     rem.max(d2.abs()) * wsum
+}
+
+/// One start of the cells of a K: a hard partition of the rows the starts run on.
+struct Start {
+    name: String,
+    labels: Arc<Vec<usize>>,
+}
+
+/// A partition's labels renumbered by first appearance (rows left out stay out), so that
+/// equal partitions compare equal whatever their numbering.
+fn canonical_partition(labels: &[usize]) -> Vec<usize> {
+    let mut map: Vec<(usize, usize)> = Vec::new();
+    labels
+        .iter()
+        .map(|&l| {
+            if l == usize::MAX {
+                return l;
+            }
+            match map.iter().find(|(a, _)| *a == l) {
+                Some(&(_, b)) => b,
+                None => {
+                    let b = map.len();
+                    map.push((l, b));
+                    b
+                }
+            }
+        })
+        .collect()
 }
 
 /// The rows the starts of a selection compete on, when they are fewer than all.

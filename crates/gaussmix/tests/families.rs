@@ -498,3 +498,44 @@ fn refusals_name_the_family_or_parameter() {
         .fit(x.view())
         .is_ok());
 }
+
+/// With one component the constraints between components are void: every ellipsoidal
+/// family's fit is VVV's, every diagonal one VVI's (no inner iterations left unconverged).
+#[test]
+fn one_component_families_are_the_unconstrained_fit() {
+    let x = data();
+    let fit = |ct: CovarianceType| {
+        GaussianMixture::new(1)
+            .covariance_type(ct)
+            .fit(x.view())
+            .unwrap()
+    };
+    let dense = |m: &GmmModel| -> Vec<f64> {
+        match m.covariances() {
+            gaussmix::Covariances::Full(a) => a.iter().copied().collect(),
+            gaussmix::Covariances::Diag(a) => a.iter().copied().collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let full = dense(&fit(CovarianceType::Full));
+    for ct in [
+        CovarianceType::VEE,
+        CovarianceType::EVE,
+        CovarianceType::VVE,
+        CovarianceType::EEV,
+        CovarianceType::VEV,
+        CovarianceType::EVV,
+    ] {
+        let got = dense(&fit(ct));
+        for (a, b) in got.iter().zip(&full) {
+            assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{ct}: {a} vs {b}");
+        }
+    }
+    let diag = dense(&fit(CovarianceType::Diag));
+    for ct in [CovarianceType::VEI, CovarianceType::EVI] {
+        let got = dense(&fit(ct));
+        for (a, b) in got.iter().zip(&diag) {
+            assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{ct}: {a} vs {b}");
+        }
+    }
+}

@@ -740,6 +740,18 @@ pub fn m_step_with_tol(
         p.validate(family, d)?;
     }
 
+    // one component: every constraint of volume, shape or orientation between components
+    // is void, and the iterative families' estimate is the closed-form unconstrained one
+    // (without a prior, whose form mclust sets per family)
+    let family = match family {
+        Family::VEE | Family::EVE | Family::VVE | Family::EEV | Family::VEV | Family::EVV
+            if k == 1 && prior.is_none() =>
+        {
+            Family::VVV
+        }
+        Family::VEI | Family::EVI if k == 1 && prior.is_none() => Family::VVI,
+        f => f,
+    };
     let (kappa, s) = match prior {
         Some(p) if p.shrinkage > 0.0 => (p.shrinkage, 1.0),
         _ => (0.0, 0.0),
