@@ -65,7 +65,9 @@ R
 # Runs a command, prints "wall cpu" seconds on the last line of its stderr capture.
 timed() { /usr/bin/time -f "%e %U %S" "$@"; }
 
-printf '| problem | tool | threads | model | BIC | wall s | CPU s |\n|---|---|---|---|---|---|---|\n' > "$out/select_vs_mclust.md"
+# the machine's load beside the figures (a shared machine inflates both tools' times)
+printf 'load before: %s\n\n' "$(uptime)" > "$out/select_vs_mclust.md"
+printf '| problem | tool | threads | model | BIC | wall s | CPU s |\n|---|---|---|---|---|---|---|\n' >> "$out/select_vs_mclust.md"
 for p in faithful iris synth_2k_4 synth_10k_8; do
   f=$data/$p.csv
   # mclust (R is single-threaded here)
@@ -86,4 +88,5 @@ for p in faithful iris synth_2k_4 synth_10k_8; do
       "$best" "$w" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')" >> "$out/select_vs_mclust.md"
   done
 done
+printf '\nload after: %s\n' "$(uptime)" >> "$out/select_vs_mclust.md"
 cat "$out/select_vs_mclust.md"

@@ -320,17 +320,16 @@ impl Run<'_, '_> {
     }
 }
 
-/// The outcome of an M-step inside the loop.
-enum Step {
-    Next(GmmModel),
-    /// Ill-defined under the keep-previous policy: stop with the previous parameters.
-    Stop,
-}
-
-fn m_step(cfg: &Loop<'_>, stats: &SufficientStatistics, previous: &GmmModel) -> Result<Step> {
+/// The M-step inside the loop; `None`: ill-defined under the keep-previous policy, stop
+/// with the previous parameters.
+fn m_step(
+    cfg: &Loop<'_>,
+    stats: &SufficientStatistics,
+    previous: &GmmModel,
+) -> Result<Option<GmmModel>> {
     match stats.finalize_with(cfg.mstep, Some(&previous.covariances)) {
-        Ok(m) => Ok(Step::Next(m)),
-        Err(GmmError::IllDefinedCovariance { .. }) if cfg.keep_previous => Ok(Step::Stop),
+        Ok(m) => Ok(Some(m)),
+        Err(GmmError::IllDefinedCovariance { .. }) if cfg.keep_previous => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -375,13 +374,13 @@ pub(crate) fn squarem(
         if converged || run.done() {
             run.info.converged = converged;
             return match m_step(cfg, &s0, &p0)? {
-                Step::Next(m) => finish(m, run),
-                Step::Stop => finish(p0, run),
+                Some(m) => finish(m, run),
+                None => finish(p0, run),
             };
         }
         let p1 = match m_step(cfg, &s0, &p0)? {
-            Step::Next(m) => m,
-            Step::Stop => return finish(p0, run),
+            Some(m) => m,
+            None => return finish(p0, run),
         };
         let (s1, l1) = run.e_step(e_pass, &p1, false)?.expect("not a candidate");
         run.record(l1, observer);
@@ -390,8 +389,8 @@ pub(crate) fn squarem(
             continue;
         }
         let p2 = match m_step(cfg, &s1, &p1)? {
-            Step::Next(m) => m,
-            Step::Stop => return finish(p1, run),
+            Some(m) => m,
+            None => return finish(p1, run),
         };
         let (s2, l2) = run.e_step(e_pass, &p2, false)?.expect("not a candidate");
         let change = run.record(l2, observer);

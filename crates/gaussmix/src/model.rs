@@ -362,7 +362,7 @@ impl GmmModel {
     /// written straight into the outputs by the block's task (each row's values depend on
     /// that row only, so the thread count cannot change them). Non-finite values are
     /// reported for the first offending row.
-    fn blocks<T: Float>(
+    pub(crate) fn blocks<T: Float>(
         &self,
         x: ArrayView2<T>,
         par: Parallelism,

@@ -812,8 +812,8 @@ fn score<T: Float>(
     weights: Option<ArrayView1<f64>>,
     start: &str,
 ) -> Result<Scores> {
-    let resp = model.predict_proba(x)?;
-    let ln = model.score_samples(x)?;
+    // responsibilities and log densities from one pass
+    let (resp, ln) = model.blocks(x, Parallelism::default(), true)?;
     let w = |r: usize| weights.map_or(1.0, |w| w[r]);
     let n: f64 = (0..x.nrows()).map(w).sum();
     let mut ll = 0.0;
