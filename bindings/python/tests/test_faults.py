@@ -296,10 +296,11 @@ def test_data_that_change_between_passes_are_an_error(tmp_path):
         assert_identical(clean, held)
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_spark_source_files_rewritten_mid_fit_are_an_error(spark, tmp_path):
-    """A Parquet folder rewritten while an uncached fit reads it: the fit fails (Spark
-    sees the files changed), it does not go on with other rows; cached, it is untouched."""
+def test_spark_source_files_rewritten_mid_fit_change_nothing_when_cached(spark, tmp_path):
+    """A Parquet folder rewritten (other rows) while a fit with cache=True (the default)
+    runs: the fit uses the rows it started with, bit for bit. (Uncached, what Spark does
+    with files deleted under a running job depends on when its scan opened them; the
+    driver's check of the rows per pass is tested with Dask above.)"""
     import pandas as pd
 
     x, init = data_and_init(seed=4)
@@ -324,11 +325,5 @@ def test_spark_source_files_rewritten_mid_fit_are_an_error(spark, tmp_path):
     df = spark.read.parquet(str(folder))
     clean = gaussmix.spark.fit(df, list("abc"), k=3, **init)
     held = gaussmix.spark.fit(df, list("abc"), k=3, _task_hook=Rewrite(folder), **init)
+    assert os.path.exists(str(folder) + ".rewritten"), "the files were not rewritten"
     assert_identical(clean, held)
-    os.unlink(str(folder) + ".rewritten")
-    df = spark.read.parquet(str(folder))  # the folder now holds the rewritten file only
-    with pytest.raises(Exception, match="files have been updated|changed between passes"):
-        gaussmix.spark.fit(
-            df, list("abc"), k=3, cache=False, _task_hook=Rewrite(folder),
-            **{**init, "tol": 0.0, "max_iter": 8},
-        )
