@@ -15,14 +15,14 @@ import pytest
 from gaussmix import GaussianMixture
 
 ATTRS = ["weights_", "means_", "covariances_", "precisions_cholesky_", "lower_bounds_"]
-OPTS = dict(n_components=8, tol=0.0, max_iter=40, n_init=2, random_state=3)
+OPTS = dict(n_components=8, tol=0.0, max_iter=100, n_init=2, random_state=3)
 
 _CHILD = r"""
 import sys
 import numpy as np
 from gaussmix import GaussianMixture
 x = np.load(sys.argv[1])
-GaussianMixture(n_components=8, tol=0.0, max_iter=40, n_init=2, random_state=3).fit(
+GaussianMixture(n_components=8, tol=0.0, max_iter=100, n_init=2, random_state=3).fit(
     x, checkpoint=sys.argv[2], checkpoint_every=2)
 """
 
