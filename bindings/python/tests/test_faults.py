@@ -14,7 +14,7 @@ import pytest
 import gaussmix
 from gaussmix import GaussianMixture
 
-from conftest import blobs, sklearn_style_inits
+from conftest import _missing, blobs, sklearn_style_inits
 
 ATTRS = ["weights_", "means_", "covariances_", "precisions_cholesky_", "lower_bounds_"]
 
@@ -192,8 +192,11 @@ def test_dask_fit_killed_with_sigkill_resumes_bit_for_bit(tmp_path):
     import subprocess
     import time
 
-    import dask
-    import dask.array as da
+    try:
+        import dask
+        import dask.array as da
+    except ImportError:
+        _missing("dask")
 
     x = blobs(3000, 3, 3, seed=8, offset=2.0)
     np.save(tmp_path / "x.npy", x)
@@ -277,8 +280,11 @@ class RewriteBetweenPasses:
 def test_data_that_change_between_passes_are_an_error(tmp_path):
     """A source read again on every pass (persist=False) whose rows change mid-fit stops
     the fit with an error saying so, instead of mixing two data sets."""
-    import dask
-    import dask.array as da
+    try:
+        import dask
+        import dask.array as da
+    except ImportError:
+        _missing("dask")
 
     x, init = data_and_init(n=1200, seed=2)
     path = tmp_path / "x.npy"
