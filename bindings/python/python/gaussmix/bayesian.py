@@ -32,7 +32,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
-from .mixture import _CORE_INIT, _INIT_PARAMS, _check_int, _check_real, _seed_from
+from .mixture import _CORE_INIT, _seed_from, check_base_params
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -120,21 +120,11 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
     # ------------------------------------------------------------------ checks
 
     def _check_params(self) -> None:
-        _check_int("n_components", self.n_components, 1)
-        _check_real("tol", self.tol)
-        _check_real("reg_covar", self.reg_covar)
-        _check_int("max_iter", self.max_iter, 0)
-        _check_int("n_init", self.n_init, 1)
-        _check_int("verbose_interval", self.verbose_interval, 1)
+        check_base_params(self)
         if self.covariance_type not in _COVARIANCE_TYPES:
             raise ValueError(
                 f"The 'covariance_type' parameter must be a str among {set(_COVARIANCE_TYPES)}. "
                 f"Got {self.covariance_type!r} instead."
-            )
-        if self.init_params not in _INIT_PARAMS:
-            raise ValueError(
-                f"The 'init_params' parameter must be a str among {set(_INIT_PARAMS)}. "
-                f"Got {self.init_params!r} instead."
             )
         if self.weight_concentration_prior_type not in _PRIOR_TYPES:
             raise ValueError(
@@ -150,17 +140,6 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             raise TypeError(
                 "The 'degrees_of_freedom_prior' parameter must be a float or None. "
                 f"Got {self.degrees_of_freedom_prior!r} instead."
-            )
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError(f"The 'warm_start' parameter must be an instance of 'bool'. Got {self.warm_start!r} instead.")
-        if not isinstance(self.verbose, (numbers.Integral, np.bool_)) or self.verbose < 0:
-            raise TypeError(f"The 'verbose' parameter must be a non-negative int or a bool. Got {self.verbose!r} instead.")
-        if self.random_state is not None and not isinstance(
-            self.random_state, (numbers.Integral, np.random.RandomState)
-        ):
-            raise TypeError(
-                "The 'random_state' parameter must be an int, a numpy.random.RandomState instance "
-                f"or None. Got {self.random_state!r} instead."
             )
 
     def _resolve_priors(self, X: np.ndarray) -> dict:

@@ -126,14 +126,36 @@ def _check_real(name: str, value: Any) -> float:
     return float(value)
 
 
-def check_params(est: "GaussianMixture") -> None:
-    """scikit-learn's parameter constraints for GaussianMixture, with its error types."""
+def check_base_params(est: Any) -> None:
+    """scikit-learn's constraints on the parameters every mixture shares (its
+    ``BaseMixture``: GaussianMixture and BayesianGaussianMixture), with its error types."""
     _check_int("n_components", est.n_components, 1)
     _check_real("tol", est.tol)
     _check_real("reg_covar", est.reg_covar)
     _check_int("max_iter", est.max_iter, 0)
     _check_int("n_init", est.n_init, 1)
     _check_int("verbose_interval", est.verbose_interval, 1)
+    if est.init_params not in _INIT_PARAMS:
+        raise ValueError(
+            f"The 'init_params' parameter must be a str among {set(_INIT_PARAMS)}. "
+            f"Got {est.init_params!r} instead."
+        )
+    if not isinstance(est.warm_start, (bool, np.bool_)):
+        raise TypeError(f"The 'warm_start' parameter must be an instance of 'bool'. Got {est.warm_start!r} instead.")
+    if not isinstance(est.verbose, (numbers.Integral, np.bool_)) or est.verbose < 0:
+        raise TypeError(f"The 'verbose' parameter must be a non-negative int or a bool. Got {est.verbose!r} instead.")
+    if est.random_state is not None and not isinstance(
+        est.random_state, (numbers.Integral, np.random.RandomState)
+    ):
+        raise TypeError(
+            "The 'random_state' parameter must be an int, a numpy.random.RandomState instance "
+            f"or None. Got {est.random_state!r} instead."
+        )
+
+
+def check_params(est: "GaussianMixture") -> None:
+    """scikit-learn's parameter constraints for GaussianMixture, with its error types."""
+    check_base_params(est)
     family_name(est.covariance_type)
     if not isinstance(getattr(est, "noise", False), (bool, np.bool_)):
         raise TypeError(f"The 'noise' parameter must be an instance of 'bool'. Got {est.noise!r} instead.")
@@ -150,22 +172,6 @@ def check_params(est: "GaussianMixture") -> None:
         raise ValueError(
             "The 'missing_values' parameter must be a str among {'error', 'em'}. "
             f"Got {est.missing_values!r} instead."
-        )
-    if est.init_params not in _INIT_PARAMS:
-        raise ValueError(
-            f"The 'init_params' parameter must be a str among {set(_INIT_PARAMS)}. "
-            f"Got {est.init_params!r} instead."
-        )
-    if not isinstance(est.warm_start, (bool, np.bool_)):
-        raise TypeError(f"The 'warm_start' parameter must be an instance of 'bool'. Got {est.warm_start!r} instead.")
-    if not isinstance(est.verbose, (numbers.Integral, np.bool_)) or est.verbose < 0:
-        raise TypeError(f"The 'verbose' parameter must be a non-negative int or a bool. Got {est.verbose!r} instead.")
-    if est.random_state is not None and not isinstance(
-        est.random_state, (numbers.Integral, np.random.RandomState)
-    ):
-        raise TypeError(
-            "The 'random_state' parameter must be an int, a numpy.random.RandomState instance "
-            f"or None. Got {est.random_state!r} instead."
         )
 
 
