@@ -872,6 +872,11 @@ impl GaussianMixture {
         }
         self.check_estimable(n_pos, d)?;
         let res = self.resolve(x, weights)?;
+        let par = self.parallelism;
+        let mut pass = |m: &GmmModel| match gaps {
+            Some(g) => g.e_step(m, weights, par),
+            None => Ok(SufficientStatistics::e_step(m, x, weights, par)),
+        };
         if let Some(m) = warm {
             if m.n_components() != self.n_components
                 || m.n_features() != d
@@ -888,25 +893,12 @@ impl GaussianMixture {
                     ),
                 });
             }
-            let (mut model, info) = self.em(
-                x,
-                weights,
-                m.clone(),
-                m.info.lower_bound,
-                0,
-                observer,
-                &res,
-                gaps,
-            )?;
+            let (mut model, info) =
+                self.em_with(&mut pass, m.clone(), m.info.lower_bound, 0, observer, &res)?;
             model.feature_names = m.feature_names.clone();
             model.set_info(info);
             return Ok(model);
         }
-        let par = self.parallelism;
-        let mut pass = |m: &GmmModel| match gaps {
-            Some(g) => g.e_step(m, weights, par),
-            None => Ok(SufficientStatistics::e_step(m, x, weights, par)),
-        };
         self.run_inits(
             &mut |rng: &mut ChaCha8Rng| self.initial_model(x, weights, rng, &res),
             &mut pass,
@@ -959,34 +951,6 @@ impl GaussianMixture {
         let (mut model, info) = best.expect("n_init ≥ 1");
         model.set_info(info);
         Ok(model)
-    }
-
-    /// The EM loop from `model`: E-step statistics with the current parameters (whose mean
-    /// log-likelihood is the lower bound), then the M-step, until the change is below `tol`.
-    #[allow(clippy::too_many_arguments)]
-    fn em<T: Float>(
-        &self,
-        x: ArrayView2<T>,
-        weights: Option<ArrayView1<f64>>,
-        model: GmmModel,
-        lower_bound: f64,
-        init: usize,
-        observer: &mut dyn FnMut(&IterationEvent),
-        res: &Resolved,
-        gaps: Option<&Gaps>,
-    ) -> Result<(GmmModel, FitInfo)> {
-        let par = self.parallelism;
-        self.em_with(
-            &mut |m| match gaps {
-                Some(g) => g.e_step(m, weights, par),
-                None => Ok(SufficientStatistics::e_step(m, x, weights, par)),
-            },
-            model,
-            lower_bound,
-            init,
-            observer,
-            res,
-        )
     }
 
     /// What the fit needs from the data besides the initialisation: the prior's
