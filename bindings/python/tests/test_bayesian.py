@@ -156,8 +156,8 @@ def test_bad_input(params, match):
 
 @pytest.mark.parametrize("ct", TYPES)
 def test_same_start_is_translation_equivariant(ct):
-    # (scikit-learn's test_invariant_translation, from the same start: gaussmix's k-means
-    # seeds X and X + 100 differently, see scripts/run_sklearn_suite.py)
+    # (scikit-learn's test_invariant_translation runs the seeded k-means start too, in
+    # scripts/run_sklearn_suite.py; this one checks the VB iterations alone, from one start)
     x = blobs(n=300, d=2, k=3, seed=17) * 10
     labels = [int(v) for v in _sklearn_labels(x, 4, 0)]
     fits = [

@@ -943,7 +943,7 @@ impl GaussianMixture {
                 self.em_loop(pass, start, init, observer, res, ckpt.as_deref_mut())?;
             if best
                 .as_ref()
-                .is_none_or(|(_, b)| info.lower_bound > b.lower_bound)
+                .is_none_or(|(_, b)| improves(info.lower_bound, b.lower_bound))
             {
                 best = Some((model, info));
             }
@@ -1858,5 +1858,19 @@ mod interrupt_tests {
                 }
             });
         assert_eq!(r.unwrap_err(), GmmError::Interrupted);
+    }
+}
+
+/// Whether a start's final lower bound beats the best so far. Bounds within rounding of
+/// each other (a relative 1e-12: a per-row mean over different summation orders differs
+/// by ~1e-15) are the same optimum, usually reached with the labels permuted, and the
+/// earlier start is kept: otherwise which permutation is returned would depend on the
+/// last bits of two sums, and a weighted fit would differ from the fit of its repeated
+/// rows by a relabelling.
+pub(crate) fn improves(new: f64, best: f64) -> bool {
+    if best.is_finite() {
+        new > best + 1e-12 * best.abs().max(1.0)
+    } else {
+        new > best
     }
 }

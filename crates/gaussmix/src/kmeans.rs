@@ -145,9 +145,15 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
 }
 
 /// The rows of positive weight in a canonical order that depends on their values only:
-/// by a hash of the row, then by the values themselves (so copies of a row are adjacent,
-/// and the order of the input rows does not matter). A cumulative-weight draw over this
-/// order picks a row of weight `m` exactly when it would pick one of its `m` copies.
+/// lexicographic by the values (so copies of a row are adjacent, and the order of the
+/// input rows does not matter). A cumulative-weight draw over this order picks a row of
+/// weight `m` exactly when it would pick one of its `m` copies.
+///
+/// A lexicographic order is unchanged when a column is shifted or scaled by a positive
+/// factor, so the seeded draws, and with them the whole fit, follow a translation of the
+/// data or a change of units common to all columns (scikit-learn's
+/// `test_invariant_translation`; k-means distances are not those of a per-column change
+/// of units), where an order by a hash of the bits would pick other rows.
 pub(crate) fn canonical_order<T: Float>(
     x: ArrayView2<T>,
     w: Option<ArrayView1<f64>>,
@@ -163,29 +169,16 @@ pub(crate) fn canonical_order<T: Float>(
             v + 0.0
         }
     };
-    let bits = |v: T| key(v).to_bits();
-    let hash: Vec<u64> = x
-        .outer_iter()
-        .map(|row| {
-            row.iter().fold(0x9e37_79b9_7f4a_7c15_u64, |h, &v| {
-                // splitmix64 of the running hash and the value's bits
-                let mut z = (h ^ bits(v)).wrapping_add(0x9e37_79b9_7f4a_7c15);
-                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                z ^ (z >> 31)
-            })
-        })
-        .collect();
     let mut order: Vec<usize> = (0..x.nrows()).filter(|&i| weight(w, i) > 0.0).collect();
-    order.sort_unstable_by(|&a, &b| {
-        hash[a].cmp(&hash[b]).then_with(|| {
-            x.row(a)
-                .iter()
-                .zip(x.row(b).iter())
-                .map(|(u, v)| key(*u).total_cmp(&key(*v)))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
+    // a stable sort: rows equal in every value keep their input order, which is no
+    // choice of the draw's (copies are interchangeable)
+    order.sort_by(|&a, &b| {
+        x.row(a)
+            .iter()
+            .zip(x.row(b).iter())
+            .map(|(u, v)| key(*u).total_cmp(&key(*v)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
     });
     order
 }

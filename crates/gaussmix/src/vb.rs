@@ -491,7 +491,7 @@ impl BayesianGaussianMixture {
             let fit = self.iterate(x, &priors, fit, f64::NEG_INFINITY)?;
             if best
                 .as_ref()
-                .is_none_or(|b| fit.info.lower_bound > b.info.lower_bound)
+                .is_none_or(|b| crate::em::improves(fit.info.lower_bound, b.info.lower_bound))
             {
                 best = Some(fit);
             }

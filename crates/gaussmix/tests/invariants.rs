@@ -467,3 +467,53 @@ fn f32_input_gives_the_model_of_its_exact_f64_values() {
         .to_string()
         .contains("row 7, column 2"));
 }
+
+#[test]
+fn seeded_fits_follow_a_translation_and_a_common_change_of_units() {
+    // scikit-learn's test_invariant_translation, for every seeded start: the rows are
+    // drawn in an order of their values that a shift or a positive scale keeps, so the
+    // same rows are picked and the fit is the moved fit
+    let shift = [100.0, -250.0, 3.5];
+    let scale = 4.0;
+    for seed in 0..4u64 {
+        let (x, _) = mixture_data(300, 3, 3, seed, 3.0);
+        let mut moved = x.clone();
+        for mut row in moved.rows_mut() {
+            for j in 0..3 {
+                row[j] = row[j] * scale + shift[j];
+            }
+        }
+        for init in [
+            InitMethod::KMeans,
+            InitMethod::KMeansPlusPlus,
+            InitMethod::RandomFromData,
+            InitMethod::Random,
+        ] {
+            let g = GaussianMixture::new(3)
+                .init(init)
+                .seed(seed)
+                .n_init(1)
+                .tol(0.0)
+                .reg_covar(1e-6)
+                .max_iter(60);
+            let a = g.fit(x.view()).unwrap();
+            // the regularisation is a variance: it moves with the units
+            let b = g.clone().reg_covar(16e-6).fit(moved.view()).unwrap();
+            assert_eq!(
+                a.predict(x.view()).unwrap(),
+                b.predict(moved.view()).unwrap(),
+                "{init:?} seed {seed}"
+            );
+            for (ma, mb) in a.means().outer_iter().zip(b.means().outer_iter()) {
+                for j in 0..3 {
+                    let want = ma[j] * scale + shift[j];
+                    assert!(
+                        rel(mb[j], want) < 1e-5,
+                        "{init:?} seed {seed}: mean {} vs {want}",
+                        mb[j]
+                    );
+                }
+            }
+        }
+    }
+}

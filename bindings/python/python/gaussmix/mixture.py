@@ -597,9 +597,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self._ln(X).astype(X.dtype, copy=False)
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Mean log-likelihood per row of ``X``."""
+        """Mean log-likelihood per row of ``X``: the mean of :meth:`score_samples`, in its
+        dtype (float32 rows give the float32 mean, as scikit-learn's ``score``)."""
         X = self._check_X(X)
-        return float(np.mean(self._ln(X)))
+        return float(self._ln(X).astype(X.dtype, copy=False).mean())
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each row."""
