@@ -1788,6 +1788,20 @@ enum InitResp {
 /// Writes the responsibilities of the rows starting at the given one.
 type Filler = dyn Fn(usize, ArrayViewMut2<f64>) + Sync;
 
+/// Whether a start's final lower bound beats the best so far. Bounds within rounding of
+/// each other (a relative 1e-12: a per-row mean over different summation orders differs
+/// by ~1e-15) are the same optimum, usually reached with the labels permuted, and the
+/// earlier start is kept: otherwise which permutation is returned would depend on the
+/// last bits of two sums, and a weighted fit would differ from the fit of its repeated
+/// rows by a relabelling.
+pub(crate) fn improves(new: f64, best: f64) -> bool {
+    if best.is_finite() {
+        new > best + 1e-12 * best.abs().max(1.0)
+    } else {
+        new > best
+    }
+}
+
 #[cfg(test)]
 mod interrupt_tests {
     use super::*;
@@ -1858,19 +1872,5 @@ mod interrupt_tests {
                 }
             });
         assert_eq!(r.unwrap_err(), GmmError::Interrupted);
-    }
-}
-
-/// Whether a start's final lower bound beats the best so far. Bounds within rounding of
-/// each other (a relative 1e-12: a per-row mean over different summation orders differs
-/// by ~1e-15) are the same optimum, usually reached with the labels permuted, and the
-/// earlier start is kept: otherwise which permutation is returned would depend on the
-/// last bits of two sums, and a weighted fit would differ from the fit of its repeated
-/// rows by a relabelling.
-pub(crate) fn improves(new: f64, best: f64) -> bool {
-    if best.is_finite() {
-        new > best + 1e-12 * best.abs().max(1.0)
-    } else {
-        new > best
     }
 }
