@@ -119,6 +119,16 @@ def main():
         res["spark_s_per_iter"], _, _ = per_iter(
             lambda m: gaussmix.spark.fit(df, cols, k, tol=0, max_iter=m, **init))
         res["spark_over_inprocess"] = res["spark_s_per_iter"] / res["gaussmix_s_per_iter"]
+        # the passes through the cached DataFrame (Arrow every pass), as before the worker cache
+        res["spark_arrow_s_per_iter"], _, _ = per_iter(
+            lambda m: gaussmix.spark.fit(df, cols, k, tol=0, max_iter=m, worker_cache=False, **init))
+        res["spark_arrow_over_inprocess"] = res["spark_arrow_s_per_iter"] / res["gaussmix_s_per_iter"]
+        # a job that does nothing: the floor of one Spark pass on this master
+        sc = spark.sparkContext
+        t = time.perf_counter()
+        for _ in range(10):
+            sc.parallelize(range(2 * args.threads), 2 * args.threads).mapPartitions(lambda it: [0]).collect()
+        res["spark_empty_job_s"] = (time.perf_counter() - t) / 10
         spark.stop()
         print(json.dumps(res), flush=True)
 

@@ -80,16 +80,18 @@ class DaskKillWorkerOnce:
         os._exit(1)
 
 
-def test_spark_task_failure_is_retried_and_changes_nothing(spark, tmp_path):
+@pytest.mark.parametrize("worker_cache", [False, True])
+def test_spark_task_failure_is_retried_and_changes_nothing(spark, tmp_path, worker_cache):
     import pandas as pd
 
     x, init = data_and_init()
     df = spark.createDataFrame(pd.DataFrame(x, columns=["a", "b", "c"])).repartition(4)
-    clean = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, **init)
+    clean = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, worker_cache=False, **init)
     assert clean.n_iter_ > FAULT_PASS
     faulted = gaussmix.spark.fit(
-        df, ["a", "b", "c"], k=3, _task_hook=SparkFirstAttemptFails(tmp_path), **init
-    )
+        df, ["a", "b", "c"], k=3, _task_hook=SparkFirstAttemptFails(tmp_path),
+        worker_cache=worker_cache, **init,
+    )  # fmt: skip
     faults = sorted(p.name for p in tmp_path.iterdir())
     assert len(faults) == 4, faults  # every partition's first attempt failed, and was retried
     assert_identical(clean, faulted)
@@ -333,3 +335,75 @@ def test_spark_source_files_rewritten_mid_fit_change_nothing_when_cached(spark, 
     held = gaussmix.spark.fit(df, list("abc"), k=3, _task_hook=Rewrite(folder), **init)
     assert os.path.exists(str(folder) + ".rewritten"), "the files were not rewritten"
     assert_identical(clean, held)
+
+
+class CountWorkerFiles:
+    """At pass ``at``, writes how many partitions have a complete file in the worker cache."""
+
+    def __init__(self, root, at):
+        self.root, self.at = str(root), at
+
+    def __call__(self, pass_no):
+        import glob
+
+        if pass_no == self.at:
+            n = len(glob.glob(os.path.join(self.root, "gaussmix-spark-*", "*.json")))
+            with open(self.root + f".count-{os.getpid()}", "w") as f:
+                f.write(str(n))
+
+
+class LoseWorkerFiles:
+    """Deletes every partition file of the worker cache once, at pass ``at`` (as when a
+    worker's temporary folder is cleared mid-fit)."""
+
+    def __init__(self, root, at):
+        self.root, self.at = str(root), at
+
+    def __call__(self, pass_no):
+        import glob
+        import shutil
+
+        marker = self.root + ".lost"
+        if pass_no == self.at and not os.path.exists(marker):
+            open(marker, "w").close()
+            for folder in glob.glob(os.path.join(self.root, "gaussmix-spark-*")):
+                shutil.rmtree(folder)
+
+
+def test_spark_worker_cache_gives_the_arrow_passes_fit_and_cleans_up(spark, tmp_path):
+    """Issue 14 item 7: passes after the first read each partition from its worker's file,
+    not from the DataFrame; the fit is the one of Arrow passes bit for bit (weights too),
+    the files exist while it runs and are gone after it."""
+    import pandas as pd
+
+    x, init = data_and_init(seed=6)
+    w = np.random.default_rng(6).integers(0, 3, len(x)).astype(float)
+    pdf = pd.DataFrame(x, columns=list("abc")).assign(w=w)
+    df = spark.createDataFrame(pdf).repartition(4)
+    root = tmp_path / "cache"
+    plain = gaussmix.spark.fit(df, list("abc"), k=3, weight_col="w", worker_cache=False, **init)
+    kept = gaussmix.spark.fit(
+        df, list("abc"), k=3, weight_col="w", worker_cache=True, worker_cache_dir=str(root),
+        _task_hook=CountWorkerFiles(root, 3), **init,
+    )  # fmt: skip
+    assert plain.n_iter_ > 3
+    assert_identical(plain, kept)
+    counts = {p.read_text() for p in tmp_path.glob("cache.count-*")}
+    assert counts == {"4"}, counts  # every partition was cached while the fit ran
+    assert not list(root.glob("gaussmix-spark-*")), "the worker files were not removed"
+
+
+def test_spark_worker_files_lost_mid_fit_are_read_again(spark, tmp_path):
+    import pandas as pd
+
+    x, init = data_and_init(seed=7)
+    df = spark.createDataFrame(pd.DataFrame(x, columns=list("abc"))).repartition(4)
+    root = tmp_path / "cache"
+    plain = gaussmix.spark.fit(df, list("abc"), k=3, worker_cache=False, **init)
+    kept = gaussmix.spark.fit(
+        df, list("abc"), k=3, worker_cache=True, worker_cache_dir=str(root),
+        _task_hook=LoseWorkerFiles(root, 4), **init,
+    )  # fmt: skip
+    assert os.path.exists(str(root) + ".lost"), "the files were not deleted"
+    assert plain.n_iter_ > 4
+    assert_identical(plain, kept)

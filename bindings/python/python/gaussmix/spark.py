@@ -8,13 +8,25 @@ array and passed to Rust without a copy. Each task returns the merged sufficient
 of its partition (a few KB of bytes); the driver sums them in partition order, runs the M-step
 and ships the new model (its JSON) with the next job.
 
+On a local master the first pass also leaves each partition's rows, as the NumPy buffers it
+fitted, in a file on the worker machine (``worker_cache``); later passes are jobs of one
+small task per partition that map those files and never touch the DataFrame, because a pass
+over a cached DataFrame costs far more than the E-step (Spark decodes the cached rows and
+re-encodes them as Arrow every time). A partition whose file is gone is read from the
+DataFrame again, so the result is the same either way, bit for bit.
+
 Requirements on the cluster: ``gaussmix`` (and ``pyarrow``) installed in the executors'
 Python. Tasks run the E-step on one thread each (Spark already runs one task per core).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -87,6 +99,100 @@ def _features_column(df: Any, features: Union[str, Sequence[str]]) -> Any:
     return F.array(*[F.col(c).cast("double") for c in names]), names
 
 
+def _worker_dir(root: Optional[str], fit_id: str) -> str:
+    """The folder of one fit's partition files on a worker."""
+    return os.path.join(root or tempfile.gettempdir(), f"gaussmix-spark-{fit_id}")
+
+
+class _PartitionWriter:
+    """Writes one partition's rows (and weights) as raw buffers, batch by batch, with the
+    batch sizes and dtype in a ``.json`` written last: a partition is cached only once its
+    ``.json`` exists, and each file lands by an atomic rename (a retried task rewrites it)."""
+
+    def __init__(self, folder: str, pid: int, tag: str):
+        os.makedirs(folder, exist_ok=True)
+        self.folder, self.pid, self.tag = folder, pid, tag
+        self.x = open(self._path("x") + tag, "wb")
+        self.w: Optional[Any] = None
+        self.batches: List[int] = []
+        self.dtype: Optional[str] = None
+
+    def _path(self, what: str) -> str:
+        return os.path.join(self.folder, f"{self.pid}.{what}")
+
+    def add(self, x: np.ndarray, w: Optional[np.ndarray]) -> None:
+        self.dtype = x.dtype.str
+        self.x.write(np.ascontiguousarray(x).data)
+        if w is not None:
+            if self.w is None:
+                self.w = open(self._path("w") + self.tag, "wb")
+            self.w.write(np.ascontiguousarray(w, dtype=np.float64).data)
+        self.batches.append(int(x.shape[0]))
+
+    def close(self) -> None:
+        self.x.close()
+        os.replace(self._path("x") + self.tag, self._path("x"))
+        if self.w is not None:
+            self.w.close()
+            os.replace(self._path("w") + self.tag, self._path("w"))
+        meta = {"batches": self.batches, "dtype": self.dtype, "weights": self.w is not None}
+        with open(self._path("json") + self.tag, "w") as f:
+            json.dump(meta, f)
+        os.replace(self._path("json") + self.tag, self._path("json"))
+
+    def abandon(self) -> None:
+        for f in (self.x, self.w):
+            if f is not None:
+                f.close()
+        for what in ("x", "w"):
+            try:
+                os.remove(self._path(what) + self.tag)
+            except OSError:
+                pass
+
+
+def _cached_partition_stats(
+    folder: str, pid: int, d: int, js: str
+) -> Tuple[str, Optional[bytes]]:
+    """("miss", None) when partition ``pid`` has no complete file here; otherwise ("ok",
+    its merged statistics, or None for an empty partition), chunked as the first pass was."""
+    from gaussmix import _core as core
+
+    try:
+        with open(os.path.join(folder, f"{pid}.json")) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return "miss", None
+    rows = sum(meta["batches"])
+    if rows == 0:
+        return "ok", None
+    dtype = np.dtype(meta["dtype"])
+    x = np.memmap(os.path.join(folder, f"{pid}.x"), dtype=dtype, mode="r")
+    if x.size != rows * d:
+        return "miss", None
+    x = x.reshape(rows, d)
+    w = None
+    if meta["weights"]:
+        w = np.memmap(os.path.join(folder, f"{pid}.w"), dtype=np.float64, mode="r")
+        if w.size != rows:
+            return "miss", None
+    m = core.Model.from_json(js)
+    acc = None
+    off = 0
+    for nb in meta["batches"]:
+        if nb == 0:
+            continue
+        s = core.Stats.from_chunk(
+            m, x[off : off + nb], None if w is None else w[off : off + nb], parallel=False
+        )
+        off += nb
+        if acc is None:
+            acc = s
+        else:
+            acc.merge(s)
+    return "ok", None if acc is None else acc.to_bytes()
+
+
 def fit(
     df: Any,
     features: Union[str, Sequence[str]],
@@ -107,6 +213,8 @@ def fit(
     verbose_interval: int = 10,
     init_sample_rows: int = 100_000,
     cache: bool = True,
+    worker_cache: Optional[bool] = None,
+    worker_cache_dir: Optional[str] = None,
     checkpoint: Optional[str] = None,
     checkpoint_every: int = 10,
     resume: Optional[str] = None,
@@ -129,6 +237,16 @@ def fit(
         initialisation (k-means etc.) runs on the driver on a seeded random sample of about
         this many rows; each of the ``n_init`` starts uses its own seed.
     cache : persist the assembled feature column for the passes (recommended).
+    worker_cache : keep each partition's rows in a file on its worker after the first pass
+        and run the later passes from those files (a pass then costs about one E-step; see
+        the module's notes). None (default): on for a local master (``local[...]``), where
+        every task sees every file; on a cluster a task may run on another executor than the
+        one holding its file, which then re-reads its rows from the DataFrame (correct,
+        but no faster, and the file is written again there), so it is off unless True.
+        The files take as much disk as the rows and are removed when the fit ends (on a
+        cluster, from the executors that run the clean-up tasks).
+    worker_cache_dir : the folder for those files on each worker (default: the worker's
+        temporary folder, ``tempfile.gettempdir()``).
     checkpoint : a file on the driver the state of EM is written to (atomically) every
         ``checkpoint_every`` iterations, so that a fit whose driver died can go on.
     resume : a checkpoint file to continue from (same data and options; refused naming
@@ -162,6 +280,10 @@ def fit(
     prepared = df.select(*cols)
     if cache:
         prepared = prepared.persist()
+    sc = prepared.sparkSession.sparkContext
+    keep = sc.master.startswith("local") if worker_cache is None else bool(worker_cache)
+    folder = _worker_dir(worker_cache_dir, uuid.uuid4().hex)
+    n_parts = prepared.rdd.getNumPartitions() if keep else 0
     try:
         if names is not None:
             d = len(names)
@@ -174,49 +296,90 @@ def fit(
         passes = [0]
         hook = _task_hook
 
-        def stats_pass(model: _core.Model) -> List[bytes]:
-            js = model.to_json()
-            passes[0] += 1
-            pass_no = passes[0]
+        parts_done: Dict[int, bool] = {}
+
+        def arrow_pass(js: str, pass_no: int, only: Optional[List[int]]) -> Dict[int, bytes]:
+            """Statistics of the partitions (``only`` those) read from the DataFrame; with
+            ``keep``, each task also leaves its partition's file."""
 
             def partition_stats(batches: Iterator[Any]) -> Iterator[Any]:
                 from pyspark import TaskContext
 
                 from gaussmix import _core as core
                 from gaussmix._distributed import check_finite
-                from gaussmix.spark import _list_column_to_numpy
+                from gaussmix.spark import _list_column_to_numpy, _PartitionWriter
 
                 if hook is not None:
                     hook(pass_no)
-                pid = TaskContext.get().partitionId()
+                ctx = TaskContext.get()
+                pid = ctx.partitionId()
                 m = core.Model.from_json(js)
+                writer = None
+                if keep:
+                    tag = f".{ctx.attemptNumber()}.{os.getpid()}.tmp"
+                    writer = _PartitionWriter(folder, pid, tag)
                 acc = None
-                for b in batches:
-                    if b.num_rows == 0:
-                        continue
-                    x = _list_column_to_numpy(b.column(0), d, names)
-                    if pass_no == 1:
-                        check_finite(x, names, f"partition {pid}")
-                    w = None
-                    if has_w:
-                        wc = b.column(1)
-                        if wc.null_count:
-                            raise ValueError("null sample weight")
-                        w = np.ascontiguousarray(wc.to_numpy(zero_copy_only=False), dtype=np.float64)
-                    s = core.Stats.from_chunk(m, x, w, parallel=False)
-                    if acc is None:
-                        acc = s
-                    else:
-                        acc.merge(s)
-                if acc is not None:
-                    yield pa.RecordBatch.from_arrays(
-                        [pa.array([pid], pa.int32()), pa.array([acc.to_bytes()], pa.binary())],
-                        names=["part", "stats"],
-                    )
+                try:
+                    for b in batches:
+                        if b.num_rows == 0:
+                            continue
+                        x = _list_column_to_numpy(b.column(0), d, names)
+                        if pass_no == 1:
+                            check_finite(x, names, f"partition {pid}")
+                        w = None
+                        if has_w:
+                            wc = b.column(1)
+                            if wc.null_count:
+                                raise ValueError("null sample weight")
+                            w = np.ascontiguousarray(wc.to_numpy(zero_copy_only=False), dtype=np.float64)
+                        if writer is not None:
+                            writer.add(x, w)
+                        s = core.Stats.from_chunk(m, x, w, parallel=False)
+                        if acc is None:
+                            acc = s
+                        else:
+                            acc.merge(s)
+                except BaseException:
+                    if writer is not None:
+                        writer.abandon()
+                    raise
+                if writer is not None:
+                    writer.close()
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array([pid], pa.int32()),
+                     pa.array([None if acc is None else acc.to_bytes()], pa.binary())],
+                    names=["part", "stats"],
+                )  # fmt: skip
 
-            rows = prepared.mapInArrow(partition_stats, "part int, stats binary").collect()
-            rows.sort(key=lambda r: r["part"])
-            return [bytes(r["stats"]) for r in rows]
+            src = prepared
+            if only is not None:
+                src = prepared.where(F.spark_partition_id().isin(only))
+            rows = src.mapInArrow(partition_stats, "part int, stats binary").collect()
+            return {int(r["part"]): r["stats"] for r in rows}
+
+        def stats_pass(model: _core.Model) -> List[bytes]:
+            js = model.to_json()
+            passes[0] += 1
+            pass_no = passes[0]
+            if not keep or not parts_done:
+                got = arrow_pass(js, pass_no, None)
+                parts_done.update({p: True for p in got})
+            else:
+
+                def cached(pid: int, _rows: Iterator[Any]) -> Iterator[Tuple[int, str, Optional[bytes]]]:
+                    from gaussmix.spark import _cached_partition_stats
+
+                    if hook is not None:
+                        hook(pass_no)
+                    status, b = _cached_partition_stats(folder, pid, d, js)
+                    yield pid, status, b
+
+                res = sc.parallelize(range(n_parts), n_parts).mapPartitionsWithIndex(cached).collect()
+                got = {pid: b for pid, status, b in res if status == "ok"}
+                missed = sorted(pid for pid, status, _ in res if status == "miss")
+                if missed:
+                    got.update(arrow_pass(js, pass_no, missed))
+            return [bytes(got[p]) for p in sorted(got) if got[p] is not None]
 
         sample = sample_w = None
         if not _distributed.all_given(est):
@@ -245,5 +408,24 @@ def fit(
             stats_pass, est, d, starts, feature_names=names, checkpointer=ckpt
         )
     finally:
+        if keep:
+            _remove_worker_files(prepared, folder, n_parts)
         if cache:
             prepared.unpersist()
+
+
+def _remove_worker_files(prepared: Any, folder: str, n_parts: int) -> None:
+    """Removes a fit's partition files: on the driver's machine, and on the workers that
+    run one clean-up task per partition (best effort: a failure here does not fail the fit)."""
+
+    def remove(_rows: Iterator[Any]) -> Iterator[int]:
+        shutil.rmtree(folder, ignore_errors=True)
+        yield 0
+
+    try:
+        if n_parts:
+            sc = prepared.sparkSession.sparkContext
+            sc.parallelize(range(n_parts), n_parts).mapPartitions(remove).collect()
+    except Exception:  # noqa: BLE001 - the fit's own result or error matters more
+        pass
+    shutil.rmtree(folder, ignore_errors=True)
