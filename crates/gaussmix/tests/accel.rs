@@ -35,8 +35,8 @@ fn squarem_reaches_plain_ems_fixed_point_with_monotone_bounds() {
         let n = x.nrows() as f64;
         for ct in CovarianceType::ALL {
             if ct.mclust_name() == "VVE" {
-                // VVE's M-step (mclust's) is not an exact maximiser: its iterates settle
-                // on a point that depends on the path; compared separately below
+                // VVE's M-step iterates to a tolerance (a generalised EM step): its fixed
+                // point can depend on the path; compared separately below
                 continue;
             }
             let k = 3;
@@ -94,7 +94,6 @@ fn squarem_on_vve_never_ends_below_plain_em() {
         let lp = plain.score(x.view()).unwrap() * n;
         let lf = fast.score(x.view()).unwrap() * n;
         assert!(lf >= lp - 1e-2, "{name} VVE: {lf} below plain EM's {lp}");
-        // (no monotonicity check: VVE's plain M-step itself can lower the bound slightly)
     }
 }
 

@@ -18,7 +18,7 @@ fn data() -> Array2<f64> {
 }
 
 /// Expected: for every family, a fit is finite, its lower bound never decreases (exact EM:
-/// reg_covar 0; VVE's M-step follows mclust's, which is not an exact maximiser, so it gets
+/// reg_covar 0; VVE's M-step iterates to a tolerance, a generalised EM step, so it gets
 /// a small allowance), predict = argmax predict_proba, samples have the right shape, and
 /// the model survives a JSON round trip exactly.
 #[test]

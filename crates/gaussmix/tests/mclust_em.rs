@@ -185,6 +185,13 @@ fn check_dataset(name: &str) {
                     }
                     e
                 };
+                let last = runs
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|r| r["itmax"].as_u64())
+                    .max()
+                    .unwrap() as usize;
                 for run in runs.as_array().unwrap().iter().filter(|r| !r.is_null()) {
                     let itmax = run["itmax"].as_u64().unwrap() as usize;
                     let what = format!(
@@ -192,6 +199,21 @@ fn check_dataset(name: &str) {
                         ct.mclust_name()
                     );
                     let m = base().max_iter(itmax - 1).fit(x.view()).unwrap();
+                    if ct == CovarianceType::VVE {
+                        // mclust's VVE M-step is not the VVE maximum and gaussmix's is (see
+                        // covariance/family.rs), so the iterates differ: from mclust's start,
+                        // EM here ends at least as high as mclust's
+                        if itmax == last {
+                            let ll = m.score(x.view()).unwrap() * n as f64;
+                            let wl = run["loglik"].as_f64().unwrap();
+                            assert!(
+                                ll >= wl - 1e-6 * wl.abs(),
+                                "{what}: ll {ll} < mclust's {wl}"
+                            );
+                            checked += 1;
+                        }
+                        continue;
+                    }
                     close(
                         m.weights().as_slice().unwrap(),
                         &vec1(&run["pro"]),

@@ -73,10 +73,12 @@ fn default_selection_on_iris_is_vev_2() {
 }
 
 /// Cell by cell against mclust. Not yet met, with plain EM as with SQUAREM (measured
-/// 2026-12-02): faithful EEI 4 (−0.20, another optimum), iris VVE 2, 3, 5 (−0.002 to
-/// −0.017: VVE's M-step is not an exact maximiser) and EEV 5 (−0.34, another optimum).
+/// 2026-12-02, after VVE's M-step became the exact one): faithful EVV 5 (−0.117, another
+/// optimum from the start partition). Fixed since the first measurement: faithful EEI 4,
+/// iris EEV 5, and iris VVE 2, 3, 5 (mclust's VVE M-step had been copied, which is not
+/// the VVE maximum).
 #[test]
-#[ignore = "known shortfalls in five cells (see the doc comment); prints them"]
+#[ignore = "a known shortfall in one cell (see the doc comment); prints it"]
 fn selection_reaches_mclusts_log_likelihood_in_every_cell() {
     let mut all = Vec::new();
     for name in ["faithful", "iris"] {
