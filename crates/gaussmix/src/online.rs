@@ -247,6 +247,22 @@ impl OnlineEm {
         self.state.as_ref().map(|s| &s.model)
     }
 
+    /// Names the current model's features (later steps keep them).
+    ///
+    /// # Errors
+    /// [`GmmError::InvalidParam`] before the first batch; [`GmmError::ShapeMismatch`]
+    /// unless there is one name per feature.
+    pub fn set_feature_names(&mut self, names: Vec<String>) -> Result<()> {
+        match &mut self.state {
+            Some(s) => s.model.set_feature_names(names),
+            None => Err(GmmError::InvalidParam {
+                name: "feature_names",
+                value: format!("{names:?}"),
+                reason: "there is no model before the first batch".into(),
+            }),
+        }
+    }
+
     /// Batches seen.
     pub fn n_batches(&self) -> u64 {
         self.state.as_ref().map_or(0, |s| s.t)
