@@ -741,6 +741,7 @@ fn save_checkpoint(path: &str, text: &str) -> std::io::Result<()> {
 
 mod anomaly;
 mod missing;
+mod online;
 mod prior;
 mod select;
 mod vb;
@@ -750,6 +751,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<anomaly::AnomalyCore>()?;
     m.add_class::<Model>()?;
     m.add_class::<Stats>()?;
+    m.add_class::<online::Online>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(select::select, m)?)?;
     m.add_class::<vb::VbFit>()?;

@@ -40,6 +40,8 @@ pub struct Cli {
 pub enum Command {
     /// Fit a mixture to DATA and write the model as JSON.
     Fit(commands::FitArgs),
+    /// Update a saved model with new rows by online EM, continuing its step-size schedule.
+    Update(crate::online::UpdateArgs),
     /// Label each row of DATA with its most responsible component (or all K probabilities).
     Predict(commands::PredictArgs),
     /// Log density of each row of DATA under the model (or only their mean).
@@ -112,6 +114,7 @@ pub fn parse() -> Cli {
 pub fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Fit(a) => commands::fit(a),
+        Command::Update(a) => crate::online::update(a),
         Command::Predict(a) => commands::predict(a),
         Command::Score(a) => commands::score(a),
         Command::Sample(a) => commands::sample(a),

@@ -93,6 +93,19 @@ pub struct FitArgs {
     /// a container's memory limit included).
     #[arg(long)]
     pub stream: bool,
+    /// Online EM (Cappé & Moulines 2009): read the data once, batch by batch (a file
+    /// streamed from disk or CSV on standard input line by line), one EM step per batch;
+    /// the first batch initialises. The model keeps the online state, for `gaussmix update`.
+    #[arg(long, conflicts_with_all = ["stream", "checkpoint", "resume", "start"])]
+    pub online: bool,
+    /// With --online: rows per batch (default 10000).
+    #[arg(long, value_name = "N", requires = "online")]
+    pub batch_size: Option<usize>,
+    /// With --online: passes over a file (standard input allows one).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "online")]
+    pub passes: usize,
+    #[command(flatten)]
+    pub step: crate::online::StepArgs,
     /// With --stream: rows sampled (uniformly) to initialise the fit.
     #[arg(long, default_value_t = 200_000)]
     pub init_rows: usize,
@@ -342,6 +355,21 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         quiet: a.quiet,
     };
     a.missing.apply();
+    if a.online {
+        return crate::online::fit(
+            g,
+            &a.data,
+            &opts,
+            a.batch_size,
+            a.passes,
+            &a.step,
+            a.threads,
+            a.quiet,
+            a.verbose,
+            &a.output,
+            a.json.json,
+        );
+    }
     let stream = crate::stream::should_stream(&a.data, a.stream)?;
     let plan = checkpoint_plan(a)?;
     let ckpt_path = plan.as_ref().map(|(p, _)| p.clone());

@@ -20,6 +20,7 @@ pub mod exit;
 pub mod interrupt;
 pub mod io;
 pub mod missing;
+pub mod online;
 pub mod output;
 pub mod plot;
 pub mod progress;

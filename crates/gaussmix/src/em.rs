@@ -953,6 +953,28 @@ impl GaussianMixture {
         Ok(model)
     }
 
+    /// The parallelism of the fit.
+    pub(crate) fn parallelism_value(&self) -> Parallelism {
+        self.parallelism
+    }
+
+    /// The same options for another K.
+    pub(crate) fn with_n_components(mut self, k: usize) -> Self {
+        self.n_components = k;
+        self
+    }
+
+    /// The M-step options a fit on these rows would use (prior hyperparameters from
+    /// them), and the parallelism: what online EM ([`crate::online`]) takes from the
+    /// builder.
+    pub(crate) fn online_parts<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+    ) -> Result<(MStepOptions, Parallelism)> {
+        Ok((self.resolve(x, weights)?.mstep, self.parallelism))
+    }
+
     /// What the fit needs from the data besides the initialisation: the prior's
     /// hyperparameters, the noise component's volume, the scale of the degeneracy test.
     fn resolve<T: Float>(

@@ -67,6 +67,7 @@ mod kmeans;
 mod linalg;
 pub mod missing;
 mod model;
+pub mod online;
 mod par;
 pub mod select;
 mod stats;

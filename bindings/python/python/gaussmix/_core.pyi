@@ -98,6 +98,23 @@ class Stats:
     @property
     def covariance_type(self) -> str: ...
 
+class Online:
+    """Online-EM state (Cappé & Moulines 2009) behind ``GaussianMixture.partial_fit``.
+
+    ``Online(*, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6,
+    max_iter=100, n_init=1, init="kmeans", seed=0, parallel=True,
+    missing_values="error", step_decay=0.6, step_offset=2.0, start=None)``."""
+
+    def partial_fit(
+        self, x: _Rows, sample_weight: Optional[npt.NDArray[np.float64]] = None
+    ) -> Tuple[int, float, float]: ...
+    def model(self) -> Optional[Model]: ...
+    @property
+    def n_batches(self) -> int: ...
+    def to_json(self) -> str: ...
+    @staticmethod
+    def from_json(s: str, parallel: bool = True, missing_values: str = "error") -> Online: ...
+
 def partial_stats(
     model: Model,
     x: _Rows,

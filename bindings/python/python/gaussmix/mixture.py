@@ -368,8 +368,82 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         X = self._fit(X, sample_weight)
         return self._predict(X)
 
+    #: Online EM's step size ``gamma_t = (t + step_offset) ** -step_decay`` (Cappé &
+    #: Moulines 2009): ``step_decay`` in (0.5, 1], ``step_offset`` >= 0. Set them on the
+    #: estimator before the first ``partial_fit`` to change them.
+    step_decay: float = 0.6
+    step_offset: float = 2.0
+
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "GaussianMixture":
+        """One step of online EM (Cappé & Moulines 2009) on a batch of rows.
+
+        The statistics of the batch under the current parameters are blended into running
+        per-row statistics with step ``gamma_t = (t + step_offset) ** -step_decay``, then
+        the M-step runs on them (``reg_covar`` as in ``fit``). The first call initialises:
+        from the batch with ``init_params``, ``n_init``, ``max_iter`` and ``random_state``
+        (EM on that batch), or, on an estimator already fitted by ``fit``, from its model.
+        Later calls check ``n_features_in_``. Deterministic for a ``random_state``.
+        ``prior`` and ``noise`` are not supported here. Returns ``self``.
+        """
+        first = getattr(self, "_online", None) is None
+        if first:
+            check_params(self)
+            if self.prior is not None or self.noise:
+                raise ValueError("partial_fit does not support prior or noise (use fit)")
+        X = validate_data(
+            self,
+            X,
+            reset=first and not hasattr(self, "n_features_in_"),
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=1,
+            ensure_all_finite="allow-nan" if self._em() else True,
+        )
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.ndim == 0:
+                w = np.full(X.shape[0], float(w))
+            if w.shape != (X.shape[0],):
+                raise ValueError(f"sample_weight.shape == {w.shape}, expected ({X.shape[0]},)!")
+            w = np.ascontiguousarray(w)
+        if first:
+            start = self._predict_model()[0] if hasattr(self, "converged_") else None
+            self._online = _core.Online(
+                n_components=int(self.n_components),
+                covariance_type=self.covariance_type,
+                tol=float(self.tol),
+                reg_covar=float(self.reg_covar),
+                max_iter=int(self.max_iter),
+                n_init=int(self.n_init),
+                init=_CORE_INIT[self.init_params],
+                seed=_seed_from(self.random_state),
+                missing_values=self.missing_values,
+                step_decay=float(self.step_decay),
+                step_offset=float(self.step_offset),
+                start=start,
+            )
+        t, gamma, _ = self._online.partial_fit(X, w)
+        self._set_model(self._online.model(), X.dtype)
+        self.n_batches_ = int(t)
+        self.step_ = float(gamma)
+        return self
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        online = state.pop("_online", None)
+        if online is not None:
+            state["_online_json"] = online.to_json()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        text = state.pop("_online_json", None)
+        self.__dict__.update(state)
+        if text is not None:
+            self._online = _core.Online.from_json(text, missing_values=self.missing_values)
+
     def _fit(self, X: Any, sample_weight: Any, **checkpoints: Any) -> np.ndarray:
         check_params(self)
+        self._online = None
         X = validate_data(
             self,
             X,
