@@ -14,13 +14,18 @@ usage (from the workspace root):
   cargo build --release -p gaussmix-cli
   python3 bench/video/scenes.py [--scenes target/bgs_scenes] [--highway ../shared/data/video/highway]
         [--config NAME='--video-subtract-args' ...] [--peers mog2,subsense,pawcs] [--only a,b]
-        [--json FILE]
+        [--json FILE] [--peer-cache FILE]
+--peer-cache FILE keeps the peers' F and frames/s per scene, keyed by the peer, the OpenCV
+and pybgs versions and a SHA-1 of the scene's input frames and ground truth, so a rerun
+after a gaussmix change scores only gaussmix (a changed scene is rerun). frames/s read
+from the cache are from the run that filled it.
 --config may be repeated to compare gaussmix settings in one run (default: one config,
 "gaussmix", with the CLI's defaults). Masks go to a temporary folder, deleted afterwards.
 Run with `env -u OPENBLAS_CORETYPE` and `nice` on a shared machine; figures are one run.
 """
 import argparse
 import glob
+import hashlib
 import json
 import os
 import shlex
@@ -121,6 +126,26 @@ def run_peer(name, imgs, truth, tmp):
     return sc.f(), len(imgs) / t_apply
 
 
+def scene_key(seq):
+    """SHA-1 over the scene's input frames, ground truth, ROI and temporal ROI."""
+    h = hashlib.sha1()
+    files = frames_of(seq) + sorted(glob.glob(os.path.join(seq, "groundtruth", "*.png")))
+    files += [os.path.join(seq, "ROI.bmp"), os.path.join(seq, "temporalROI.txt")]
+    for f in files:
+        h.update(os.path.basename(f).encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()
+
+
+def peer_version(name):
+    if name == "mog2":
+        return "opencv " + cv2.__version__
+    import pybgs  # noqa: PLC0415
+
+    return "opencv %s pybgs %s" % (cv2.__version__, getattr(pybgs, "__version__", "?"))
+
+
 def peers_available(wanted):
     out = []
     for p in wanted:
@@ -146,6 +171,7 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--json")
     ap.add_argument("--no-gaussmix", action="store_true", help="run the peers only")
+    ap.add_argument("--peer-cache", help="JSON file of the peers' results, read and updated")
     a = ap.parse_args()
     cv2.setNumThreads(1)
     configs = []
@@ -169,6 +195,10 @@ def main():
     peers = peers_available([p for p in a.peers.split(",") if p])
     methods = [n for n, _ in configs] + peers
     res = {}  # scene -> method -> (F, fps)
+    cache = {}
+    if a.peer_cache and os.path.isfile(a.peer_cache):
+        with open(a.peer_cache) as f:
+            cache = json.load(f)
     tmp = tempfile.mkdtemp(prefix="bgs_scenes_")
     try:
         for seq in seqs:
@@ -177,10 +207,21 @@ def main():
             res[name] = {}
             for n, args in configs:
                 res[name][n] = run_gaussmix(a.gaussmix, seq, args, truth, tmp)
-            if peers:
-                imgs = [cv2.imread(f) for f in frames_of(seq)]
-                for p in peers:
-                    res[name][p] = run_peer(p, imgs, truth, tmp)
+            key = scene_key(seq) if a.peer_cache else None
+            imgs = None
+            for p in peers:
+                ck = f"{p}|{peer_version(p)}|{name}|{key}"
+                if key and ck in cache:
+                    res[name][p] = tuple(cache[ck])
+                    continue
+                if imgs is None:
+                    imgs = [cv2.imread(f) for f in frames_of(seq)]
+                res[name][p] = run_peer(p, imgs, truth, tmp)
+                if key:
+                    cache[ck] = list(res[name][p])
+                    with open(a.peer_cache + ".tmp", "w") as f:
+                        json.dump(cache, f, indent=1)
+                    os.replace(a.peer_cache + ".tmp", a.peer_cache)
             print(name + "  " + "  ".join(f"{m} F={res[name][m][0]:.4f} ({res[name][m][1]:.0f} f/s)" for m in methods), file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
