@@ -81,6 +81,9 @@ pub struct ModelArgs {
     /// of one of its 8 neighbours is background: camera shake, leaves, compression).
     #[arg(long)]
     pub no_displacement: bool,
+    /// Threshold of the displacement test, in units of --var-threshold.
+    #[arg(long)]
+    pub displacement_threshold: Option<f32>,
     /// Variance of a new mode.
     #[arg(long)]
     pub var_init: Option<f32>,
@@ -165,6 +168,9 @@ impl ModelArgs {
         }
         if self.no_displacement {
             model.displacement = false;
+        }
+        if let Some(t) = self.displacement_threshold {
+            model.displacement_threshold = t;
         }
         if let Some(v) = self.var_init {
             model.var_init = v;

@@ -128,7 +128,7 @@ impl ReferenceModel {
                 h,
                 c,
                 fast.inv_gain,
-                fast.tb,
+                fast.tb * self.params.displacement_threshold,
                 &mut Vec::new(),
                 |j, mu| {
                     let md = pixels[j].first()?;

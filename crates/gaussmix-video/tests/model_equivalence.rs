@@ -434,6 +434,7 @@ fn displacement_test_matches_reference() {
     for c in [1, 3] {
         let p = ModelParams {
             displacement: true,
+            displacement_threshold: if c == 1 { 1.0 } else { 0.5 },
             propagation_rate: 0.5,
             ..ModelParams::default()
         };
