@@ -6,13 +6,14 @@ Every method is scored the same way, with CDnet 2014's rules (as `gaussmix video
 does): TP/FP/FN/TN summed over the frames of temporalROI.txt, pixels where ROI.bmp != 0
 and ground truth not in {85, 170}; 255 positive, 0 and 50 negative; a prediction is
 positive only at 255. Printed: F per scene and method, the mean and the worst scene, and
-frames/s (gaussmix: the whole `subtract` run, decode + model + clean-up + PNG writing;
+frames/s, and for a suite of NAME_s1 / NAME_s2 scenes the mean and worst of the tuning half
+(seed 1) and the held-out half (seed 2) apart (gaussmix: the whole `subtract` run, decode + model + clean-up + PNG writing;
 the peers: `apply` alone on decoded frames, one thread).
 
 usage (from the workspace root):
-  python3 scripts/gen_bgs_scenes.py                       # -> target/bgs_scenes
+  python3 scripts/gen_bgs_real_scenes.py --highway ../shared/data/video/highway  # -> target/bgs_real
   cargo build --release -p gaussmix-cli
-  python3 bench/video/scenes.py [--scenes target/bgs_scenes] [--highway ../shared/data/video/highway]
+  python3 bench/video/scenes.py [--scenes target/bgs_real] [--highway ../shared/data/video/highway]
         [--config NAME='--video-subtract-args' ...] [--peers mog2,subsense,pawcs] [--only a,b]
         [--json FILE] [--peer-cache FILE]
 --peer-cache FILE keeps the peers' F and frames/s per scene, keyed by the peer, the OpenCV
@@ -161,9 +162,21 @@ def peers_available(wanted):
     return out
 
 
+def split_groups(res):
+    """Scenes named NAME_s1 form the tuning half, NAME_s2 the held-out half (by seed, see
+    scripts/gen_bgs_real_scenes.py); other scenes (highway) are reported alone."""
+    groups = {}
+    for s in res:
+        base, _, seed = s.rpartition("_s")
+        key = {"1": "tune", "2": "held-out"}.get(seed) if base else None
+        if key:
+            groups.setdefault(key, []).append(s)
+    return groups if len(groups) > 0 else {}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenes", default="target/bgs_scenes")
+    ap.add_argument("--scenes", default="target/bgs_real")
     ap.add_argument("--highway", default="../shared/data/video/highway")
     ap.add_argument("--gaussmix", default="target/release/gaussmix")
     ap.add_argument("--config", action="append", default=[], help="NAME=ARGS for `video subtract`")
@@ -234,6 +247,10 @@ def main():
     print(f"{'worst':<14}" + "".join(f"{min(res[s][m][0] for s in res):>{width}.4f}" for m in methods))
     print(f"{'worst scene':<14}" + "".join(f"{min(res, key=lambda s: res[s][m][0]):>{width}}" for m in methods))
     print(f"{'frames/s':<14}" + "".join(f"{np.mean([res[s][m][1] for s in res]):>{width}.0f}" for m in methods))
+    groups = split_groups(res)
+    for g, names in groups.items():
+        print(f"{g + ' mean':<14}" + "".join(f"{np.mean([res[s][m][0] for s in names]):>{width}.4f}" for m in methods))
+        print(f"{g + ' worst':<14}" + "".join(f"{min(res[s][m][0] for s in names):>{width}.4f}" for m in methods))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"configs": dict(configs), "results": {s: {m: {"F": v[0], "fps": v[1]} for m, v in d.items()} for s, d in res.items()}}, f, indent=1)

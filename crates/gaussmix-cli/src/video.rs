@@ -73,6 +73,26 @@ pub struct ModelArgs {
     /// Pixels whose mask toggles this often (decaying count) learn at the full rate.
     #[arg(long)]
     pub foreground_blink_limit: Option<f32>,
+    /// Background propagation rate (a factor of the learning rate; 0 = off): foreground
+    /// pixels beside the background also learn their closest background neighbour's colour.
+    #[arg(long)]
+    pub propagation_rate: Option<f32>,
+    /// No displacement test (by default a foreground pixel that matches the strongest mode
+    /// of one of its 8 neighbours is background: camera shake, leaves, compression).
+    #[arg(long)]
+    pub no_displacement: bool,
+    /// Threshold of the displacement test, in units of --var-threshold.
+    #[arg(long)]
+    pub displacement_threshold: Option<f32>,
+    /// Variance of a new mode.
+    #[arg(long)]
+    pub var_init: Option<f32>,
+    /// Smallest variance of a mode.
+    #[arg(long)]
+    pub var_min: Option<f32>,
+    /// Largest variance of a mode.
+    #[arg(long)]
+    pub var_max: Option<f32>,
     /// OpenCV MOG2 exactly: its defaults, no illumination compensation, no clean-up.
     #[arg(long)]
     pub opencv: bool,
@@ -142,6 +162,24 @@ impl ModelArgs {
         }
         if let Some(b) = self.foreground_blink_limit {
             model.foreground_blink_limit = b;
+        }
+        if let Some(r) = self.propagation_rate {
+            model.propagation_rate = r;
+        }
+        if self.no_displacement {
+            model.displacement = false;
+        }
+        if let Some(t) = self.displacement_threshold {
+            model.displacement_threshold = t;
+        }
+        if let Some(v) = self.var_init {
+            model.var_init = v;
+        }
+        if let Some(v) = self.var_min {
+            model.var_min = v;
+        }
+        if let Some(v) = self.var_max {
+            model.var_max = v;
         }
         model.validate()?;
         let mut post = if self.opencv || self.no_post {

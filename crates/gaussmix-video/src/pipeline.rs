@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 /// Options of [`subtract`] (and the subtraction part of [`track`]).
 #[derive(Clone, Debug, Default)]
 pub struct SubtractOptions {
-    /// Background model parameters (default: OpenCV MOG2's, plus illumination compensation).
+    /// Background model parameters (default: OpenCV MOG2's, plus illumination compensation,
+    /// foreground feedback and the displacement test; see [`ModelParams`]).
     pub model: ModelParams,
     /// Mask clean-up (default: median 5, close 3×3, fill holes, shadows kept as 127).
     pub post: PostProcess,

@@ -119,6 +119,38 @@ impl ReferenceModel {
                 &mut Vec::new(),
             );
         }
+        if self.params.displacement {
+            let pixels = &self.pixels;
+            crate::model::displace(
+                frame,
+                mask,
+                w,
+                h,
+                c,
+                fast.inv_gain,
+                fast.tb * self.params.displacement_threshold,
+                &mut Vec::new(),
+                |j, mu| {
+                    let md = pixels[j].first()?;
+                    for (d, &v) in mu.iter_mut().zip(&md.mean) {
+                        *d = v;
+                    }
+                    Some(md.variance)
+                },
+            );
+        }
+        if self.params.propagation_rate > 0.0 && self.params.method == Method::Zivkovic {
+            let pk = Coef::new(
+                &self.params,
+                self.params.alpha(self.frames) * self.params.propagation_rate,
+                gain,
+                c,
+            );
+            let pixels = &mut self.pixels;
+            crate::model::propagate(frame, mask, w, h, c, fast.inv_gain, |i, x| {
+                zivkovic_pixel(&mut pixels[i], x, &pk);
+            });
+        }
         if self.params.foreground_rate < 1.0 {
             crate::model::feedback(
                 mask,
@@ -135,7 +167,7 @@ impl ReferenceModel {
 
 /// One Zivkovic step; returns the mask value and D², the smallest d²/var over the
 /// background modes examined before the match (infinite when there are none).
-fn zivkovic_pixel(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> (u8, f32) {
+pub(crate) fn zivkovic_pixel(modes: &mut Vec<Mode>, x: &[f32], k: &Coef) -> (u8, f32) {
     let mut d2min = f32::INFINITY;
     let mut total = 0.0f32;
     let mut fits = false;

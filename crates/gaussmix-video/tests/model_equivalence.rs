@@ -304,6 +304,9 @@ fn neighbourhood_support_finds_camouflage() {
             support_radius: r,
             support_threshold: 0.4,
             support_floor: 0.0,
+            // The displacement test would undo it: a camouflaged pixel also lies within
+            // Tb of its neighbours' background.
+            displacement: false,
             ..ModelParams::default()
         };
         let mut m = BackgroundModel::new(&p, w, h, 1, 1).unwrap();
@@ -412,4 +415,29 @@ fn foreground_feedback_keeps_a_stopped_object() {
     assert!(run(1.0, 300, 60) < 8, "MOG2 absorbs it");
     assert!(run(0.1, 1000, 60) > 72, "feedback keeps it");
     assert!(run(0.1, 5, 120) < 8, "after the hold it is absorbed");
+}
+
+#[test]
+fn background_propagation_matches_reference() {
+    for c in [1, 3] {
+        let p = ModelParams {
+            propagation_rate: 1.0,
+            ..ModelParams::default()
+        };
+        check(&p, c, 1, 40 + c as u64);
+        check(&p, c, 2, 50 + c as u64);
+    }
+}
+
+#[test]
+fn displacement_test_matches_reference() {
+    for c in [1, 3] {
+        let p = ModelParams {
+            displacement: true,
+            displacement_threshold: if c == 1 { 1.0 } else { 0.5 },
+            propagation_rate: 0.5,
+            ..ModelParams::default()
+        };
+        check(&p, c, 1, 60 + c as u64);
+    }
 }
