@@ -18,10 +18,11 @@
 //! outside the predicted box), and each track is updated with the box of its own pixels,
 //! so a crossing does not hand the union box to one track and a new id to the other at
 //! separation, and an object that changes speed while merged is followed. A track left
-//! with too few pixels (hidden behind the other) coasts on its prediction, reported, not
-//! counted as a miss. For a few frames after a merge or a coast the colour distance
-//! weighs more in the assignment ([`TrackerOptions::reid_weight`]): the prediction says
-//! less then, and the colours tell which blob is whose at the separation.
+//! with too few pixels (hidden behind the other) coasts on its prediction, not counted
+//! as a miss and not reported while hidden (unless [`TrackerOptions::min_visible`] is
+//! 0). For a few frames after a merge or a coast the colour distance weighs more in the
+//! assignment ([`TrackerOptions::reid_weight`]): the prediction says less then, and the
+//! colours tell which blob is whose at the separation.
 //!
 //! Partial views: each track remembers the object's full size (a blob at the frame's
 //! border only enlarges it; a jump from one frame to the next is another object joining or
@@ -766,7 +767,8 @@ impl Tracker {
     /// best (log of the track's colour histogram at the pixel's colour, less a Gaussian
     /// penalty on the distance outside the predicted box), so each track is measured
     /// with its own part of the blob, completed to its full size, through the crossing.
-    /// A track left with too few pixels coasts on its prediction.
+    /// A track left with too few pixels coasts on its prediction, unreported (hidden) unless
+    /// [`TrackerOptions::min_visible`] is 0.
     ///
     /// # Panics
     /// If `app` and `blobs` differ in length, or `pixels` is smaller than the blobs say.
@@ -1182,8 +1184,12 @@ impl Tracker {
                 t.misses = 0;
                 rows.push(i);
             } else if group_of[i].is_some() {
+                // Coasting while merged. With the pixels, it got too few of them to be
+                // measured: hidden behind the others, so not reported (as an object behind
+                // an occluder is not, `min_visible`), but kept. Without them it may be in
+                // view: reported on its prediction.
                 t.occluded += 1;
-                t.visible = 1.0;
+                t.visible = if px.is_some() { 0.0 } else { 1.0 };
                 rows.push(i);
             } else if let Some((b, h)) = meas[i] {
                 let c = complete(b, t.full, predicted[i]);

@@ -681,3 +681,76 @@ fn an_object_whose_size_was_overestimated_gets_its_size_back() {
     assert!(widest > 30.0, "the remembered size must grow: {widest:.1}");
     assert!(last_w <= 23.0, "box {last_w:.1} px wide for a 20-px object");
 }
+
+/// A (16 px, red) passes wholly behind B (30 px, blue). Returns the rows of A's track
+/// while it is hidden, and whether A came out with its id.
+fn hidden_behind(min_visible: f64) -> (usize, bool) {
+    use gaussmix_video::track::{appearances, Pixels};
+    let mut tracker = Tracker::new(TrackerOptions {
+        min_visible,
+        ..Default::default()
+    });
+    tracker.set_frame_size(W, H);
+    let mut labels = Vec::new();
+    let (mut id_a, mut hidden_rows, mut kept) = (None, 0, false);
+    for t in 0..120usize {
+        let ax = 10.0 + 1.5 * t as f64;
+        let bx = 170.0 - 1.0 * t as f64;
+        let mut mask = vec![0u8; W * H];
+        let mut rgb = vec![90u8; W * H * 3];
+        paint_box(
+            &mut mask,
+            &mut rgb,
+            ax.round() as i64,
+            52,
+            16,
+            16,
+            [230, 30, 30],
+            None,
+        );
+        paint_box(
+            &mut mask,
+            &mut rgb,
+            bx.round() as i64,
+            45,
+            30,
+            30,
+            [30, 40, 230],
+            None,
+        );
+        let blobs = components(&mask, W, H, 1, &mut labels);
+        let app = appearances(&rgb, 3, &labels, &blobs);
+        let px = Pixels {
+            frame: &rgb,
+            channels: 3,
+            labels: &labels,
+            width: W,
+        };
+        let rows = tracker.update_with_pixels(t + 1, &blobs, &app, &px);
+        if t == 20 {
+            id_a = rows
+                .iter()
+                .min_by(|p, q| p.cx.total_cmp(&q.cx))
+                .map(|r| r.track_id);
+        }
+        if ax.round() >= bx.round() + 1.0 && ax.round() + 16.0 <= bx.round() + 29.0 {
+            hidden_rows += rows.iter().filter(|r| Some(r.track_id) == id_a).count();
+        }
+        if t == 119 {
+            let a = rows.iter().max_by(|p, q| p.cx.total_cmp(&q.cx));
+            kept = a.is_some_and(|a| Some(a.track_id) == id_a);
+        }
+    }
+    (hidden_rows, kept)
+}
+
+#[test]
+fn a_hidden_object_is_kept_but_not_reported() {
+    let (rows, kept) = hidden_behind(TrackerOptions::default().min_visible);
+    assert_eq!(rows, 0, "rows of A while wholly hidden");
+    assert!(kept, "A comes out with its id");
+    // min_visible 0 reports every frame of a kept track, hidden or not.
+    let (rows, kept) = hidden_behind(0.0);
+    assert!(rows > 3, "{rows} rows of A while hidden with min_visible 0");
+    assert!(kept);
+}
