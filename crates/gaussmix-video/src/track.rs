@@ -31,7 +31,10 @@
 //! occluder, another object, the border): the measurement is the full-size box holding
 //! the blob nearest the prediction, so an object passing behind a pillar keeps its box.
 //! A track is reported only when at least [`TrackerOptions::min_visible`] of its full size
-//! shows.
+//! shows. A blob of the same size for several frames, on its own and off the border, is
+//! the whole object: the remembered size (which a merge may have inflated) takes it. While
+//! merged with other tracks an object does not grow: its part of the blob is read inside
+//! a window of its full size.
 //!
 //! With blob colours ([`Tracker::update_with_appearance`], what [`crate::track()`] uses),
 //! each track keeps a colour histogram ([`Appearance`]: 4×4×4 RGB bins, running mean of
