@@ -8,7 +8,8 @@ crates/gaussmix-video/tests/mot_metrics.rs) at IoU >= 0.5.
     cargo build --release -p gaussmix-cli
     python3 bench/video/tracking.py target/trackseq [--gaussmix target/release/gaussmix]
 
-Every sequence folder under the argument that holds gt.txt and input/ is scored. Prints
+Every sequence folder under the argument that holds gt.txt and input/ is scored (or those
+of --seeds / --families: tune on some seeds, report the others). Prints
 MOTA / IDF1 / IDSW per sequence, then per family (the name before the last `-`) the mean
 and the worst, for both trackers, and writes the table as JSON with --json FILE.
 
@@ -201,9 +202,32 @@ def main():
     ap.add_argument("--json", help="write the table to this file")
     ap.add_argument("--gaussmix-args", default="", help="extra `video track` arguments")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--seeds", help="only these seeds, e.g. 10-29 or 0,3,5-7")
+    ap.add_argument("--families", help="only these families, comma-separated")
+    ap.add_argument("--baseline-cache", help="folder keeping MOG2+SORT's track files: "
+                    "a sequence already there is re-scored, not re-run")
+    ap.add_argument("--keep", help="folder to keep gaussmix's track files in")
     a = ap.parse_args()
-    seqs = sorted(d for d in glob.glob(os.path.join(a.root, "*"))
-                  if os.path.isfile(os.path.join(d, "gt.txt")))
+    seeds = None
+    if a.seeds:
+        seeds = set()
+        for part in a.seeds.split(","):
+            lo, _, hi = part.partition("-")
+            seeds.update(range(int(lo), int(hi or lo) + 1))
+    fams_only = set(a.families.split(",")) if a.families else None
+
+    def wanted(d):
+        fam, _, seed = os.path.basename(d).rpartition("-")
+        return ((seeds is None or (seed.isdigit() and int(seed) in seeds))
+                and (fams_only is None or fam in fams_only))
+
+    seqs = sorted((d for d in glob.glob(os.path.join(a.root, "*"))
+                   if os.path.isfile(os.path.join(d, "gt.txt")) and wanted(d)),
+                  key=lambda d: (os.path.basename(d).rpartition("-")[0],
+                                 int(os.path.basename(d).rpartition("-")[2] or 0)))
+    for d in (a.baseline_cache, a.keep):
+        if d:
+            os.makedirs(d, exist_ok=True)
     if not seqs:
         sys.exit("no sequences with gt.txt under %s" % a.root)
     table = []
@@ -212,12 +236,14 @@ def main():
             name = os.path.basename(seq)
             gt = os.path.join(seq, "gt.txt")
             row = {"sequence": name}
-            g = os.path.join(tmp, name + "-gaussmix.txt")
+            g = os.path.join(a.keep or tmp, name + "-gaussmix.txt")
             gaussmix_track(a.gaussmix, seq, g, a.gaussmix_args.split())
             row["gaussmix"] = score(a.gaussmix, gt, g)
             if not a.no_baseline:
-                m = os.path.join(tmp, name + "-mog2sort.txt")
-                mog2_sort(seq, m)
+                m = os.path.join(a.baseline_cache or tmp, name + "-mog2sort.txt")
+                if not (a.baseline_cache and os.path.isfile(m)):
+                    mog2_sort(seq, m + ".part")
+                    os.replace(m + ".part", m)
                 row["mog2_sort"] = score(a.gaussmix, gt, m)
             table.append(row)
             line = "%-14s gaussmix %s" % (name, brief(row["gaussmix"]))

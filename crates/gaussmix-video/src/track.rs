@@ -18,10 +18,11 @@
 //! outside the predicted box), and each track is updated with the box of its own pixels,
 //! so a crossing does not hand the union box to one track and a new id to the other at
 //! separation, and an object that changes speed while merged is followed. A track left
-//! with too few pixels (hidden behind the other) coasts on its prediction, reported, not
-//! counted as a miss. For a few frames after a merge or a coast the colour distance
-//! weighs more in the assignment ([`TrackerOptions::reid_weight`]): the prediction says
-//! less then, and the colours tell which blob is whose at the separation.
+//! with too few pixels (hidden behind the other) coasts on its prediction, not counted
+//! as a miss and not reported while hidden (unless [`TrackerOptions::min_visible`] is
+//! 0). For a few frames after a merge or a coast the colour distance weighs more in the
+//! assignment ([`TrackerOptions::reid_weight`]): the prediction says less then, and the
+//! colours tell which blob is whose at the separation.
 //!
 //! Partial views: each track remembers the object's full size (a blob at the frame's
 //! border only enlarges it; a jump from one frame to the next is another object joining or
@@ -30,7 +31,10 @@
 //! occluder, another object, the border): the measurement is the full-size box holding
 //! the blob nearest the prediction, so an object passing behind a pillar keeps its box.
 //! A track is reported only when at least [`TrackerOptions::min_visible`] of its full size
-//! shows.
+//! shows. A blob of the same size for several frames, on its own and off the border, is
+//! the whole object: the remembered size (which a merge may have inflated) takes it. While
+//! merged with other tracks an object does not grow: its part of the blob is read inside
+//! a window of its full size.
 //!
 //! With blob colours ([`Tracker::update_with_appearance`], what [`crate::track()`] uses),
 //! each track keeps a colour histogram ([`Appearance`]: 4×4×4 RGB bins, running mean of
@@ -321,6 +325,9 @@ const GROW: f64 = 0.3;
 /// (or leaving) it.
 const JUMP: f64 = 1.5;
 
+/// Frames of a steady blob size after which the remembered full size takes it.
+const STEADY: usize = 6;
+
 /// Frames out of a merge or a coast during which [`TrackerOptions::reid_weight`] applies.
 const AFTER_MERGE: u32 = 5;
 
@@ -384,6 +391,9 @@ struct Track {
     visible: f64,
     /// Size of the blob it matched in the last frame, if it matched one on its own.
     last: Option<(f64, f64)>,
+    /// Sizes of the blobs it matched on its own in the last frames, away from the border
+    /// (oldest first, at most [`STEADY`]); cleared by anything else.
+    steady: Vec<(f64, f64)>,
     /// Taken over by another track this frame.
     dead: bool,
 }
@@ -402,6 +412,7 @@ impl Track {
             alone: u32::MAX,
             visible: 1.0,
             last: Some((b[2], b[3])),
+            steady: Vec::new(),
             dead: false,
         }
     }
@@ -436,8 +447,34 @@ impl Track {
                 adapt(self.full.1, b[3], edge.1, last.map(|l| l.1)),
             );
             self.last = Some((b[2], b[3]));
+            // A blob of the same size frame after frame, on its own and away from the
+            // border, is the whole object: an object going behind an occluder shrinks
+            // every frame instead. The remembered size (which a merge may have inflated)
+            // takes it.
+            if edge.0 || edge.1 {
+                self.steady.clear();
+            } else {
+                if self.steady.len() == STEADY {
+                    self.steady.remove(0);
+                }
+                self.steady.push((b[2], b[3]));
+                if self.steady.len() == STEADY {
+                    let spread = |f: fn(&(f64, f64)) -> f64| {
+                        let v = self.steady.iter().map(f);
+                        let (lo, hi) =
+                            v.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
+                        (hi - lo, hi)
+                    };
+                    let (sw, hw) = spread(|s| s.0);
+                    let (sh, hh) = spread(|s| s.1);
+                    if sw <= (0.08 * hw).max(2.0) && sh <= (0.08 * hh).max(2.0) {
+                        self.full = (hw, hh);
+                    }
+                }
+            }
         } else {
             self.last = None;
+            self.steady.clear();
         }
         if let Some(h) = app {
             match &mut self.app {
@@ -492,6 +529,79 @@ fn overlap_fraction(a: [f64; 4], b: [f64; 4]) -> f64 {
     } else {
         0.0
     }
+}
+
+/// The box (cx, cy, w, h) of the pixels (`xs[p]`, `ys[p]`) inside the window of size
+/// `full` (clipped to the extent `ext` = (x0, x1, y0, y1)) that holds the most of them; of
+/// the windows holding at least nine tenths as many, the one whose centre is nearest the
+/// prediction `pred`. None when that window holds fewer than `least` pixels.
+fn full_window(
+    xs: &[u32],
+    ys: &[u32],
+    ext: (f64, f64, f64, f64),
+    full: (f64, f64),
+    pred: [f64; 4],
+    least: f64,
+) -> Option<[f64; 4]> {
+    let (x0, y0) = (ext.0 as usize, ext.2 as usize);
+    let (gw, gh) = ((ext.1 - ext.0) as usize, (ext.3 - ext.2) as usize);
+    let (ww, wh) = ((full.0 as usize).min(gw), (full.1 as usize).min(gh));
+    if ww == 0 || wh == 0 {
+        return None;
+    }
+    // Integral image of the pixel counts over the extent.
+    let mut sat = vec![0u32; (gw + 1) * (gh + 1)];
+    for (&x, &y) in xs.iter().zip(ys) {
+        let (x, y) = (x as usize, y as usize);
+        if x >= x0 && x < x0 + gw && y >= y0 && y < y0 + gh {
+            sat[(y - y0 + 1) * (gw + 1) + (x - x0 + 1)] += 1;
+        }
+    }
+    for y in 1..=gh {
+        for x in 1..=gw {
+            let p = y * (gw + 1) + x;
+            sat[p] += sat[p - 1] + sat[p - gw - 1] - sat[p - gw - 2];
+        }
+    }
+    let count = |ox: usize, oy: usize| {
+        let a = |x: usize, y: usize| sat[y * (gw + 1) + x];
+        a(ox + ww, oy + wh) + a(ox, oy) - a(ox + ww, oy) - a(ox, oy + wh)
+    };
+    let mut most = 0;
+    for oy in 0..=gh - wh {
+        for ox in 0..=gw - ww {
+            most = most.max(count(ox, oy));
+        }
+    }
+    if (most as f64) < least {
+        return None;
+    }
+    let mut best = (f64::MAX, 0, 0);
+    for oy in 0..=gh - wh {
+        for ox in 0..=gw - ww {
+            if count(ox, oy) as f64 >= 0.9 * most as f64 {
+                let cx = (x0 + ox) as f64 + ww as f64 / 2.0;
+                let cy = (y0 + oy) as f64 + wh as f64 / 2.0;
+                let d = (cx - pred[0]).powi(2) + (cy - pred[1]).powi(2);
+                if d < best.0 {
+                    best = (d, ox, oy);
+                }
+            }
+        }
+    }
+    let (wx0, wy0) = (x0 + best.1, y0 + best.2);
+    let (mut bx0, mut bx1, mut by0, mut by1) = (usize::MAX, 0, usize::MAX, 0);
+    for (&x, &y) in xs.iter().zip(ys) {
+        let (x, y) = (x as usize, y as usize);
+        if x >= wx0 && x < wx0 + ww && y >= wy0 && y < wy0 + wh {
+            bx0 = bx0.min(x);
+            bx1 = bx1.max(x + 1);
+            by0 = by0.min(y);
+            by1 = by1.max(y + 1);
+        }
+    }
+    let (bx0, bx1, by0, by1) = (bx0 as f64, bx1 as f64, by0 as f64, by1 as f64);
+    Some([(bx0 + bx1) / 2.0, (by0 + by1) / 2.0, bx1 - bx0, by1 - by0])
 }
 
 fn blob_box(b: &Blob) -> [f64; 4] {
@@ -660,7 +770,8 @@ impl Tracker {
     /// best (log of the track's colour histogram at the pixel's colour, less a Gaussian
     /// penalty on the distance outside the predicted box), so each track is measured
     /// with its own part of the blob, completed to its full size, through the crossing.
-    /// A track left with too few pixels coasts on its prediction.
+    /// A track left with too few pixels coasts on its prediction, unreported (hidden) unless
+    /// [`TrackerOptions::min_visible`] is 0.
     ///
     /// # Panics
     /// If `app` and `blobs` differ in length, or `pixels` is smaller than the blobs say.
@@ -678,7 +789,13 @@ impl Tracker {
     /// Splits the pixels of `blob` (components `labels`) among the tracks `members` (and,
     /// with `other`, something untracked of any colour): for each track, the box of its
     /// pixels (2 % trimmed on each side), or None when it got fewer than a tenth of its
-    /// full size.
+    /// full size. An object does not grow while merged with other tracks: when (without
+    /// `other`) its pixels spread wider or
+    /// taller than its remembered full size (stray pixels of the other objects whose
+    /// colours its histogram also holds, scattered over the blob), its box is that of its
+    /// pixels inside the full-size window holding the most of them (of those holding at
+    /// least nine tenths as many, the one nearest its prediction), and it needs a tenth of
+    /// its full size inside that window.
     fn split(
         &self,
         blob: &Blob,
@@ -741,8 +858,9 @@ impl Tracker {
                     }
                 }
                 if best.0 < k {
-                    xs[best.0].push(x as u32);
-                    ys[best.0].push(y as u32);
+                    let m = best.0;
+                    xs[m].push(x as u32);
+                    ys[m].push(y as u32);
                 }
             }
         }
@@ -752,17 +870,30 @@ impl Tracker {
             .map(|(m, &i)| {
                 let t = &self.tracks[i];
                 let n = xs[m].len();
-                if (n as f64) < (0.1 * t.full.0 * t.full.1).max(8.0) {
+                let least = (0.1 * t.full.0 * t.full.1).max(8.0);
+                if (n as f64) < least {
                     return None;
                 }
                 let trim = n * 2 / 100;
-                let bounds = |v: &mut Vec<u32>| {
+                let bounds = |v: &[u32]| {
+                    let mut v = v.to_vec();
                     v.sort_unstable();
                     (v[trim] as f64, v[n - 1 - trim] as f64 + 1.0)
                 };
-                let (x0, x1) = bounds(&mut xs[m]);
-                let (y0, y1) = bounds(&mut ys[m]);
-                Some([(x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0])
+                let (x0, x1) = bounds(&xs[m]);
+                let (y0, y1) = bounds(&ys[m]);
+                let (fw, fh) = (t.full.0.round().max(1.0), t.full.1.round().max(1.0));
+                if other || (x1 - x0 <= 1.1 * fw + 1.0 && y1 - y0 <= 1.1 * fh + 1.0) {
+                    return Some([(x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0]);
+                }
+                full_window(
+                    &xs[m],
+                    &ys[m],
+                    (x0, x1, y0, y1),
+                    (fw, fh),
+                    predicted[i],
+                    least,
+                )
             })
             .collect()
     }
@@ -1039,6 +1170,7 @@ impl Tracker {
                 t.merged += 1;
                 t.alone = 0;
                 t.last = None;
+                t.steady.clear();
             } else {
                 t.merged = 0;
                 t.alone = if meas[i].is_some() {
@@ -1055,8 +1187,12 @@ impl Tracker {
                 t.misses = 0;
                 rows.push(i);
             } else if group_of[i].is_some() {
+                // Coasting while merged. With the pixels, it got too few of them to be
+                // measured: hidden behind the others, so not reported (as an object behind
+                // an occluder is not, `min_visible`), but kept. Without them it may be in
+                // view: reported on its prediction.
                 t.occluded += 1;
-                t.visible = 1.0;
+                t.visible = if px.is_some() { 0.0 } else { 1.0 };
                 rows.push(i);
             } else if let Some((b, h)) = meas[i] {
                 let c = complete(b, t.full, predicted[i]);
@@ -1079,6 +1215,7 @@ impl Tracker {
             } else {
                 t.misses += 1;
                 t.last = None;
+                t.steady.clear();
                 t.occluded = 0;
                 if t.id == 0 {
                     t.hits = 0;

@@ -536,3 +536,221 @@ fn an_object_behind_an_occluder_keeps_its_size() {
     assert_eq!(hidden_rows, 0, "rows while less than a quarter shows");
     assert_eq!(tracker.confirmed_total(), 1);
 }
+
+/// Paints a `w`×`h` box at (x0, y0) into the mask and the colour image; `stray` of
+/// colour `sc` every 5th pixel (by index) when given.
+#[allow(clippy::too_many_arguments)]
+fn paint_box(
+    mask: &mut [u8],
+    rgb: &mut [u8],
+    x0: i64,
+    y0: usize,
+    w: usize,
+    h: usize,
+    col: [u8; 3],
+    stray: Option<[u8; 3]>,
+) {
+    for y in y0..(y0 + h).min(H) {
+        for x in x0.max(0)..(x0 + w as i64).min(W as i64) {
+            let p = y * W + x as usize;
+            mask[p] = 255;
+            let c = match stray {
+                Some(sc) if (x as usize + 3 * y).is_multiple_of(5) => sc,
+                _ => col,
+            };
+            rgb[3 * p..3 * p + 3].copy_from_slice(&c);
+        }
+    }
+}
+
+#[test]
+fn a_hidden_object_does_not_spread_over_the_one_in_front() {
+    use gaussmix_video::track::{appearances, Pixels};
+    // A (16 px, red) passes behind B (30 px, blue with a sprinkling of red pixels) on the
+    // same row. While A is hidden, the red pixels scattered over B go to A's track; its box
+    // must stay the size of A (not spread over B) and it must come out with its id.
+    let mut tracker = Tracker::new(TrackerOptions::default());
+    tracker.set_frame_size(W, H);
+    let mut labels = Vec::new();
+    let mut id_a = None;
+    let mut widest: f64 = 0.0;
+    let mut merged = 0;
+    for t in 0..120usize {
+        let ax = 10.0 + 1.5 * t as f64;
+        let bx = 170.0 - 1.0 * t as f64;
+        let mut mask = vec![0u8; W * H];
+        let mut rgb = vec![90u8; W * H * 3];
+        paint_box(
+            &mut mask,
+            &mut rgb,
+            ax.round() as i64,
+            52,
+            16,
+            16,
+            [230, 30, 30],
+            None,
+        );
+        paint_box(
+            &mut mask,
+            &mut rgb,
+            bx.round() as i64,
+            45,
+            30,
+            30,
+            [30, 40, 230],
+            Some([230, 30, 30]),
+        );
+        let blobs = components(&mask, W, H, 1, &mut labels);
+        let app = appearances(&rgb, 3, &labels, &blobs);
+        let px = Pixels {
+            frame: &rgb,
+            channels: 3,
+            labels: &labels,
+            width: W,
+        };
+        let rows = tracker.update_with_pixels(t + 1, &blobs, &app, &px);
+        if t == 20 {
+            let a = rows
+                .iter()
+                .min_by(|p, q| p.cx.total_cmp(&q.cx))
+                .expect("A seen");
+            id_a = Some(a.track_id);
+        }
+        let inside = ax >= bx && ax + 16.0 <= bx + 30.0;
+        if inside {
+            merged += 1;
+            if let Some(a) = rows.iter().find(|r| Some(r.track_id) == id_a) {
+                widest = widest.max(a.w);
+            }
+        }
+        if t == 119 {
+            let a = rows
+                .iter()
+                .max_by(|p, q| p.cx.total_cmp(&q.cx))
+                .expect("A seen");
+            assert_eq!(Some(a.track_id), id_a, "A keeps its id: {rows:?}");
+        }
+    }
+    assert!(merged > 3, "A is inside B for {merged} frames");
+    assert!(
+        widest <= 20.0,
+        "A's box spread to {widest:.1} px while hidden"
+    );
+}
+
+#[test]
+fn an_object_whose_size_was_overestimated_gets_its_size_back() {
+    // A 20-px square: for a while another object rides along beside it (the blob widens to
+    // 40 px, then narrows back), so the track's remembered size grows. Alone again at a
+    // steady 20 px, the track's box shrinks back to the object.
+    let mut tracker = Tracker::new(TrackerOptions::default());
+    tracker.set_frame_size(W, H);
+    let mut labels = Vec::new();
+    let mut widest: f64 = 0.0;
+    let mut last_w = 0.0;
+    for t in 0..90usize {
+        let x0 = 10.0 + 1.0 * t as f64;
+        let extra = match t {
+            0..=19 => 0.0,
+            20..=39 => (t - 19) as f64,
+            40..=59 => (60 - t) as f64,
+            _ => 0.0,
+        };
+        let mut mask = vec![0u8; W * H];
+        let mut rgb = vec![90u8; W * H * 3];
+        paint_box(
+            &mut mask,
+            &mut rgb,
+            x0.round() as i64,
+            50,
+            (20.0 + extra).round() as usize,
+            20,
+            [230, 30, 30],
+            None,
+        );
+        let blobs = components(&mask, W, H, 1, &mut labels);
+        let rows = tracker.update(t + 1, &blobs);
+        assert!(rows.len() <= 1, "frame {t}: {rows:?}");
+        if let Some(r) = rows.first() {
+            if t == 40 {
+                widest = r.w;
+            }
+            last_w = r.w;
+        }
+    }
+    assert!(widest > 30.0, "the remembered size must grow: {widest:.1}");
+    assert!(last_w <= 23.0, "box {last_w:.1} px wide for a 20-px object");
+}
+
+/// A (16 px, red) passes wholly behind B (30 px, blue). Returns the rows of A's track
+/// while it is hidden, and whether A came out with its id.
+fn hidden_behind(min_visible: f64) -> (usize, bool) {
+    use gaussmix_video::track::{appearances, Pixels};
+    let mut tracker = Tracker::new(TrackerOptions {
+        min_visible,
+        ..Default::default()
+    });
+    tracker.set_frame_size(W, H);
+    let mut labels = Vec::new();
+    let (mut id_a, mut hidden_rows, mut kept) = (None, 0, false);
+    for t in 0..120usize {
+        let ax = 10.0 + 1.5 * t as f64;
+        let bx = 170.0 - 1.0 * t as f64;
+        let mut mask = vec![0u8; W * H];
+        let mut rgb = vec![90u8; W * H * 3];
+        paint_box(
+            &mut mask,
+            &mut rgb,
+            ax.round() as i64,
+            52,
+            16,
+            16,
+            [230, 30, 30],
+            None,
+        );
+        paint_box(
+            &mut mask,
+            &mut rgb,
+            bx.round() as i64,
+            45,
+            30,
+            30,
+            [30, 40, 230],
+            None,
+        );
+        let blobs = components(&mask, W, H, 1, &mut labels);
+        let app = appearances(&rgb, 3, &labels, &blobs);
+        let px = Pixels {
+            frame: &rgb,
+            channels: 3,
+            labels: &labels,
+            width: W,
+        };
+        let rows = tracker.update_with_pixels(t + 1, &blobs, &app, &px);
+        if t == 20 {
+            id_a = rows
+                .iter()
+                .min_by(|p, q| p.cx.total_cmp(&q.cx))
+                .map(|r| r.track_id);
+        }
+        if ax.round() >= bx.round() + 1.0 && ax.round() + 16.0 <= bx.round() + 29.0 {
+            hidden_rows += rows.iter().filter(|r| Some(r.track_id) == id_a).count();
+        }
+        if t == 119 {
+            let a = rows.iter().max_by(|p, q| p.cx.total_cmp(&q.cx));
+            kept = a.is_some_and(|a| Some(a.track_id) == id_a);
+        }
+    }
+    (hidden_rows, kept)
+}
+
+#[test]
+fn a_hidden_object_is_kept_but_not_reported() {
+    let (rows, kept) = hidden_behind(TrackerOptions::default().min_visible);
+    assert_eq!(rows, 0, "rows of A while wholly hidden");
+    assert!(kept, "A comes out with its id");
+    // min_visible 0 reports every frame of a kept track, hidden or not.
+    let (rows, kept) = hidden_behind(0.0);
+    assert!(rows > 3, "{rows} rows of A while hidden with min_visible 0");
+    assert!(kept);
+}
