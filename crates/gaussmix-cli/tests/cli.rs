@@ -500,31 +500,14 @@ fn failed_overwrite_keeps_the_previous_model() {
 /// A little-endian f8 NPY file, C or Fortran order.
 fn npy_f8(path: &Path, rows: &[Vec<f64>], fortran: bool) {
     let (n, d) = (rows.len(), rows[0].len());
-    let mut header = format!(
-        "{{'descr': '<f8', 'fortran_order': {}, 'shape': ({n}, {d}), }}",
-        if fortran { "True" } else { "False" }
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    if fortran {
-        for j in 0..d {
-            for r in rows {
-                bytes.extend_from_slice(&r[j].to_le_bytes());
-            }
-        }
+    let values: Vec<f64> = if fortran {
+        (0..d)
+            .flat_map(|j| rows.iter().map(move |r| r[j]))
+            .collect()
     } else {
-        for r in rows {
-            for v in r {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-    }
-    std::fs::write(path, bytes).unwrap();
+        rows.iter().flatten().copied().collect()
+    };
+    common::write_npy_f8(path, n, d, &values, fortran);
 }
 
 fn clusters(n: usize) -> Vec<Vec<f64>> {

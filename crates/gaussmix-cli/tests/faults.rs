@@ -69,18 +69,7 @@ fn blobs(n: usize, d: usize, k: usize, seed: u64) -> Vec<f64> {
 
 /// Writes an N × D little-endian f8 NPY file (C order).
 fn write_npy(path: &Path, n: usize, d: usize, x: &[f64]) {
-    let mut dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, {d}), }}");
-    while (10 + dict.len() + 1) % 64 != 0 {
-        dict.push(' ');
-    }
-    dict.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((dict.len() as u16).to_le_bytes());
-    out.extend(dict.as_bytes());
-    for v in x {
-        out.extend(v.to_le_bytes());
-    }
-    std::fs::write(path, out).unwrap();
+    common::write_npy_f8(path, n, d, x, false);
 }
 
 /// Writes rows as CSV with header x0, x1, ….

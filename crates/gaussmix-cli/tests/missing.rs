@@ -11,13 +11,7 @@ use predicates::prelude::*;
 
 /// Two clusters in three correlated columns (a fixed generator, no randomness crate).
 fn rows(n: usize) -> Vec<[f64; 3]> {
-    let mut s: u64 = 12345;
-    let mut u = move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64) / ((1u64 << 53) as f64)
-    };
+    let mut u = common::uniform(12345);
     (0..n)
         .map(|i| {
             let (a, b) = (u() - 0.5, u() - 0.5);
@@ -59,21 +53,13 @@ fn csv(path: &Path, n: usize, spell: &[&str], header: bool) {
 
 /// The same rows as an f8 NPY file, NaN in the gaps.
 fn npy(path: &Path, n: usize) {
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, 3), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
+    let mut values = Vec::with_capacity(3 * n);
     for (i, r) in rows(n).iter().enumerate() {
         for (j, &x) in r.iter().enumerate() {
-            let v = if gap(i, j) { f64::NAN } else { x };
-            bytes.extend_from_slice(&v.to_le_bytes());
+            values.push(if gap(i, j) { f64::NAN } else { x });
         }
     }
-    std::fs::write(path, bytes).unwrap();
+    common::write_npy_f8(path, n, 3, &values, false);
 }
 
 fn fit(data: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {

@@ -10,13 +10,7 @@ use predicates::prelude::*;
 
 /// Two clusters in two columns, interleaved (a fixed generator, no randomness crate).
 fn rows(n: usize) -> Vec<[f64; 2]> {
-    let mut s: u64 = 777;
-    let mut u = move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64) / ((1u64 << 53) as f64)
-    };
+    let mut u = common::uniform(777);
     (0..n)
         .map(|i| {
             let (a, b) = (u() - 0.5, u() - 0.5);
@@ -35,20 +29,16 @@ fn csv_text(n: usize) -> String {
 }
 
 fn npy(path: &Path, n: usize) {
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, 2), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for r in rows(n) {
-        for x in r {
-            bytes.extend_from_slice(&x.to_le_bytes());
-        }
-    }
-    std::fs::write(path, bytes).unwrap();
+    let values: Vec<f64> = rows(n).into_iter().flatten().collect();
+    common::write_npy_f8(path, n, 2, &values, false);
+}
+
+/// `gaussmix fit -k 2 --online --batch-size BATCH`, more arguments to follow.
+fn online(batch: usize) -> assert_cmd::Command {
+    let mut c = gaussmix();
+    c.args(["fit", "-k", "2", "--online", "--batch-size"])
+        .arg(batch.to_string());
+    c
 }
 
 fn json(path: &Path) -> serde_json::Value {
@@ -76,24 +66,15 @@ fn online_fit_from_a_file_and_from_stdin_agree_and_match_the_batch_fit() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("x.csv"), csv_text(6000)).unwrap();
-    gaussmix()
-        .args(["fit", "-k", "2", "--online", "--batch-size", "1000", "-o"])
+    online(1000)
+        .args(["-o"])
         .arg(d.join("on.json"))
         .arg(d.join("x.csv"))
         .assert()
         .success()
         .stderr(predicate::str::contains("6 batches"));
-    gaussmix()
-        .args([
-            "fit",
-            "-k",
-            "2",
-            "--online",
-            "--batch-size",
-            "1000",
-            "-",
-            "-o",
-        ])
+    online(1000)
+        .args(["-", "-o"])
         .arg(d.join("stdin.json"))
         .write_stdin(csv_text(6000))
         .assert()
@@ -126,17 +107,8 @@ fn npy_batches_and_passes() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     npy(&d.join("x.npy"), 4000);
-    gaussmix()
-        .args([
-            "fit",
-            "-k",
-            "2",
-            "--online",
-            "--batch-size",
-            "500",
-            "--passes",
-            "2",
-        ])
+    online(500)
+        .args(["--passes", "2"])
         .args(["--step-decay", "0.8", "--step-offset", "1", "--json", "-o"])
         .arg(d.join("on.json"))
         .arg(d.join("x.npy"))
@@ -158,17 +130,8 @@ fn update_continues_the_schedule_and_reads_plain_models() {
     let mut rest = vec![lines[0]];
     rest.extend(&lines[2001..]);
     std::fs::write(d.join("rest.csv"), rest.join("\n") + "\n").unwrap();
-    gaussmix()
-        .args([
-            "fit",
-            "-k",
-            "2",
-            "--online",
-            "--batch-size",
-            "1000",
-            "-q",
-            "-o",
-        ])
+    online(1000)
+        .args(["-q", "-o"])
         .arg(d.join("m.json"))
         .arg(d.join("first.csv"))
         .assert()
@@ -184,34 +147,16 @@ fn update_continues_the_schedule_and_reads_plain_models() {
         .stderr(predicate::str::contains("3 in all"));
     assert_eq!(json(&d.join("up.json"))["online"]["t"], 3);
     // the same as fitting the three batches in one go
-    gaussmix()
-        .args([
-            "fit",
-            "-k",
-            "2",
-            "--online",
-            "--batch-size",
-            "1000",
-            "-q",
-            "-o",
-        ])
+    online(1000)
+        .args(["-q", "-o"])
         .arg(d.join("all.json"))
         .arg(d.join("x.csv"))
         .write_stdin("")
         .assert()
         .failure();
     std::fs::write(d.join("x.csv"), &text).unwrap();
-    gaussmix()
-        .args([
-            "fit",
-            "-k",
-            "2",
-            "--online",
-            "--batch-size",
-            "1000",
-            "-q",
-            "-o",
-        ])
+    online(1000)
+        .args(["-q", "-o"])
         .arg(d.join("all.json"))
         .arg(d.join("x.csv"))
         .assert()

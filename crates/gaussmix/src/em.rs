@@ -1723,24 +1723,8 @@ fn reseed_component(m: &GmmModel, c: usize, reg_covar: f64) -> Result<GmmModel> 
             reason: "there is no other component to split".into(),
         });
     };
-    let cov_h: Vec<f64> = match &m.covariances {
-        Covariances::Full(a) => a.index_axis(ndarray::Axis(0), h).iter().copied().collect(),
-        Covariances::Tied(a) => a.iter().copied().collect(),
-        Covariances::Diag(a) => {
-            let mut v = vec![0.0; d * d];
-            for i in 0..d {
-                v[i * d + i] = a[[h, i]];
-            }
-            v
-        }
-        Covariances::Spherical(a) => {
-            let mut v = vec![0.0; d * d];
-            for i in 0..d {
-                v[i * d + i] = a[h];
-            }
-            v
-        }
-    };
+    let cov_h: Vec<f64> = m.covariances.component(h, d).into_iter().collect();
+
     let (vals, vecs) = crate::linalg::sym_eigen(&cov_h, d);
     let sd = vals[0].max(0.0).sqrt();
     let mut out = m.clone();

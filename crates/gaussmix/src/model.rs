@@ -567,33 +567,7 @@ impl GmmModel {
     /// Lower-triangular `L` with `L Lᵀ = Σ_c` (dense, row-major).
     fn sampling_factor(&self, c: usize) -> Result<Vec<f64>> {
         let d = self.n_features();
-        let mut m = vec![0.0; d * d];
-        match &self.covariances {
-            Covariances::Full(a) => {
-                for i in 0..d {
-                    for j in 0..d {
-                        m[i * d + j] = a[[c, i, j]];
-                    }
-                }
-            }
-            Covariances::Tied(a) => {
-                for i in 0..d {
-                    for j in 0..d {
-                        m[i * d + j] = a[[i, j]];
-                    }
-                }
-            }
-            Covariances::Diag(a) => {
-                for i in 0..d {
-                    m[i * d + i] = a[[c, i]];
-                }
-            }
-            Covariances::Spherical(a) => {
-                for i in 0..d {
-                    m[i * d + i] = a[c];
-                }
-            }
-        }
+        let mut m: Vec<f64> = self.covariances.component(c, d).into_iter().collect();
         linalg::cholesky_lower(&mut m, d).map_err(|_| {
             crate::covariance::ill_defined(c, 0.0, "its covariance is not positive definite")
         })?;
@@ -706,28 +680,7 @@ fn as_full(c: &Covariances, k: usize, d: usize) -> Nested {
         (0..k)
             .map(|c_| {
                 (0..d)
-                    .map(|i| {
-                        (0..d)
-                            .map(|j| match c {
-                                Covariances::Full(a) => a[[c_, i, j]],
-                                Covariances::Tied(a) => a[[i, j]],
-                                Covariances::Diag(a) => {
-                                    if i == j {
-                                        a[[c_, i]]
-                                    } else {
-                                        0.0
-                                    }
-                                }
-                                Covariances::Spherical(a) => {
-                                    if i == j {
-                                        a[c_]
-                                    } else {
-                                        0.0
-                                    }
-                                }
-                            })
-                            .collect()
-                    })
+                    .map(|i| (0..d).map(|j| c.entry(c_, i, j)).collect())
                     .collect()
             })
             .collect(),

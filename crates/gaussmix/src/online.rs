@@ -172,6 +172,21 @@ struct State {
     mstep: Option<MStepOptions>,
 }
 
+impl State {
+    /// A model that no batch has updated yet.
+    fn fresh(model: GmmModel) -> State {
+        State {
+            model,
+            stats: None,
+            t: 0,
+            rows_seen: 0,
+            weight_seen: 0.0,
+            n_eff: 0.0,
+            mstep: None,
+        }
+    }
+}
+
 /// Online EM over batches of rows (see the [module notes](self)).
 #[derive(Debug, Clone)]
 pub struct OnlineEm {
@@ -219,15 +234,7 @@ impl OnlineEm {
         Ok(OnlineEm {
             builder,
             step: StepSize::default(),
-            state: Some(State {
-                model,
-                stats: None,
-                t: 0,
-                rows_seen: 0,
-                weight_seen: 0.0,
-                n_eff: 0.0,
-                mstep: None,
-            }),
+            state: Some(State::fresh(model)),
         })
     }
 
@@ -321,15 +328,7 @@ impl OnlineEm {
                     Some(w) => self.builder.fit_weighted(x, w)?,
                     None => self.builder.fit(x)?,
                 };
-                State {
-                    model,
-                    stats: None,
-                    t: 0,
-                    rows_seen: 0,
-                    weight_seen: 0.0,
-                    n_eff: 0.0,
-                    mstep: None,
-                }
+                State::fresh(model)
             }
         };
         let (mstep, par) = match &state.mstep {

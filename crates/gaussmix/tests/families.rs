@@ -87,26 +87,8 @@ fn every_family_fits_predicts_samples_and_round_trips() {
 fn structure(m: &GmmModel, ct: CovarianceType) {
     let k = m.n_components();
     let d = m.n_features();
-    let cov = |c: usize| -> Array2<f64> {
-        Array2::from_shape_fn((d, d), |(i, j)| match m.covariances() {
-            Covariances::Full(a) => a[[c, i, j]],
-            Covariances::Tied(a) => a[[i, j]],
-            Covariances::Diag(a) => {
-                if i == j {
-                    a[[c, i]]
-                } else {
-                    0.0
-                }
-            }
-            Covariances::Spherical(a) => {
-                if i == j {
-                    a[c]
-                } else {
-                    0.0
-                }
-            }
-        })
-    };
+    let cov = |c: usize| -> Array2<f64> { m.covariances().component(c, d) };
+
     let det = |a: &Array2<f64>| -> f64 {
         // product of the Cholesky diagonal, squared
         let mut l = a.clone();

@@ -82,24 +82,7 @@ fn precisions(ct: CovarianceType, s: &Array3<f64>) -> Covariances {
 
 /// A model's covariances as G×d×d.
 fn full(c: &Covariances, k: usize, d: usize) -> Array3<f64> {
-    Array3::from_shape_fn((k, d, d), |(g, i, j)| match c {
-        Covariances::Full(a) => a[[g, i, j]],
-        Covariances::Tied(a) => a[[i, j]],
-        Covariances::Diag(a) => {
-            if i == j {
-                a[[g, i]]
-            } else {
-                0.0
-            }
-        }
-        Covariances::Spherical(a) => {
-            if i == j {
-                a[g]
-            } else {
-                0.0
-            }
-        }
-    })
+    c.to_full(k, d)
 }
 
 fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {

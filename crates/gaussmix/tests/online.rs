@@ -36,32 +36,7 @@ fn shuffled(n: usize, seed: u64) -> Array2<f64> {
 
 /// K×D×D covariances of any storage, flattened.
 fn full(c: &Covariances, k: usize, d: usize) -> Vec<f64> {
-    let mut out = vec![0.0; k * d * d];
-    for c_ in 0..k {
-        for i in 0..d {
-            for j in 0..d {
-                out[c_ * d * d + i * d + j] = match c {
-                    Covariances::Full(a) => a[[c_, i, j]],
-                    Covariances::Tied(a) => a[[i, j]],
-                    Covariances::Diag(a) => {
-                        if i == j {
-                            a[[c_, i]]
-                        } else {
-                            0.0
-                        }
-                    }
-                    Covariances::Spherical(a) => {
-                        if i == j {
-                            a[c_]
-                        } else {
-                            0.0
-                        }
-                    }
-                };
-            }
-        }
-    }
-    out
+    c.to_full(k, d).into_iter().collect()
 }
 
 fn matched_mean_error(a: &GmmModel, b: &GmmModel) -> f64 {

@@ -32,7 +32,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
-from .mixture import _CORE_INIT, _seed_from, check_base_params
+from .mixture import _em_options, _seed_from, check_base_params
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -256,15 +256,8 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         X64 = np.ascontiguousarray(X, dtype=np.float64)
         fit = _core.fit_vb(
             X64,
-            n_components=int(self.n_components),
-            covariance_type=self.covariance_type,
+            **_em_options(self),
             weight_prior=self.weight_concentration_prior_type,
-            tol=float(self.tol),
-            reg_covar=float(self.reg_covar),
-            max_iter=int(self.max_iter),
-            n_init=int(self.n_init),
-            init=_CORE_INIT[self.init_params],
-            seed=_seed_from(self.random_state),
             warm=warm,
             **priors,
         )

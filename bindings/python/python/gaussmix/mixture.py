@@ -99,6 +99,21 @@ _CORE_INIT = {
 }
 
 
+def _em_options(est: Any) -> dict:
+    """The keyword arguments every core fit takes from an estimator's EM parameters
+    (the seed drawn once from its ``random_state``)."""
+    return dict(
+        n_components=int(est.n_components),
+        covariance_type=est.covariance_type,
+        tol=float(est.tol),
+        reg_covar=float(est.reg_covar),
+        max_iter=int(est.max_iter),
+        n_init=int(est.n_init),
+        init=_CORE_INIT[est.init_params],
+        seed=_seed_from(est.random_state),
+    )
+
+
 def _seed_from(random_state: Any) -> int:
     """A u64 seed for the Rust generator: an int is used as it is (so it matches the CLI's
     ``--seed``); None or a RandomState draws one (None: from NumPy's global generator)."""
@@ -409,14 +424,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if first:
             start = self._predict_model()[0] if hasattr(self, "converged_") else None
             self._online = _core.Online(
-                n_components=int(self.n_components),
-                covariance_type=self.covariance_type,
-                tol=float(self.tol),
-                reg_covar=float(self.reg_covar),
-                max_iter=int(self.max_iter),
-                n_init=int(self.n_init),
-                init=_CORE_INIT[self.init_params],
-                seed=_seed_from(self.random_state),
+                **_em_options(self),
                 missing_values=self.missing_values,
                 step_decay=float(self.step_decay),
                 step_offset=float(self.step_offset),
@@ -487,14 +495,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         callback = self._verbose_callback() if self.verbose else None
         model = _core.fit(
             X,
-            n_components=self.n_components,
-            covariance_type=self.covariance_type,
-            tol=float(self.tol),
-            reg_covar=float(self.reg_covar),
-            max_iter=int(self.max_iter),
-            n_init=int(self.n_init),
-            init=_CORE_INIT[self.init_params],
-            seed=_seed_from(self.random_state),
+            **_em_options(self),
             weights_init=weights_init,
             means_init=means_init,
             precisions_init=precisions_init,

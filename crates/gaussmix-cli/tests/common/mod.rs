@@ -72,3 +72,41 @@ pub fn listing(dir: &Path) -> Vec<String> {
 pub fn stdout_of(cmd: &mut assert_cmd::Command) -> Vec<u8> {
     cmd.assert().success().get_output().stdout.clone()
 }
+
+/// Writes an `n × d` little-endian f8 NPY file. `values` are in file order: row after row
+/// (C order) or, with `fortran`, column after column.
+pub fn write_npy_f8(path: &Path, n: usize, d: usize, values: &[f64], fortran: bool) {
+    assert_eq!(
+        values.len(),
+        n * d,
+        "an {n} x {d} NPY file needs {} values",
+        n * d
+    );
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': {}, 'shape': ({n}, {d}), }}",
+        if fortran { "True" } else { "False" }
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in values {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A seeded stream of uniform numbers in [0, 1) (a 64-bit LCG, its top 53 bits), so that
+/// test data need no randomness crate.
+pub fn uniform(seed: u64) -> impl FnMut() -> f64 {
+    let mut s = seed;
+    move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64) / ((1u64 << 53) as f64)
+    }
+}

@@ -1614,16 +1614,7 @@ mod tests {
 
     /// Any storage shape as K×D×D.
     fn to_full(c: &Covariances, k: usize, d: usize) -> Array3<f64> {
-        match c {
-            Covariances::Full(a) => a.clone(),
-            Covariances::Tied(a) => Array3::from_shape_fn((k, d, d), |(_, i, j)| a[[i, j]]),
-            Covariances::Diag(a) => {
-                Array3::from_shape_fn((k, d, d), |(c, i, j)| if i == j { a[[c, i]] } else { 0.0 })
-            }
-            Covariances::Spherical(a) => {
-                Array3::from_shape_fn((k, d, d), |(c, i, j)| if i == j { a[c] } else { 0.0 })
-            }
-        }
+        c.to_full(k, d)
     }
 
     /// Every entry of each component within `tol` of the largest entry of mclust's matrix.

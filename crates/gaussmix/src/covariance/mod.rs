@@ -331,6 +331,28 @@ impl Covariances {
         }
     }
 
+    /// Entry `(i, j)` of component `c`'s matrix, whatever the storage (zero off the
+    /// diagonal of diagonal and spherical ones; the shared matrix for tied).
+    pub fn entry(&self, c: usize, i: usize, j: usize) -> f64 {
+        match self {
+            Covariances::Full(a) => a[[c, i, j]],
+            Covariances::Tied(a) => a[[i, j]],
+            Covariances::Diag(a) if i == j => a[[c, i]],
+            Covariances::Spherical(a) if i == j => a[c],
+            Covariances::Diag(_) | Covariances::Spherical(_) => 0.0,
+        }
+    }
+
+    /// Component `c`'s matrix as a full `d × d` array.
+    pub fn component(&self, c: usize, d: usize) -> Array2<f64> {
+        Array2::from_shape_fn((d, d), |(i, j)| self.entry(c, i, j))
+    }
+
+    /// All `k` matrices as a full `k × d × d` array.
+    pub fn to_full(&self, k: usize, d: usize) -> Array3<f64> {
+        Array3::from_shape_fn((k, d, d), |(c, i, j)| self.entry(c, i, j))
+    }
+
     /// Checks the shape against `k` components and `d` features.
     ///
     /// # Errors
