@@ -13,7 +13,7 @@ use rand::Rng;
 
 use crate::float::Float;
 use crate::kernels::{self, Prepared, Sink, Workspace};
-use crate::par::{map_fold_blocks, Parallelism};
+use crate::par::{map_blocks_into, map_fold_blocks_with, Parallelism};
 
 #[inline(always)]
 fn weight(w: Option<ArrayView1<f64>>, i: usize) -> f64 {
@@ -27,16 +27,16 @@ fn block_distances<T: Float>(
     s: usize,
     e: usize,
     k: usize,
+    ws: &mut Workspace,
 ) -> Array2<f64> {
     let mut out = Array2::zeros((e - s, k));
-    let mut ws = Workspace::new(k, x.ncols());
     kernels::run(
         prep,
         x.slice(s![s..e, ..]),
         Sink::Distances {
             out: out.view_mut(),
         },
-        &mut ws,
+        ws,
     );
     out
 }
@@ -46,11 +46,12 @@ fn distances_to<T: Float>(x: ArrayView2<T>, point: ArrayView1<f64>, par: Paralle
     let center = point.to_owned().insert_axis(ndarray::Axis(0));
     let prep = Prepared::for_centers(&center);
     let mut out = Vec::with_capacity(x.nrows());
-    let _ = map_fold_blocks::<_, std::convert::Infallible>(
+    let _ = map_fold_blocks_with::<_, _, std::convert::Infallible>(
         x.nrows(),
         par,
-        |s, e| {
-            Ok(block_distances(&prep, x, s, e, 1)
+        || Workspace::new(1, x.ncols()),
+        |ws, s, e| {
+            Ok(block_distances(&prep, x, s, e, 1, ws)
                 .into_raw_vec_and_offset()
                 .0)
         },
@@ -89,6 +90,13 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
         .map(|(i, d)| d * weight(w, i))
         .sum();
     let mut cum = vec![0.0; m];
+    // each candidate's new `closest` (row-major, rows × candidates), so that the chosen
+    // one's needs no second pass over the data
+    let mut mins = if k > 1 {
+        vec![0.0; n_trials * n]
+    } else {
+        Vec::new()
+    };
     for _ in 1..k {
         let mut acc = 0.0;
         for (c, &i) in cum.iter_mut().zip(&order) {
@@ -104,14 +112,15 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
         // potential of each candidate, one pass for all of them
         let cmat = Array2::from_shape_fn((n_trials, x.ncols()), |(t, j)| x[[cands[t], j]].to_f64());
         let prep = Prepared::for_centers(&cmat);
-        let mut pots = vec![0.0; n_trials];
         let closest_ref = &closest;
-        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+        let parts = map_blocks_into(
             n,
+            &mut mins,
+            n_trials,
             par,
-            |s, e| {
+            || Workspace::new(n_trials, x.ncols()),
+            |ws, s, e, m| {
                 let mut p = vec![0.0; n_trials];
-                let mut ws = Workspace::new(n_trials, x.ncols());
                 kernels::run(
                     &prep,
                     x.slice(s![s..e, ..]),
@@ -119,25 +128,26 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
                         closest: &closest_ref[s..e],
                         w: w.map(|w| w.slice_move(s![s..e])),
                         pots: &mut p,
+                        mins: Some(m),
                     },
-                    &mut ws,
+                    ws,
                 );
-                Ok(p)
-            },
-            |p| {
-                for t in 0..n_trials {
-                    pots[t] += p[t];
-                }
-                Ok(())
+                p
             },
         );
+        // summed in block order: the same whatever the thread count
+        let mut pots = vec![0.0; n_trials];
+        for p in parts {
+            for t in 0..n_trials {
+                pots[t] += p[t];
+            }
+        }
         let best = (0..n_trials)
             .min_by(|&a, &b| pots[a].total_cmp(&pots[b]))
             .expect("n_trials ≥ 2");
         centers.push(cands[best]);
-        let dbest = distances_to(x, x.row(cands[best]).mapv(T::to_f64).view(), par);
-        for (c, d) in closest.iter_mut().zip(dbest) {
-            *c = c.min(d);
+        for (c, m) in closest.iter_mut().zip(mins.chunks_exact(n_trials)) {
+            *c = m[best];
         }
         pot = pots[best];
     }
@@ -169,17 +179,55 @@ pub(crate) fn canonical_order<T: Float>(
             v + 0.0
         }
     };
-    let mut order: Vec<usize> = (0..x.nrows()).filter(|&i| weight(w, i) > 0.0).collect();
-    // a stable sort: rows equal in every value keep their input order, which is no
-    // choice of the draw's (copies are interchangeable)
-    order.sort_by(|&a, &b| {
-        x.row(a)
-            .iter()
-            .zip(x.row(b).iter())
-            .map(|(u, v)| key(*u).total_cmp(&key(*v)))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    // The order is that of a stable lexicographic sort of the rows by `key`. It is built
+    // as a sort of (first value, row index) pairs, which are all distinct (so any sort,
+    // parallel included, gives one result), then a stable sort of each run of rows that
+    // tie on the first value by the remaining values: the same order, without comparing
+    // whole rows for most pairs.
+    let d = x.ncols();
+    if d == 0 {
+        return (0..x.nrows()).filter(|&i| weight(w, i) > 0.0).collect();
+    }
+    let ordered = |v: T| {
+        // `total_cmp`'s order as an unsigned integer
+        let b = key(v).to_bits();
+        if b >> 63 == 1 {
+            !b
+        } else {
+            b | (1 << 63)
+        }
+    };
+    let col0 = x.column(0);
+    let mut pairs: Vec<(u64, usize)> = (0..x.nrows())
+        .filter(|&i| weight(w, i) > 0.0)
+        .map(|i| (ordered(col0[i]), i))
+        .collect();
+    if pairs.len() > 1 << 15 {
+        use rayon::slice::ParallelSliceMut;
+        pairs.par_sort_unstable();
+    } else {
+        pairs.sort_unstable();
+    }
+    let mut order: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+    if d > 1 {
+        let mut s = 0;
+        while s < pairs.len() {
+            let mut e = s + 1;
+            while e < pairs.len() && pairs[e].0 == pairs[s].0 {
+                e += 1;
+            }
+            if e - s > 1 {
+                // rows in input order within the run: a stable sort keeps equal rows so
+                order[s..e].sort_by(|&a, &b| {
+                    (1..d)
+                        .map(|j| key(x[[a, j]]).total_cmp(&key(x[[b, j]])))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                });
+            }
+            s = e;
+        }
+    }
     order
 }
 
@@ -251,13 +299,13 @@ fn assign<T: Float>(
         sums: Array2::zeros((k, d)),
         counts: Array1::zeros(k),
     };
-    let _ = map_fold_blocks::<_, std::convert::Infallible>(
+    let _ = map_fold_blocks_with::<_, _, std::convert::Infallible>(
         n,
         par,
-        |s, e| {
+        || Workspace::new(k, d),
+        |ws, s, e| {
             let mut labels = vec![0; e - s];
             let mut dists = vec![0.0; e - s];
-            let mut ws = Workspace::new(k, d);
             kernels::run(
                 &prep,
                 x.slice(s![s..e, ..]),
@@ -265,26 +313,37 @@ fn assign<T: Float>(
                     labels: &mut labels,
                     dists: &mut dists,
                 },
-                &mut ws,
+                ws,
             );
             let mut sums = Array2::<f64>::zeros((k, d));
             let mut counts = Array1::<f64>::zeros(k);
             let cs = centers.as_slice().expect("standard layout");
             let ss = sums.as_slice_mut().expect("standard layout");
-            for (r, &c) in labels.iter().enumerate() {
-                let wi = weight(w, s + r);
-                counts[c] += wi;
-                // sums about the old centre: exact for data far from the origin
-                let (cr, sr) = (&cs[c * d..(c + 1) * d], &mut ss[c * d..(c + 1) * d]);
-                match x.row(s + r).as_slice() {
-                    Some(xr) => {
-                        for j in 0..d {
-                            sr[j] += wi * (xr[j].to_f64() - cr[j]);
+            let cn = counts.as_slice_mut().expect("standard layout");
+            let xb = x.slice(s![s..e, ..]);
+            let wb = w.map(|w| w.slice_move(s![s..e]));
+            // sums about the old centre: exact for data far from the origin
+            let mut add = |r: usize, c: usize| {
+                let wi = wb.map_or(1.0, |w| w[r]);
+                cn[c] += wi;
+                (wi, &cs[c * d..(c + 1) * d], c)
+            };
+            match xb.as_slice() {
+                Some(flat) if d > 0 => {
+                    for (r, (xr, &c)) in flat.chunks_exact(d).zip(&labels).enumerate() {
+                        let (wi, cr, c) = add(r, c);
+                        let sr = &mut ss[c * d..(c + 1) * d];
+                        for ((acc, m), v) in sr.iter_mut().zip(cr).zip(xr) {
+                            *acc += wi * (v.to_f64() - m);
                         }
                     }
-                    None => {
-                        for (j, v) in x.row(s + r).iter().enumerate() {
-                            sr[j] += wi * (v.to_f64() - cr[j]);
+                }
+                _ => {
+                    for (r, &c) in labels.iter().enumerate() {
+                        let (wi, cr, c) = add(r, c);
+                        let sr = &mut ss[c * d..(c + 1) * d];
+                        for ((acc, m), v) in sr.iter_mut().zip(cr).zip(xb.row(r)) {
+                            *acc += wi * (v.to_f64() - m);
                         }
                     }
                 }
@@ -379,4 +438,65 @@ fn mean_variance<T: Float>(x: ArrayView2<T>, w: Option<ArrayView1<f64>>) -> f64 
             / n;
     }
     total / d as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng};
+
+    /// The definition: a stable sort of the rows of positive weight by their keys,
+    /// compared whole.
+    fn reference_order(x: ArrayView2<f64>, w: Option<ArrayView1<f64>>) -> Vec<usize> {
+        let key = |v: f64| {
+            if v.abs() < f64::from(f32::MIN_POSITIVE) {
+                0.0
+            } else {
+                v + 0.0
+            }
+        };
+        let mut order: Vec<usize> = (0..x.nrows()).filter(|&i| weight(w, i) > 0.0).collect();
+        order.sort_by(|&a, &b| {
+            x.row(a)
+                .iter()
+                .zip(x.row(b).iter())
+                .map(|(u, v)| key(*u).total_cmp(&key(*v)))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        order
+    }
+
+    #[test]
+    fn canonical_order_is_the_stable_lexicographic_sort() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        // few distinct values (long runs of ties on the first column and whole equal
+        // rows), signed zeros, subnormals, negatives; sizes on both sides of the
+        // parallel-sort threshold
+        let vals = [-2.5, -0.0, 0.0, 1e-310, -1e-320, 1.0, 3.0, 1e-39];
+        for &(n, d) in &[(1usize, 1usize), (7, 3), (500, 1), (2000, 4), (40_000, 2)] {
+            let x = Array2::from_shape_fn((n, d), |_| vals[rng.random_range(0..vals.len())]);
+            let w: Vec<f64> = (0..n)
+                .map(|_| if rng.random::<f64>() < 0.1 { 0.0 } else { 1.0 })
+                .collect();
+            let w = ndarray::Array1::from(w);
+            assert_eq!(
+                canonical_order(x.view(), None),
+                reference_order(x.view(), None),
+                "{n} x {d}"
+            );
+            assert_eq!(
+                canonical_order(x.view(), Some(w.view())),
+                reference_order(x.view(), Some(w.view())),
+                "{n} x {d}, weighted"
+            );
+            // continuous values: ties only by chance
+            let y = Array2::from_shape_fn((n, d), |_| rng.random::<f64>() - 0.5);
+            assert_eq!(
+                canonical_order(y.view(), None),
+                reference_order(y.view(), None)
+            );
+        }
+    }
 }

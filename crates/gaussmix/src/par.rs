@@ -64,3 +64,89 @@ where
     }
     Ok(())
 }
+
+/// [`map_fold_blocks`] with per-thread scratch: `map` gets a `&mut S` made by `init` at
+/// most once per worker thread and call (kernel workspaces, reused from block to block
+/// instead of allocated and zeroed for each). The scratch must not carry anything from
+/// one block to the next that changes a result: the results stay those of
+/// [`map_fold_blocks`], in its order, whatever the thread count.
+pub(crate) fn map_fold_blocks_with<S, R, E>(
+    n: usize,
+    par: Parallelism,
+    init: impl Fn() -> S + Sync,
+    map: impl Fn(&mut S, usize, usize) -> Result<R, E> + Sync,
+    fold: impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E>
+where
+    S: Send,
+    R: Send,
+    E: Send,
+{
+    match par {
+        Parallelism::Sequential => {
+            let (mut scratch, mut fold) = (init(), fold);
+            for b in 0..n.div_ceil(BLOCK_ROWS) {
+                let (s, e) = (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n));
+                fold(map(&mut scratch, s, e)?)?;
+            }
+            Ok(())
+        }
+        Parallelism::Rayon => {
+            let pool: Vec<std::sync::Mutex<Option<S>>> = (0..rayon::current_num_threads().max(1))
+                .map(|_| std::sync::Mutex::new(None))
+                .collect();
+            map_fold_blocks(
+                n,
+                par,
+                |s, e| {
+                    let slot = rayon::current_thread_index().unwrap_or(0) % pool.len();
+                    let mut guard = pool[slot].lock().unwrap_or_else(|p| p.into_inner());
+                    let scratch = guard.get_or_insert_with(&init);
+                    map(scratch, s, e)
+                },
+                fold,
+            )
+        }
+    }
+}
+
+/// Maps every fixed block of `0..n` (as in [`map_fold_blocks`]) together with its own
+/// part of `out` (`per_row` values a row, so block `s..e` gets
+/// `out[s·per_row..e·per_row]`), with per-thread scratch from `init`; returns the
+/// blocks' results in block order (so a reduction over them is the same whatever the
+/// thread count).
+pub(crate) fn map_blocks_into<S, R>(
+    n: usize,
+    out: &mut [f64],
+    per_row: usize,
+    par: Parallelism,
+    init: impl Fn() -> S + Sync + Send,
+    map: impl Fn(&mut S, usize, usize, &mut [f64]) -> R + Sync + Send,
+) -> Vec<R>
+where
+    R: Send,
+{
+    assert_eq!(out.len(), n * per_row, "{n} rows of {per_row}");
+    let chunk = (BLOCK_ROWS * per_row).max(1);
+    let range = |b: usize| (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n));
+    match par {
+        Parallelism::Sequential => {
+            let mut scratch = init();
+            out.chunks_mut(chunk)
+                .enumerate()
+                .map(|(b, o)| {
+                    let (s, e) = range(b);
+                    map(&mut scratch, s, e, o)
+                })
+                .collect()
+        }
+        Parallelism::Rayon => out
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .map_init(&init, |scratch, (b, o)| {
+                let (s, e) = range(b);
+                map(scratch, s, e, o)
+            })
+            .collect(),
+    }
+}

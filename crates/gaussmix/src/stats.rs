@@ -17,7 +17,7 @@ use crate::covariance::{CovarianceType, Covariances, SecondMoments, Storage};
 use crate::error::{GmmError, Result};
 use crate::float::Float;
 use crate::model::{GmmModel, Noise};
-use crate::par::{map_fold_blocks, Parallelism};
+use crate::par::{map_fold_blocks, map_fold_blocks_with, Parallelism};
 
 /// Added to every `N_k` before dividing, as scikit-learn does, so an empty component
 /// does not divide by zero.
@@ -308,17 +308,17 @@ impl SufficientStatistics {
         par: Parallelism,
     ) {
         let (k, d) = (model.n_components(), model.n_features());
-        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+        let _ = map_fold_blocks_with::<_, _, std::convert::Infallible>(
             x.nrows(),
             par,
-            |s, e| {
+            || crate::kernels::Workspace::new(k, d),
+            |ws, s, e| {
                 let mut part = Self::zeros_for(model);
-                let mut ws = crate::kernels::Workspace::new(k, d);
                 let sink = crate::kernels::Sink::Stats {
                     part: part.acc(),
                     w: weights.map(|w| w.slice_move(s![s..e])),
                 };
-                crate::kernels::run(prep, x.slice(s![s..e, ..]), sink, &mut ws);
+                crate::kernels::run(prep, x.slice(s![s..e, ..]), sink, ws);
                 Ok(part)
             },
             |p| {
@@ -389,19 +389,19 @@ impl SufficientStatistics {
         let (k, d) = shift.dim();
         let prep = crate::kernels::Prepared::for_shift(ct.storage().kernel_shape(), &shift);
         let mut total = Self::zeros(ct, shift.clone());
-        let _ = map_fold_blocks::<_, std::convert::Infallible>(
+        let _ = map_fold_blocks_with::<_, _, std::convert::Infallible>(
             x.nrows(),
             par,
-            |s, e| {
+            || crate::kernels::Workspace::new(k, d),
+            |ws, s, e| {
                 let mut part = Self::zeros(ct, shift.clone());
-                let mut ws = crate::kernels::Workspace::new(k, d);
                 let sink = crate::kernels::Sink::Given {
                     part: part.acc(),
                     w: weights.map(|w| w.slice_move(s![s..e])),
                     fill,
                     offset: s,
                 };
-                crate::kernels::run(&prep, x.slice(s![s..e, ..]), sink, &mut ws);
+                crate::kernels::run(&prep, x.slice(s![s..e, ..]), sink, ws);
                 Ok(part)
             },
             |p| {

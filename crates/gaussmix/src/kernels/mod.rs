@@ -289,6 +289,9 @@ pub(crate) struct Workspace {
     at: Vec<f64>,
     zt: Vec<f64>,
     s2t: Vec<f64>,
+    /// Per-feature sums of one component over a tile (first and second moments).
+    f1: Vec<f64>,
+    f2: Vec<f64>,
 }
 
 /// `D` rounded up to the Gram kernel's tile of 4.
@@ -310,6 +313,8 @@ impl Workspace {
             at: vec![0.0; dp * TILE],
             zt: vec![0.0; dp * TILE],
             s2t: vec![0.0; dp * dp],
+            f1: vec![0.0; d],
+            f2: vec![0.0; d],
         }
     }
 }
@@ -347,6 +352,10 @@ pub(crate) enum Sink<'a> {
         closest: &'a [f64],
         w: Option<ArrayView1<'a, f64>>,
         pots: &'a mut [f64],
+        /// If given (row-major, `rows × candidates`), also
+        /// `mins[r][t] = min(‖x_r − μ_t‖², closest_r)`: the new `closest` once candidate
+        /// `t` is chosen, without another pass over the data.
+        mins: Option<&'a mut [f64]>,
     },
     /// Write responsibilities (N×K, or N×(K+1) with the noise component last; may be 0
     /// rows to skip) and `ln p(x)` per row.
@@ -455,11 +464,23 @@ fn run_generic<T: Float, const F: bool>(
                     dists[r0 + r] = -2.0 * best[r];
                 }
             }
-            Sink::Potentials { closest, w, pots } => {
+            Sink::Potentials {
+                closest,
+                w,
+                pots,
+                mins,
+            } => {
                 log_probs::<F>(prep, ws);
+                let nt = pots.len();
                 for (t, pot) in pots.iter_mut().enumerate() {
                     let lp = &ws.lp[t * TILE..t * TILE + len];
                     let c = &closest[r0..r0 + len];
+                    if let Some(mins) = mins.as_deref_mut() {
+                        let dst = &mut mins[r0 * nt..(r0 + len) * nt];
+                        for (r, (v, cr)) in lp.iter().zip(c).enumerate() {
+                            dst[r * nt + t] = (-2.0 * v).min(*cr);
+                        }
+                    }
                     let mut acc = [0.0; LANES];
                     let mut tail = 0.0;
                     match w {
@@ -850,8 +871,9 @@ fn accumulate<const F: bool>(prep: &Prepared, ws: &mut Workspace, len: usize, pa
         match &mut part.s2 {
             Moments::Full(_) | Moments::Tied(_) => {
                 // at = x − μ_k, zt = g·at (rows past d stay zero)
-                let mut s1 = vec![0.0; d];
-                centre_weight::<F>(prep.level, &ws.xt, g, m, d, &mut ws.at, &mut ws.zt, &mut s1);
+                let s1 = &mut ws.f1;
+                s1.fill(0.0);
+                centre_weight::<F>(prep.level, &ws.xt, g, m, d, &mut ws.at, &mut ws.zt, s1);
                 for i in 0..d {
                     part.s1[kk * d + i] += s1[i];
                 }
@@ -888,9 +910,10 @@ fn accumulate<const F: bool>(prep: &Prepared, ws: &mut Workspace, len: usize, pa
                 }
             }
             Moments::Diag(s2) => {
-                let mut t1 = vec![0.0; d];
-                let mut t2 = vec![0.0; d];
-                diag_moments::<F>(prep.level, &ws.xt, g, m, d, &mut t1, &mut t2);
+                let (t1, t2) = (&mut ws.f1, &mut ws.f2);
+                t1.fill(0.0);
+                t2.fill(0.0);
+                diag_moments::<F>(prep.level, &ws.xt, g, m, d, t1, t2);
                 for i in 0..d {
                     part.s1[kk * d + i] += t1[i];
                     s2[kk * d + i] += t2[i];
@@ -1128,8 +1151,8 @@ mod tests {
     }
 
     /// The k-means sinks agree with the distance matrix: `Nearest` is its row argmin (the
-    /// first of equals) and minimum, `Potentials` the weighted sum of `min(d, closest)`,
-    /// at every level and for ragged tiles.
+    /// first of equals) and minimum, `Potentials` the weighted sum of `min(d, closest)`
+    /// and those minima themselves, at every level and for ragged tiles.
     #[test]
     fn kmeans_sinks_agree_with_distances() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
@@ -1175,6 +1198,7 @@ mod tests {
                 }
                 for weights in [None, Some(w.view())] {
                     let mut pots = vec![0.0; k];
+                    let mut mins = vec![0.0; k * n];
                     run(
                         &prep,
                         x.view(),
@@ -1182,10 +1206,18 @@ mod tests {
                             closest: &closest,
                             w: weights,
                             pots: &mut pots,
+                            mins: Some(&mut mins),
                         },
                         &mut ws,
                     );
                     for (t, p) in pots.iter().enumerate() {
+                        for r in 0..n {
+                            assert_eq!(
+                                mins[r * k + t],
+                                dist[[r, t]].min(closest[r]),
+                                "{level:?} t={t} row {r}"
+                            );
+                        }
                         let want: f64 = (0..n)
                             .map(|r| dist[[r, t]].min(closest[r]) * weights.map_or(1.0, |w| w[r]))
                             .sum();
