@@ -28,11 +28,11 @@ from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
 
-def gaussmix(path, binary, threads):
+def gaussmix(path, binary, threads, extra=()):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "s.csv")
         t = time.perf_counter()
-        subprocess.run([binary, "anomaly", str(path), "-o", out, "-q", "--threads", str(threads)],
+        subprocess.run([binary, "anomaly", str(path), "-o", out, "-q", "--threads", str(threads), *extra],
                        check=True)
         wall = time.perf_counter() - t
         s = np.loadtxt(out, delimiter=",", skiprows=1, usecols=0)
@@ -73,6 +73,7 @@ def main():
     ap.add_argument("--out", default=str(here / "bench" / "out" / "anomaly.md"))
     ap.add_argument("--peer-cache", help="JSON file of peer results to reuse and extend")
     ap.add_argument("--sets", help="comma-separated set names (default: every .npz)")
+    ap.add_argument("--gaussmix-args", default="", help="extra flags for `gaussmix anomaly` (a candidate)")
     ap.add_argument("--no-gaussmix", action="store_true", help="peers only (to fill the cache)")
     ap.add_argument("--cached-peers-only", action="store_true",
                     help="report a peer missing from the cache as not measured (NaN) instead of running it")
@@ -102,7 +103,7 @@ def main():
                 continue
             try:
                 if fn is None:
-                    s, w = gaussmix(p, a.bin, a.threads)
+                    s, w = gaussmix(p, a.bin, a.threads, a.gaussmix_args.split())
                 else:
                     t = time.perf_counter()
                     s = fn(x)
