@@ -92,6 +92,10 @@ pub struct AnomalyArgs {
     /// of all of them (the score is then −ln p(x) of that model).
     #[arg(long)]
     pub select_bic: bool,
+    /// Fit every candidate with a uniform noise component and score with its Gaussians
+    /// alone (off by default).
+    #[arg(long)]
+    pub noise: bool,
     /// Seed for every random choice.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -135,6 +139,9 @@ fn detector(a: &AnomalyArgs) -> Result<AnomalyDetector> {
     }
     if let Some(s) = a.seed {
         d = d.seed(s);
+    }
+    if a.noise {
+        d = d.noise(true);
     }
     if let Some(spec) = &a.k {
         d = d.ks(parse_k_range(spec)?);

@@ -356,3 +356,30 @@ fn anomaly_errors_are_clear() {
         .success()
         .stderr(predicate::str::contains("no stored threshold"));
 }
+
+#[test]
+fn noise_flag_fits_with_a_noise_component_and_scores_with_the_gaussians() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.json");
+    let data = faithful();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["anomaly", data.as_str(), "-q", "--max-k", "2"];
+        args.extend_from_slice(extra);
+        let out = gaussmix()
+            .args(&args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        read_scores(&String::from_utf8(out).unwrap(), ',').0
+    };
+    let plain = run(&[]);
+    let noisy = run(&["--noise", "--save-model", model.to_str().unwrap()]);
+    assert_eq!(noisy.len(), 272);
+    assert_ne!(plain, noisy, "--noise must change the fitted members");
+    // the saved ensemble's members are plain mixtures (no noise component stored)
+    let text = std::fs::read_to_string(&model).unwrap();
+    assert!(text.contains("gaussmix_anomaly_ensemble"));
+    assert!(!text.contains("\"noise_weight\": 0."), "{text}");
+}
