@@ -32,9 +32,10 @@ fn count_fg(mask: &[u8], inside: impl Fn(usize) -> bool) -> usize {
         .count()
 }
 
-/// Foreground pixels of the square's region after `after` frames of plain background,
-/// the square (value 220) having stood there for the first `stood` frames.
-fn ghost_left(rate: f32, stood: usize, after: usize) -> usize {
+/// Foreground pixels of the square's region at the end of `frames` frames with
+/// propagation at `rate`, the square (value 220) painted over the background in the
+/// frames where `shown(t)`.
+fn square_left(rate: f32, frames: usize, shown: impl Fn(usize) -> bool) -> usize {
     let p = ModelParams {
         propagation_rate: rate,
         displacement: false,
@@ -42,9 +43,9 @@ fn ghost_left(rate: f32, stood: usize, after: usize) -> usize {
     };
     let mut m = BackgroundModel::new(&p, W, H, 1, 1).unwrap();
     let mut mask = vec![0u8; W * H];
-    for t in 0..stood + after {
+    for t in 0..frames {
         let mut f = background(t);
-        if t < stood {
+        if shown(t) {
             for (i, v) in f.iter_mut().enumerate() {
                 if square(i) {
                     *v = 220;
@@ -54,6 +55,12 @@ fn ghost_left(rate: f32, stood: usize, after: usize) -> usize {
         m.apply(&f, &mut mask).unwrap();
     }
     count_fg(&mask, square)
+}
+
+/// Foreground pixels of the square's region after `after` frames of plain background,
+/// the square having stood there for the first `stood` frames.
+fn ghost_left(rate: f32, stood: usize, after: usize) -> usize {
+    square_left(rate, stood + after, |t| t < stood)
 }
 
 #[test]
@@ -75,25 +82,7 @@ fn propagation_eats_a_ghost_sooner() {
 /// Foreground pixels of a square (value 220) that appeared at frame 100 over a learned
 /// background and stayed, `after` frames later.
 fn object_left(rate: f32, after: usize) -> usize {
-    let p = ModelParams {
-        propagation_rate: rate,
-        displacement: false,
-        ..ModelParams::default()
-    };
-    let mut m = BackgroundModel::new(&p, W, H, 1, 1).unwrap();
-    let mut mask = vec![0u8; W * H];
-    for t in 0..100 + after {
-        let mut f = background(t);
-        if t >= 100 {
-            for (i, v) in f.iter_mut().enumerate() {
-                if square(i) {
-                    *v = 220;
-                }
-            }
-        }
-        m.apply(&f, &mut mask).unwrap();
-    }
-    count_fg(&mask, square)
+    square_left(rate, 100 + after, |t| t >= 100)
 }
 
 #[test]

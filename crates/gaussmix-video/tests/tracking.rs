@@ -563,9 +563,54 @@ fn paint_box(
     }
 }
 
+/// Frame `t` of a crossing: A (16 px, red, moving right) passes behind B (30 px, blue,
+/// moving left, `speckle` sprinkled over it) on the same row. Returns the tracker's rows
+/// and the left edges of A and B.
+fn crossing_frame(
+    tracker: &mut Tracker,
+    labels: &mut Vec<u32>,
+    t: usize,
+    speckle: Option<[u8; 3]>,
+) -> (Vec<TrackRow>, f64, f64) {
+    use gaussmix_video::track::{appearances, Pixels};
+    let ax = 10.0 + 1.5 * t as f64;
+    let bx = 170.0 - 1.0 * t as f64;
+    let mut mask = vec![0u8; W * H];
+    let mut rgb = vec![90u8; W * H * 3];
+    paint_box(
+        &mut mask,
+        &mut rgb,
+        ax.round() as i64,
+        52,
+        16,
+        16,
+        [230, 30, 30],
+        None,
+    );
+    paint_box(
+        &mut mask,
+        &mut rgb,
+        bx.round() as i64,
+        45,
+        30,
+        30,
+        [30, 40, 230],
+        speckle,
+    );
+    let blobs = components(&mask, W, H, 1, labels);
+    let app = appearances(&rgb, 3, labels, &blobs);
+    let px = Pixels {
+        frame: &rgb,
+        channels: 3,
+        labels,
+        width: W,
+    };
+    let rows = tracker.update_with_pixels(t + 1, &blobs, &app, &px);
+    (rows, ax, bx)
+}
+
 #[test]
 fn a_hidden_object_does_not_spread_over_the_one_in_front() {
-    use gaussmix_video::track::{appearances, Pixels};
     // A (16 px, red) passes behind B (30 px, blue with a sprinkling of red pixels) on the
     // same row. While A is hidden, the red pixels scattered over B go to A's track; its box
     // must stay the size of A (not spread over B) and it must come out with its id.
@@ -576,39 +621,7 @@ fn a_hidden_object_does_not_spread_over_the_one_in_front() {
     let mut widest: f64 = 0.0;
     let mut merged = 0;
     for t in 0..120usize {
-        let ax = 10.0 + 1.5 * t as f64;
-        let bx = 170.0 - 1.0 * t as f64;
-        let mut mask = vec![0u8; W * H];
-        let mut rgb = vec![90u8; W * H * 3];
-        paint_box(
-            &mut mask,
-            &mut rgb,
-            ax.round() as i64,
-            52,
-            16,
-            16,
-            [230, 30, 30],
-            None,
-        );
-        paint_box(
-            &mut mask,
-            &mut rgb,
-            bx.round() as i64,
-            45,
-            30,
-            30,
-            [30, 40, 230],
-            Some([230, 30, 30]),
-        );
-        let blobs = components(&mask, W, H, 1, &mut labels);
-        let app = appearances(&rgb, 3, &labels, &blobs);
-        let px = Pixels {
-            frame: &rgb,
-            channels: 3,
-            labels: &labels,
-            width: W,
-        };
-        let rows = tracker.update_with_pixels(t + 1, &blobs, &app, &px);
+        let (rows, ax, bx) = crossing_frame(&mut tracker, &mut labels, t, Some([230, 30, 30]));
         if t == 20 {
             let a = rows
                 .iter()
@@ -685,7 +698,6 @@ fn an_object_whose_size_was_overestimated_gets_its_size_back() {
 /// A (16 px, red) passes wholly behind B (30 px, blue). Returns the rows of A's track
 /// while it is hidden, and whether A came out with its id.
 fn hidden_behind(min_visible: f64) -> (usize, bool) {
-    use gaussmix_video::track::{appearances, Pixels};
     let mut tracker = Tracker::new(TrackerOptions {
         min_visible,
         ..Default::default()
@@ -694,39 +706,7 @@ fn hidden_behind(min_visible: f64) -> (usize, bool) {
     let mut labels = Vec::new();
     let (mut id_a, mut hidden_rows, mut kept) = (None, 0, false);
     for t in 0..120usize {
-        let ax = 10.0 + 1.5 * t as f64;
-        let bx = 170.0 - 1.0 * t as f64;
-        let mut mask = vec![0u8; W * H];
-        let mut rgb = vec![90u8; W * H * 3];
-        paint_box(
-            &mut mask,
-            &mut rgb,
-            ax.round() as i64,
-            52,
-            16,
-            16,
-            [230, 30, 30],
-            None,
-        );
-        paint_box(
-            &mut mask,
-            &mut rgb,
-            bx.round() as i64,
-            45,
-            30,
-            30,
-            [30, 40, 230],
-            None,
-        );
-        let blobs = components(&mask, W, H, 1, &mut labels);
-        let app = appearances(&rgb, 3, &labels, &blobs);
-        let px = Pixels {
-            frame: &rgb,
-            channels: 3,
-            labels: &labels,
-            width: W,
-        };
-        let rows = tracker.update_with_pixels(t + 1, &blobs, &app, &px);
+        let (rows, ax, bx) = crossing_frame(&mut tracker, &mut labels, t, None);
         if t == 20 {
             id_a = rows
                 .iter()

@@ -1065,18 +1065,21 @@ mod tests {
         x
     }
 
+    /// The row with the highest anomaly score.
+    fn top_row(s: &ndarray::Array1<f64>) -> usize {
+        s.iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0
+    }
+
     #[test]
     fn flags_the_planted_row_and_explains_it() {
         let x = data();
         let det = AnomalyDetector::new().max_k(2).fit(x.view()).unwrap();
         let s = det.score(x.view()).unwrap();
-        let top = s
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0;
-        assert_eq!(top, 300);
+        assert_eq!(top_row(&s), 300);
         assert!(det.predict(x.view()).unwrap()[300]);
         let e = det.explain(x.slice(ndarray::s![300..301, ..]), 1).unwrap();
         assert_eq!(e[0][0].feature, 1);
@@ -1099,13 +1102,7 @@ mod tests {
             assert!((m.weights().sum() - 1.0).abs() < 1e-9);
         }
         let s = det.score(x.view()).unwrap();
-        let top = s
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0;
-        assert_eq!(top, 300);
+        assert_eq!(top_row(&s), 300);
         // it survives the JSON round trip like any ensemble
         let back = FittedDetector::from_json(&det.to_json().unwrap()).unwrap();
         assert_eq!(back.score(x.view()).unwrap(), s);
