@@ -13,7 +13,7 @@ use rand::Rng;
 
 use crate::float::Float;
 use crate::kernels::{self, Prepared, Sink, Workspace};
-use crate::par::{map_blocks_into, map_fold_blocks_with, Parallelism};
+use crate::par::{map_fold_blocks_with, Parallelism};
 
 #[inline(always)]
 fn weight(w: Option<ArrayView1<f64>>, i: usize) -> f64 {
@@ -90,13 +90,6 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
         .map(|(i, d)| d * weight(w, i))
         .sum();
     let mut cum = vec![0.0; m];
-    // each candidate's new `closest` (row-major, rows × candidates), so that the chosen
-    // one's needs no second pass over the data
-    let mut mins = if k > 1 {
-        vec![0.0; n_trials * n]
-    } else {
-        Vec::new()
-    };
     for _ in 1..k {
         let mut acc = 0.0;
         for (c, &i) in cum.iter_mut().zip(&order) {
@@ -112,14 +105,13 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
         // potential of each candidate, one pass for all of them
         let cmat = Array2::from_shape_fn((n_trials, x.ncols()), |(t, j)| x[[cands[t], j]].to_f64());
         let prep = Prepared::for_centers(&cmat);
+        let mut pots = vec![0.0; n_trials];
         let closest_ref = &closest;
-        let parts = map_blocks_into(
+        let _ = map_fold_blocks_with::<_, _, std::convert::Infallible>(
             n,
-            &mut mins,
-            n_trials,
             par,
             || Workspace::new(n_trials, x.ncols()),
-            |ws, s, e, m| {
+            |ws, s, e| {
                 let mut p = vec![0.0; n_trials];
                 kernels::run(
                     &prep,
@@ -128,26 +120,27 @@ pub(crate) fn kmeans_plusplus<R: Rng, T: Float>(
                         closest: &closest_ref[s..e],
                         w: w.map(|w| w.slice_move(s![s..e])),
                         pots: &mut p,
-                        mins: Some(m),
                     },
                     ws,
                 );
-                p
+                Ok(p)
+            },
+            |p| {
+                for t in 0..n_trials {
+                    pots[t] += p[t];
+                }
+                Ok(())
             },
         );
-        // summed in block order: the same whatever the thread count
-        let mut pots = vec![0.0; n_trials];
-        for p in parts {
-            for t in 0..n_trials {
-                pots[t] += p[t];
-            }
-        }
         let best = (0..n_trials)
             .min_by(|&a, &b| pots[a].total_cmp(&pots[b]))
             .expect("n_trials ≥ 2");
         centers.push(cands[best]);
-        for (c, m) in closest.iter_mut().zip(mins.chunks_exact(n_trials)) {
-            *c = m[best];
+        // a second pass for the chosen candidate's distances: keeping every candidate's
+        // (candidates × N values) would save it but raise peak memory past the budget
+        let dbest = distances_to(x, x.row(cands[best]).mapv(T::to_f64).view(), par);
+        for (c, d) in closest.iter_mut().zip(dbest) {
+            *c = c.min(d);
         }
         pot = pots[best];
     }
@@ -208,7 +201,8 @@ pub(crate) fn canonical_order<T: Float>(
     } else {
         pairs.sort_unstable();
     }
-    let mut order: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+    // runs of rows that tie on the first value (few, for continuous data)
+    let mut runs = Vec::new();
     if d > 1 {
         let mut s = 0;
         while s < pairs.len() {
@@ -217,16 +211,23 @@ pub(crate) fn canonical_order<T: Float>(
                 e += 1;
             }
             if e - s > 1 {
-                // rows in input order within the run: a stable sort keeps equal rows so
-                order[s..e].sort_by(|&a, &b| {
-                    (1..d)
-                        .map(|j| key(x[[a, j]]).total_cmp(&key(x[[b, j]])))
-                        .find(|o| o.is_ne())
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                });
+                runs.push((s, e));
             }
             s = e;
         }
+    }
+    // the row indices, in the pairs' own buffer (then shrunk): the peak stays at the
+    // pairs, 16 bytes a row
+    let mut order: Vec<usize> = pairs.into_iter().map(|p| p.1).collect();
+    order.shrink_to_fit();
+    for (s, e) in runs {
+        // rows in input order within the run: a stable sort keeps equal rows so
+        order[s..e].sort_by(|&a, &b| {
+            (1..d)
+                .map(|j| key(x[[a, j]]).total_cmp(&key(x[[b, j]])))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
     }
     order
 }

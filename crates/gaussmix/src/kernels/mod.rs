@@ -352,10 +352,6 @@ pub(crate) enum Sink<'a> {
         closest: &'a [f64],
         w: Option<ArrayView1<'a, f64>>,
         pots: &'a mut [f64],
-        /// If given (row-major, `rows × candidates`), also
-        /// `mins[r][t] = min(‖x_r − μ_t‖², closest_r)`: the new `closest` once candidate
-        /// `t` is chosen, without another pass over the data.
-        mins: Option<&'a mut [f64]>,
     },
     /// Write responsibilities (N×K, or N×(K+1) with the noise component last; may be 0
     /// rows to skip) and `ln p(x)` per row.
@@ -464,23 +460,11 @@ fn run_generic<T: Float, const F: bool>(
                     dists[r0 + r] = -2.0 * best[r];
                 }
             }
-            Sink::Potentials {
-                closest,
-                w,
-                pots,
-                mins,
-            } => {
+            Sink::Potentials { closest, w, pots } => {
                 log_probs::<F>(prep, ws);
-                let nt = pots.len();
                 for (t, pot) in pots.iter_mut().enumerate() {
                     let lp = &ws.lp[t * TILE..t * TILE + len];
                     let c = &closest[r0..r0 + len];
-                    if let Some(mins) = mins.as_deref_mut() {
-                        let dst = &mut mins[r0 * nt..(r0 + len) * nt];
-                        for (r, (v, cr)) in lp.iter().zip(c).enumerate() {
-                            dst[r * nt + t] = (-2.0 * v).min(*cr);
-                        }
-                    }
                     let mut acc = [0.0; LANES];
                     let mut tail = 0.0;
                     match w {
@@ -1151,8 +1135,8 @@ mod tests {
     }
 
     /// The k-means sinks agree with the distance matrix: `Nearest` is its row argmin (the
-    /// first of equals) and minimum, `Potentials` the weighted sum of `min(d, closest)`
-    /// and those minima themselves, at every level and for ragged tiles.
+    /// first of equals) and minimum, `Potentials` the weighted sum of `min(d, closest)`,
+    /// at every level and for ragged tiles.
     #[test]
     fn kmeans_sinks_agree_with_distances() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
@@ -1198,7 +1182,6 @@ mod tests {
                 }
                 for weights in [None, Some(w.view())] {
                     let mut pots = vec![0.0; k];
-                    let mut mins = vec![0.0; k * n];
                     run(
                         &prep,
                         x.view(),
@@ -1206,18 +1189,10 @@ mod tests {
                             closest: &closest,
                             w: weights,
                             pots: &mut pots,
-                            mins: Some(&mut mins),
                         },
                         &mut ws,
                     );
                     for (t, p) in pots.iter().enumerate() {
-                        for r in 0..n {
-                            assert_eq!(
-                                mins[r * k + t],
-                                dist[[r, t]].min(closest[r]),
-                                "{level:?} t={t} row {r}"
-                            );
-                        }
                         let want: f64 = (0..n)
                             .map(|r| dist[[r, t]].min(closest[r]) * weights.map_or(1.0, |w| w[r]))
                             .sum();
