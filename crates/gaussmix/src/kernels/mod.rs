@@ -147,7 +147,8 @@ pub(crate) struct Prepared {
     c: Vec<f64>,
     /// `μ_k − c` (K×D).
     m: Vec<f64>,
-    /// Full: K upper factors (K×D×D); tied: one (D×D); diag: K×D; spherical: K.
+    /// Full: K upper factors (K×D×D); tied: one (D×D); diag: K×D; spherical: K×D too
+    /// (each component's single factor repeated, expanded once here rather than per tile).
     p: Vec<f64>,
     /// Full / tied: `(μ_k − c)P_k` (K×D).
     bias: Vec<f64>,
@@ -199,6 +200,11 @@ impl Prepared {
                 }
             }
         }
+        let p = if shape == Shape::Spherical {
+            (0..k * d).map(|i| p[i / d]).collect()
+        } else {
+            p
+        };
         let half_log_2pi = 0.5 * d as f64 * (2.0 * std::f64::consts::PI).ln();
         let offset = (0..k)
             .map(|kk| weights[kk].ln() + log_det[kk] - half_log_2pi)
@@ -654,16 +660,8 @@ fn log_probs<const F: bool>(prep: &Prepared, ws: &mut Workspace) {
             }
             Shape::Diag | Shape::Spherical => {
                 let m = &prep.m[kk * d..(kk + 1) * d];
-                let p: Vec<f64> = (0..d)
-                    .map(|i| {
-                        if prep.shape == Shape::Diag {
-                            prep.p[kk * d + i]
-                        } else {
-                            prep.p[kk]
-                        }
-                    })
-                    .collect();
-                quad_diag::<F>(&ws.xt, m, &p, d, out);
+                let p = &prep.p[kk * d..(kk + 1) * d];
+                quad_diag::<F>(&ws.xt, m, p, d, out);
             }
         }
         let off = prep.offset[kk];
