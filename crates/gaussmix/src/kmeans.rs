@@ -323,30 +323,15 @@ fn assign<T: Float>(
             let cn = counts.as_slice_mut().expect("standard layout");
             let xb = x.slice(s![s..e, ..]);
             let wb = w.map(|w| w.slice_move(s![s..e]));
-            // sums about the old centre: exact for data far from the origin
-            let mut add = |r: usize, c: usize| {
+            let flat = xb.as_slice().filter(|_| d > 0);
+            for (r, &c) in labels.iter().enumerate() {
                 let wi = wb.map_or(1.0, |w| w[r]);
                 cn[c] += wi;
-                (wi, &cs[c * d..(c + 1) * d], c)
-            };
-            match xb.as_slice() {
-                Some(flat) if d > 0 => {
-                    for (r, (xr, &c)) in flat.chunks_exact(d).zip(&labels).enumerate() {
-                        let (wi, cr, c) = add(r, c);
-                        let sr = &mut ss[c * d..(c + 1) * d];
-                        for ((acc, m), v) in sr.iter_mut().zip(cr).zip(xr) {
-                            *acc += wi * (v.to_f64() - m);
-                        }
-                    }
-                }
-                _ => {
-                    for (r, &c) in labels.iter().enumerate() {
-                        let (wi, cr, c) = add(r, c);
-                        let sr = &mut ss[c * d..(c + 1) * d];
-                        for ((acc, m), v) in sr.iter_mut().zip(cr).zip(xb.row(r)) {
-                            *acc += wi * (v.to_f64() - m);
-                        }
-                    }
+                let (cr, sr) = (&cs[c * d..(c + 1) * d], &mut ss[c * d..(c + 1) * d]);
+                // sums about the old centre: exact for data far from the origin
+                match flat {
+                    Some(f) => add_centred(sr, cr, wi, &f[r * d..(r + 1) * d]),
+                    None => add_centred(sr, cr, wi, xb.row(r)),
                 }
             }
             Ok((labels, dists, sums, counts))
@@ -360,6 +345,19 @@ fn assign<T: Float>(
         },
     );
     out
+}
+
+/// `sums += w · (x − centre)` for one row.
+#[inline(always)]
+fn add_centred<'a, T: Float + 'a>(
+    sums: &mut [f64],
+    centre: &[f64],
+    w: f64,
+    row: impl IntoIterator<Item = &'a T>,
+) {
+    for ((acc, m), v) in sums.iter_mut().zip(centre).zip(row) {
+        *acc += w * (v.to_f64() - m);
+    }
 }
 
 /// Weighted Lloyd iterations from the given centres until the centre shift falls below

@@ -82,30 +82,23 @@ where
     R: Send,
     E: Send,
 {
-    match par {
-        Parallelism::Sequential => {
-            let (mut scratch, mut fold) = (init(), fold);
-            for b in 0..n.div_ceil(BLOCK_ROWS) {
-                let (s, e) = (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n));
-                fold(map(&mut scratch, s, e)?)?;
-            }
-            Ok(())
-        }
-        Parallelism::Rayon => {
-            let pool: Vec<std::sync::Mutex<Option<S>>> = (0..rayon::current_num_threads().max(1))
-                .map(|_| std::sync::Mutex::new(None))
-                .collect();
-            map_fold_blocks(
-                n,
-                par,
-                |s, e| {
-                    let slot = rayon::current_thread_index().unwrap_or(0) % pool.len();
-                    let mut guard = pool[slot].lock().unwrap_or_else(|p| p.into_inner());
-                    let scratch = guard.get_or_insert_with(&init);
-                    map(scratch, s, e)
-                },
-                fold,
-            )
-        }
-    }
+    // one slot per thread that can run a block (one when sequential); each thread takes
+    // its own slot, so a lock is never contended
+    let slots = match par {
+        Parallelism::Sequential => 1,
+        Parallelism::Rayon => rayon::current_num_threads().max(1),
+    };
+    let pool: Vec<std::sync::Mutex<Option<S>>> =
+        (0..slots).map(|_| std::sync::Mutex::new(None)).collect();
+    map_fold_blocks(
+        n,
+        par,
+        |s, e| {
+            let slot = rayon::current_thread_index().unwrap_or(0) % pool.len();
+            let mut guard = pool[slot].lock().unwrap_or_else(|p| p.into_inner());
+            let scratch = guard.get_or_insert_with(&init);
+            map(scratch, s, e)
+        },
+        fold,
+    )
 }
