@@ -104,6 +104,11 @@ pub struct FitArgs {
     /// With --online: passes over a file (standard input allows one).
     #[arg(long, value_name = "N", default_value_t = 1, requires = "online")]
     pub passes: usize,
+    /// With --online: the first batch is fitted with at least this many starts (the larger
+    /// of it and --n-init; online EM stays in the basin of its start, and restarts on one
+    /// batch are cheap).
+    #[arg(long, value_name = "N", default_value_t = gaussmix::online::DEFAULT_INIT_STARTS, requires = "online")]
+    pub init_starts: usize,
     #[command(flatten)]
     pub step: crate::online::StepArgs,
     /// With --stream: rows sampled (uniformly) to initialise the fit.
@@ -362,6 +367,7 @@ pub fn fit(a: &FitArgs) -> Result<()> {
             &opts,
             a.batch_size,
             a.passes,
+            a.init_starts,
             &a.step,
             a.threads,
             a.quiet,

@@ -481,6 +481,7 @@ pub fn fit(
     opts: &ReadOptions,
     batch: Option<usize>,
     passes: usize,
+    init_starts: usize,
     step: &StepArgs,
     threads: Option<usize>,
     quiet: bool,
@@ -488,7 +489,12 @@ pub fn fit(
     out: &str,
     json: bool,
 ) -> Result<()> {
-    let mut online = OnlineEm::new(g).step_size(step.step(StepSize::default())?);
+    if init_starts == 0 {
+        return Err(crate::exit::usage("--init-starts must be at least 1"));
+    }
+    let mut online = OnlineEm::new(g)
+        .step_size(step.step(StepSize::default())?)
+        .init_starts(init_starts);
     let run = Run {
         data,
         batch: batch.unwrap_or(DEFAULT_BATCH),

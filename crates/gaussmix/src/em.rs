@@ -507,6 +507,10 @@ impl GaussianMixture {
     pub fn reg_covar_value(&self) -> f64 {
         self.reg_covar
     }
+    /// The number of initialisations.
+    pub fn n_init_value(&self) -> usize {
+        self.n_init
+    }
 
     /// Checks every parameter once.
     ///

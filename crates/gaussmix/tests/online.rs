@@ -95,7 +95,9 @@ fn cumulative_step_equals_the_m_step_of_all_rows_seen() {
         CovarianceType::EII,
     ] {
         let builder = GaussianMixture::new(3).covariance_type(ct).seed(4);
-        let mut online = OnlineEm::new(builder).step_size(StepSize::Cumulative);
+        let mut online = OnlineEm::new(builder)
+            .step_size(StepSize::Cumulative)
+            .init_starts(1);
         let mut models = Vec::new();
         for win in bounds.windows(2) {
             let (b, e) = (win[0], win[1]);
@@ -376,4 +378,44 @@ fn bad_batches_are_clear_errors_and_change_nothing() {
     masked.partial_fit(x.view(), None).unwrap();
     masked.partial_fit(nan.view(), None).unwrap();
     assert_eq!(masked.n_batches(), 2);
+}
+
+/// The first batch is fitted with at least `DEFAULT_INIT_STARTS` starts (the builder's
+/// `n_init` when larger); `init_starts(1)` leaves the builder's own.
+#[test]
+fn first_batch_gets_several_starts() {
+    use gaussmix::online::DEFAULT_INIT_STARTS;
+    let x = shuffled(4000, 12);
+    let (first, second) = (x.slice(s![..2000, ..]), x.slice(s![2000.., ..]));
+    let json = |mut o: OnlineEm| {
+        o.partial_fit(first, None).unwrap();
+        o.partial_fit(second, None).unwrap();
+        o.to_json().unwrap()
+    };
+    let b = GaussianMixture::new(3)
+        .seed(5)
+        .init(gaussmix::InitMethod::Random);
+    let default = json(OnlineEm::new(b.clone()));
+    assert_eq!(
+        OnlineEm::new(b.clone()).init_starts_value(),
+        DEFAULT_INIT_STARTS
+    );
+    assert_eq!(
+        default,
+        json(OnlineEm::new(b.clone().n_init(DEFAULT_INIT_STARTS)).init_starts(1))
+    );
+    assert_eq!(
+        json(OnlineEm::new(b.clone().n_init(8))),
+        json(OnlineEm::new(b.clone()).init_starts(8))
+    );
+    // one start: the first model is one step from the builder's own fit of the batch
+    let mut one = OnlineEm::new(b.clone()).init_starts(0);
+    assert_eq!(one.init_starts_value(), 1);
+    one.partial_fit(first, None).unwrap();
+    let fit = b.fit(first).unwrap();
+    let stats = SufficientStatistics::from_chunk(&fit, first, None).unwrap();
+    let expect = stats.finalize(1e-6).unwrap();
+    for (u, v) in one.model().unwrap().means().iter().zip(expect.means()) {
+        assert!((u - v).abs() < 1e-9 * v.abs().max(1.0), "{u} {v}");
+    }
 }
