@@ -3,6 +3,10 @@
 BayesianGaussianMixture, back to back on the same file.
 
     python3 bench/bayes.py [--n 200000] [--d 8] [--k 8] [--iters 40] [--threads 2]
+                           [--data FILE.npy] [--covariances full,diag]
+
+With --data (e.g. target/bench-data/P2_X.npy from ../shared/bench/gen_data.py) the rows
+of that file are used instead of the seeded blobs (--n and --d are then ignored).
 
 Per-iteration time is (time with ITERS+1 iterations - time with 1) / ITERS for each tool,
 so initialisation and file reading cancel out. Prints a markdown table.
@@ -27,20 +31,27 @@ def main():
     ap.add_argument("--iters", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bin", default="target/release/gaussmix")
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--covariances", default="full,diag")
     a = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(a.threads)
     os.environ["OPENBLAS_NUM_THREADS"] = str(a.threads)
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import BayesianGaussianMixture
 
-    rng = np.random.default_rng(0)
-    centres = rng.normal(0, 5, size=(a.k, a.d))
-    x = centres[rng.integers(0, a.k, a.n)] + rng.normal(size=(a.n, a.d))
+    if a.data:
+        x = np.load(a.data)
+        a.n, a.d = x.shape
+    else:
+        rng = np.random.default_rng(0)
+        centres = rng.normal(0, 5, size=(a.k, a.d))
+        x = centres[rng.integers(0, a.k, a.n)] + rng.normal(size=(a.n, a.d))
     rows = []
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.npy")
         np.save(path, x)
-        for ct in ("full", "diag"):
+        for ct in a.covariances.split(","):
             times = {}
             for it in (1, a.iters + 1):
                 cmd = [a.bin, "bayes", path, "-k", str(a.k), "--covariance", ct, "--tol", "0",
@@ -58,7 +69,9 @@ def main():
             g = (times[a.iters + 1][0] - times[1][0]) / a.iters
             s = (times[a.iters + 1][1] - times[1][1]) / a.iters
             rows.append((ct, g, s))
-    print(f"| {a.n} × {a.d}, K = {a.k}, {a.threads} threads | gaussmix ms/iter | scikit-learn ms/iter | ratio |")
+    end = os.getloadavg()
+    print(f"load average {load[0]:.2f} at start, {end[0]:.2f} at end")
+    print(f"| {a.data or 'blobs'} {a.n} × {a.d}, K = {a.k}, {a.threads} threads | gaussmix ms/iter | scikit-learn ms/iter | ratio |")
     print("|---|---|---|---|")
     for ct, g, s in rows:
         print(f"| {ct} | {g * 1e3:.1f} | {s * 1e3:.1f} | {s / g:.1f}× |")

@@ -19,10 +19,13 @@ pub(crate) struct Online {
 
 #[pymethods]
 impl Online {
-    /// A fresh state: the first `partial_fit` initialises with these options, or, with
-    /// `start`, continues from that model.
+    /// A fresh state: the first `partial_fit` initialises with these options (with at
+    /// least `init_starts` starts), or, with `start`, continues from that model. `prior`
+    /// (as in `fit`) is resolved on the first batch; with `noise` the first batch's fit
+    /// has a uniform noise component, whose weight later batches re-estimate (its volume
+    /// stays the first batch's).
     #[new]
-    #[pyo3(signature = (*, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init="kmeans", seed=0, parallel=true, missing_values="error", step_decay=0.6, step_offset=2.0, start=None))]
+    #[pyo3(signature = (*, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init="kmeans", seed=0, parallel=true, missing_values="error", step_decay=0.6, step_offset=2.0, start=None, prior=None, noise=false, noise_init=0.1, init_starts=gaussmix::online::DEFAULT_INIT_STARTS))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         n_components: usize,
@@ -38,8 +41,12 @@ impl Online {
         step_decay: f64,
         step_offset: f64,
         start: Option<&Model>,
+        prior: Option<&Bound<'_, PyAny>>,
+        noise: bool,
+        noise_init: f64,
+        init_starts: usize,
     ) -> PyResult<Self> {
-        let g = GaussianMixture::new(n_components)
+        let mut g = GaussianMixture::new(n_components)
             .covariance_type(parse_ct(covariance_type)?)
             .tol(tol)
             .reg_covar(reg_covar)
@@ -48,7 +55,13 @@ impl Online {
             .init(InitMethod::from_str(init).map_err(to_py)?)
             .seed(seed)
             .parallelism(crate::par(parallel))
-            .missing(gaussmix::MissingValues::from_str(missing_values).map_err(to_py)?);
+            .missing(gaussmix::MissingValues::from_str(missing_values).map_err(to_py)?)
+            .noise(noise)
+            .noise_init(noise_init);
+        if let Some(p) = crate::prior::prior_choice(prior)? {
+            g = g.prior(p);
+        }
+        g.validate().map_err(to_py)?;
         let step = StepSize::Decay {
             decay: step_decay,
             offset: step_offset,
@@ -59,7 +72,7 @@ impl Online {
             None => OnlineEm::new(g),
         };
         Ok(Online {
-            inner: inner.step_size(step),
+            inner: inner.step_size(step).init_starts(init_starts),
         })
     }
 

@@ -57,3 +57,109 @@ def test_partial_fit_conventions_and_state():
     # fit() starts over
     c.fit(x)
     assert getattr(c, "_online", None) is None
+
+
+def _repo_cli():
+    """The workspace's release CLI, when it has been built (else the test skips)."""
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    exe = os.environ.get("GAUSSMIX_BIN", os.path.join(root, "target", "release", "gaussmix"))
+    if not os.path.exists(exe):
+        pytest.skip(f"{exe} not built")
+    return exe
+
+
+def _cli_online(tmp_path, x, batch, extra):
+    """`gaussmix fit --online` over the same rows and batches; its model's arrays."""
+    import json
+    import subprocess
+
+    exe = _repo_cli()
+    data = tmp_path / "x.npy"
+    np.save(data, x)
+    out = tmp_path / "m.json"
+    subprocess.run(
+        [exe, "fit", str(data), "-k", "3", "--seed", "0", "--online", "--batch-size", str(batch),
+         "-q", "-o", str(out)] + extra,
+        check=True,
+    )
+    return json.loads(out.read_text())
+
+
+@pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
+@pytest.mark.parametrize("prior", ["mclust", "dict"])
+def test_partial_fit_with_a_prior(tmp_path, prior):
+    x = stream(12000, 4)
+    batches = np.array_split(x, 6)
+    if prior == "dict":
+        prior = {"shrinkage": 0.05, "mean": x.mean(0).tolist(), "dof": 5.0, "scale": np.eye(2) * 0.5}
+    gm = GaussianMixture(3, random_state=0, prior=prior)
+    scores = []
+    for b in batches:
+        gm.partial_fit(b)
+        scores.append(gm.score(x))
+        assert np.isfinite(gm.means_).all() and abs(gm.weights_.sum() - 1) < 1e-12
+        assert (np.linalg.eigvalsh(gm.covariances_) > 0).all()
+    # later batches improve the fit of all rows (the first model saw 2,000 rows)
+    assert scores[-1] >= scores[0] - 1e-3, scores
+    # the prior is applied: the first step is one MAP-EM iteration from the fit of the
+    # first batch (same prior, resolved on that batch), and differs from the plain step
+    first = GaussianMixture(3, random_state=0, prior=prior)
+    first.partial_fit(batches[0])
+    start = GaussianMixture(3, random_state=0, prior=prior, n_init=5).fit(batches[0])
+    one = GaussianMixture(
+        3, prior=prior, max_iter=1, weights_init=start.weights_, means_init=start.means_,
+        precisions_init=start.precisions_,
+    ).fit(batches[0])
+    np.testing.assert_allclose(first.means_, one.means_, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(first.covariances_, one.covariances_, rtol=1e-8, atol=1e-10)
+    plain = GaussianMixture(3, random_state=0).partial_fit(batches[0])
+    assert np.abs(plain.covariances_ - first.covariances_).max() > 1e-6
+    # the schedule and its prior survive pickling
+    again = pickle.loads(pickle.dumps(gm))
+    more = stream(2000, 9)
+    gm.partial_fit(more)
+    again.partial_fit(more)
+    np.testing.assert_array_equal(gm.covariances_, again.covariances_)
+
+
+def test_partial_fit_with_a_prior_matches_the_cli(tmp_path):
+    x = stream(9000, 5)
+    gm = GaussianMixture(3, random_state=0, prior="mclust")
+    for b in np.array_split(x, 3):
+        gm.partial_fit(b)
+    doc = _cli_online(tmp_path, x, 3000, ["--prior"])
+    np.testing.assert_allclose(gm.means_, np.array(doc["means"]), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gm.weights_, np.array(doc["weights"]), rtol=1e-10, atol=1e-12)
+
+
+def test_partial_fit_with_noise(tmp_path):
+    rng = np.random.default_rng(3)
+    clean = stream(12000, 6)
+    outliers = rng.uniform(-15, 15, size=(600, 2))
+    x = np.vstack([clean, outliers])[rng.permutation(12600)]
+    gm = GaussianMixture(3, random_state=0, noise=True)
+    weights = []
+    for b in np.array_split(x, 6):
+        gm.partial_fit(b)
+        weights.append(gm.noise_weight_)
+    # the noise component is kept through every step and re-estimated by each
+    assert all(0 < w < 0.5 for w in weights) and len(set(weights)) > 1
+    assert abs(gm.weights_.sum() + gm.noise_weight_ - 1) < 1e-9
+    assert abs(gm.noise_weight_ - 600 / 12600) < 0.02, gm.noise_weight_
+    assert gm.predict_proba(x[:5]).shape == (5, 4)
+    far = np.array([[14.0, -14.0], [-14.5, 13.0]])
+    np.testing.assert_array_equal(gm.predict(far), [3, 3])
+    # the Gaussians are not dragged by the outliers
+    order = [int(np.argmin(((MEANS - m) ** 2).sum(1))) for m in gm.means_]
+    assert sorted(order) == [0, 1, 2]
+    assert np.abs(gm.means_ - MEANS[order]).max() < 0.1
+    doc = _cli_online(tmp_path, x, 2100, ["--noise"])
+    np.testing.assert_allclose(gm.means_, np.array(doc["means"]), rtol=1e-10, atol=1e-12)
+    assert abs(doc["noise_weight"] - gm.noise_weight_) < 1e-12
+    # a pickled estimator keeps the noise component
+    again = pickle.loads(pickle.dumps(gm))
+    gm.partial_fit(x[:1000])
+    again.partial_fit(x[:1000])
+    assert again.noise_weight_ == gm.noise_weight_

@@ -103,7 +103,8 @@ class Online:
 
     ``Online(*, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6,
     max_iter=100, n_init=1, init="kmeans", seed=0, parallel=True,
-    missing_values="error", step_decay=0.6, step_offset=2.0, start=None)``."""
+    missing_values="error", step_decay=0.6, step_offset=2.0, start=None, prior=None,
+    noise=False, noise_init=0.1, init_starts=5)``."""
 
     def partial_fit(
         self, x: _Rows, sample_weight: Optional[npt.NDArray[np.float64]] = None

@@ -388,6 +388,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     #: estimator before the first ``partial_fit`` to change them.
     step_decay: float = 0.6
     step_offset: float = 2.0
+    #: The fewest starts of the first ``partial_fit`` batch (the library's
+    #: ``online::DEFAULT_INIT_STARTS``).
+    partial_fit_init_starts: int = 5
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "GaussianMixture":
         """One step of online EM (Cappé & Moulines 2009) on a batch of rows.
@@ -397,14 +400,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         the M-step runs on them (``reg_covar`` as in ``fit``). The first call initialises:
         from the batch with ``init_params``, ``n_init``, ``max_iter`` and ``random_state``
         (EM on that batch), or, on an estimator already fitted by ``fit``, from its model.
-        Later calls check ``n_features_in_``. Deterministic for a ``random_state``.
-        ``prior`` and ``noise`` are not supported here. Returns ``self``.
+        Later calls check ``n_features_in_``. Deterministic for a ``random_state``. The
+        first batch gets at least ``partial_fit_init_starts`` starts (the larger of it and
+        ``n_init``): online EM stays in the basin of its start, and restarts on one batch
+        are cheap. ``prior`` is resolved on the first batch and applied to every M-step
+        (scaled to the rows the blend remembers); with ``noise=True`` the first batch's fit
+        has a uniform noise component (its volume from that batch) whose weight every step
+        re-estimates. Returns ``self``.
         """
         first = getattr(self, "_online", None) is None
         if first:
             check_params(self)
-            if self.prior is not None or self.noise:
-                raise ValueError("partial_fit does not support prior or noise (use fit)")
         X = validate_data(
             self,
             X,
@@ -429,6 +435,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 step_decay=float(self.step_decay),
                 step_offset=float(self.step_offset),
                 start=start,
+                prior=self.prior,
+                noise=bool(self.noise),
+                noise_init=float(self.noise_init),
+                init_starts=int(self.partial_fit_init_starts),
             )
         t, gamma, _ = self._online.partial_fit(X, w)
         self._set_model(self._online.model(), X.dtype)
