@@ -41,7 +41,7 @@
 //! ended between −22.48 and −22.23 in mean log-likelihood over 16 seeds (mean −22.36),
 //! from five starts between −22.28 and −22.16 (mean −22.24; the generating parameters
 //! score −22.16; seeds 0–7 chose the default, 8–15 confirmed it), each extra start
-//! costing about a fifth of one batch-EM iteration on all rows (`bench/online.py`).
+//! costing a fifth or less of one batch-EM iteration on all rows (`bench/online.py`).
 //! Every step is deterministic for a seed, whatever the thread count.
 //!
 //! ```
