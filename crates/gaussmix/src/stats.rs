@@ -431,8 +431,9 @@ impl SufficientStatistics {
             x.nrows(),
             par,
             |s, e| {
-                let mut ps = Array2::<f64>::zeros((k, d));
+                let mut ps = vec![0.0; k * d];
                 let mut pc = Array1::<f64>::zeros(k);
+                let mut xr = vec![0.0; d];
                 for r in s..e {
                     let c = labels[r];
                     if c >= k {
@@ -440,11 +441,12 @@ impl SufficientStatistics {
                     }
                     let w = weights.map_or(1.0, |w| w[r]);
                     pc[c] += w;
-                    for (acc, v) in ps.row_mut(c).iter_mut().zip(x.row(r).iter()) {
-                        *acc += w * v.to_f64();
+                    row_f64(x, r, &mut xr);
+                    for (acc, v) in ps[c * d..(c + 1) * d].iter_mut().zip(&xr) {
+                        *acc += w * v;
                     }
                 }
-                Ok((ps, pc))
+                Ok((Array2::from_shape_vec((k, d), ps).expect("k × d"), pc))
             },
             |(ps, pc)| {
                 sums += &ps;
@@ -465,6 +467,7 @@ impl SufficientStatistics {
             |s, e| {
                 let mut part = Self::zeros(ct, shift.clone());
                 let mut diff = vec![0.0; d];
+                let sh = shift.as_slice().expect("standard layout");
                 for r in s..e {
                     let w = weights.map_or(1.0, |w| w[r]);
                     part.weight_sum += w;
@@ -474,14 +477,12 @@ impl SufficientStatistics {
                         continue;
                     }
                     part.nk[c] += w;
-                    for ((df, v), m) in diff
-                        .iter_mut()
-                        .zip(x.row(r).iter())
-                        .zip(shift.row(c).iter())
-                    {
-                        *df = v.to_f64() - m;
+                    row_f64(x, r, &mut diff);
+                    for (df, m) in diff.iter_mut().zip(&sh[c * d..(c + 1) * d]) {
+                        *df -= m;
                     }
-                    for (a, df) in part.s1.row_mut(c).iter_mut().zip(&diff) {
+                    let s1 = part.s1.as_slice_mut().expect("standard layout");
+                    for (a, df) in s1[c * d..(c + 1) * d].iter_mut().zip(&diff) {
                         *a += w * df;
                     }
                     let lower = |m: &mut [f64]| {
@@ -498,7 +499,8 @@ impl SufficientStatistics {
                         ),
                         SecondMoments::Tied(a) => lower(a.as_slice_mut().expect("standard")),
                         SecondMoments::Diag(a) => {
-                            for (v, df) in a.row_mut(c).iter_mut().zip(&diff) {
+                            let a = a.as_slice_mut().expect("standard layout");
+                            for (v, df) in a[c * d..(c + 1) * d].iter_mut().zip(&diff) {
                                 *v += w * df * df;
                             }
                         }
@@ -996,6 +998,24 @@ impl SufficientStatistics {
     /// `Σ_n w_n γ_n0` of the noise component (0 without one).
     pub fn noise_nk(&self) -> f64 {
         self.noise_nk
+    }
+}
+
+/// Row `r` of `x` as f64 into `out` (a plain copy for contiguous rows).
+#[inline(always)]
+fn row_f64<T: Float>(x: ArrayView2<T>, r: usize, out: &mut [f64]) {
+    let d = out.len();
+    match x.as_slice() {
+        Some(f) => {
+            for (o, v) in out.iter_mut().zip(&f[r * d..(r + 1) * d]) {
+                *o = v.to_f64();
+            }
+        }
+        None => {
+            for (o, v) in out.iter_mut().zip(x.row(r).iter()) {
+                *o = v.to_f64();
+            }
+        }
     }
 }
 
