@@ -61,6 +61,7 @@
 #![deny(missing_docs)]
 
 pub mod cdnet;
+pub mod colour;
 pub mod draw;
 pub mod error;
 pub mod hungarian;
