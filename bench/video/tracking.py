@@ -200,7 +200,9 @@ def main():
     ap.add_argument("root")
     ap.add_argument("--gaussmix", default="target/release/gaussmix")
     ap.add_argument("--json", help="write the table to this file")
-    ap.add_argument("--gaussmix-args", default="", help="extra `video track` arguments")
+    ap.add_argument("--gaussmix-args", default="",
+                    help="extra `video track` arguments; one that starts with -- needs the "
+                    "= form, e.g. --gaussmix-args=--colour-model")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--seeds", help="only these seeds, e.g. 10-29 or 0,3,5-7")
     ap.add_argument("--families", help="only these families, comma-separated")

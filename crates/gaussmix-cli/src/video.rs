@@ -246,6 +246,16 @@ pub struct TrackArgs {
     /// Ignore the objects' colours (no colour term, re-identification or joining of pieces).
     #[arg(long)]
     pub no_appearance: bool,
+    /// A per-track Gaussian mixture of the object's colours for the colour term of the
+    /// assignment (default: 4x4x4 histograms; the mixture tells apart colours sharing a
+    /// bin, but did not confirm on held-out sequences).
+    #[arg(long)]
+    pub colour_model: bool,
+    /// Frames a track born in the first 50 frames must stay still, never having moved
+    /// farther than its size, to be taken for a ghost (a blob where an object stood when
+    /// the background was learnt) and not reported; 0 reports ghosts.
+    #[arg(long, default_value_t = 8)]
+    pub ghost_frames: u32,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -335,6 +345,8 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
                 max_misses: a.max_misses,
                 occlusion: !a.no_occlusion,
                 appearance: !a.no_appearance,
+                colour_model: a.colour_model,
+                ghost_frames: a.ghost_frames,
                 ..Default::default()
             };
             let opts = TrackOptions {

@@ -103,6 +103,64 @@ fn subtract_and_track_a_moving_square() {
     assert_eq!(ids.len(), 1, "one square, one track: {ids:?}");
 }
 
+/// Rows of `video track` (CSV) on frames where a square stands at the left in the first
+/// 10 frames (learnt into the background: a ghost once it has gone) and another moves right
+/// from frame 20, with the extra arguments; returns (rows on the ghost, rows on the mover).
+fn ghost_rows(extra: &[&str]) -> (usize, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = dir.path().join("frames");
+    sequence(&seq);
+    let (w, h) = (64usize, 48usize);
+    for f in 0..40usize {
+        let p = seq.join(format!("in{:06}.png", f + 1));
+        let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&p).unwrap()));
+        let mut reader = dec.read_info().unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+        reader.next_frame(&mut rgb).unwrap();
+        if f < 10 {
+            for y in 32..44 {
+                for x in 4..16 {
+                    rgb[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&[200, 30, 30]);
+                }
+            }
+        }
+        gaussmix_video_png(&p, w, h, &rgb);
+    }
+    let csv = dir.path().join("tracks.csv");
+    gaussmix()
+        .args(["video", "track"])
+        .arg(&seq)
+        .arg("-o")
+        .arg(&csv)
+        .args(["-q", "--min-area", "20"])
+        .args(extra)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let cy: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(7).unwrap().parse().unwrap())
+        .collect();
+    (
+        cy.iter().filter(|&&y| y > 30.0).count(),
+        cy.iter().filter(|&&y| y < 30.0).count(),
+    )
+}
+
+#[test]
+fn track_leaves_out_ghosts_unless_asked() {
+    let (ghost0, moving0) = ghost_rows(&["--ghost-frames", "0"]);
+    assert!(ghost0 >= 20, "the scene must leave a ghost: {ghost0} rows");
+    let (ghost, moving) = ghost_rows(&[]);
+    assert!(ghost <= 8, "{ghost} rows on the ghost");
+    assert_eq!(moving, moving0, "the moving square is reported as before");
+    assert!(moving > 10);
+    // The opt-in colour mixture runs through the same path.
+    let (_, moving_cm) = ghost_rows(&["--colour-model"]);
+    assert!(moving_cm > 10);
+}
+
 #[test]
 fn video_errors_are_clear_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();

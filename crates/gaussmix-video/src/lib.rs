@@ -35,7 +35,9 @@
 //! - [`mod@track`]: multi-object tracking (constant-velocity Kalman filter per track,
 //!   Hungarian assignment on IoU / distance and colour, births after 3 hits, deaths after
 //!   8 misses; tracks merged in one blob coast on their predictions, lost tracks are found
-//!   again by colour);
+//!   again by colour; ghosts of what stood in the first frames are not reported);
+//! - [`colour`]: a small Gaussian mixture of a tracked object's colours (opt-in colour term
+//!   of the assignment, [`track::TrackerOptions::colour_model`]);
 //! - [`source`]: frames from a folder of images (CDnet layout or any jpg/png/bmp folder)
 //!   or a video file through the `ffmpeg` program;
 //! - [`cdnet`]: CDnet 2014 scoring (Re, Sp, FPR, FNR, PWC, Pr, F);
@@ -61,6 +63,7 @@
 #![deny(missing_docs)]
 
 pub mod cdnet;
+pub mod colour;
 pub mod draw;
 pub mod error;
 pub mod hungarian;

@@ -734,3 +734,58 @@ fn a_hidden_object_is_kept_but_not_reported() {
     assert!(rows > 3, "{rows} rows of A while hidden with min_visible 0");
     assert!(kept);
 }
+
+/// From frame 1 a still blob (a ghost: where an object stood when the background was
+/// learnt) sits at the left; a square moves right from frame 20, then stops from frame
+/// 60 to 100 (the intermittent-motion case). Returns the rows on the ghost and the
+/// frames 60..100 in which the stopped square was reported.
+fn ghost_and_pause(ghost_frames: u32) -> (usize, usize) {
+    let mut tracker = Tracker::new(TrackerOptions {
+        ghost_frames,
+        ..Default::default()
+    });
+    tracker.set_frame_size(W, H);
+    let mut labels = Vec::new();
+    let (mut on_ghost, mut paused) = (0, 0);
+    for t in 0..110usize {
+        let mut mask = vec![0u8; W * H];
+        for y in 70..92 {
+            for x in 10..40 {
+                mask[y * W + x] = 255;
+            }
+        }
+        if t >= 20 {
+            let x0 = 60 + 2 * (t.min(60) - 20) + 2 * t.saturating_sub(100);
+            for y in 20..40 {
+                for x in x0..(x0 + 20).min(W) {
+                    mask[y * W + x] = 255;
+                }
+            }
+        }
+        let blobs = components(&mask, W, H, 1, &mut labels);
+        let rows = tracker.update(t + 1, &blobs);
+        on_ghost += rows.iter().filter(|r| r.cy > 60.0).count();
+        if (60..100).contains(&t) && rows.iter().any(|r| r.cy < 60.0) {
+            paused += 1;
+        }
+    }
+    (on_ghost, paused)
+}
+
+#[test]
+fn a_ghost_is_not_reported_and_a_stopped_object_is() {
+    let (on_ghost, paused) = ghost_and_pause(TrackerOptions::default().ghost_frames);
+    // Reported from its confirmation (frame 3) until it has been still for 8 frames.
+    assert!(on_ghost <= 8, "{on_ghost} rows on the ghost");
+    assert_eq!(
+        paused, 40,
+        "the stopped square is reported throughout its stop"
+    );
+    // ghost_frames 0 reports the ghost in every frame after its confirmation.
+    let (on_ghost, paused) = ghost_and_pause(0);
+    assert!(
+        on_ghost >= 100,
+        "{on_ghost} rows on the ghost with ghost_frames 0"
+    );
+    assert_eq!(paused, 40);
+}
