@@ -21,7 +21,7 @@ pub struct AnomalyCore {
 impl AnomalyCore {
     /// Fits a detector to float64 rows; `None` keeps the library's default.
     #[staticmethod]
-    #[pyo3(signature = (x, contamination, max_k=None, covariance=None, reg_covar=None, n_init=None, seed=None, min_points=None, max_fit_rows=None, ensemble=true))]
+    #[pyo3(signature = (x, contamination, max_k=None, covariance=None, reg_covar=None, n_init=None, seed=None, min_points=None, max_fit_rows=None, ensemble=true, noise=false))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
@@ -35,10 +35,12 @@ impl AnomalyCore {
         min_points: Option<f64>,
         max_fit_rows: Option<usize>,
         ensemble: bool,
+        noise: bool,
     ) -> PyResult<Self> {
         let mut d = AnomalyDetector::new()
             .contamination(contamination)
-            .ensemble(ensemble);
+            .ensemble(ensemble)
+            .noise(noise);
         if let Some(k) = max_k {
             d = d.max_k(k);
         }

@@ -71,3 +71,17 @@ def test_bad_input():
         det.decision_function(x[:, :2])
     with pytest.raises(ValueError, match="not fitted"):
         AnomalyDetector().decision_function(x)
+
+
+def test_noise_component():
+    # the library's opt-in noise component (fitted with every candidate, left out of the
+    # scores): the scores differ from the default's, and the far row still ranks first
+    x = data()
+    rng = np.random.default_rng(5)
+    x[-15:] = rng.uniform(-8, 8, size=(15, 3))
+    plain = AnomalyDetector(contamination=0.05, random_state=0).fit(x)
+    noisy = AnomalyDetector(contamination=0.05, random_state=0, noise=True).fit(x)
+    assert noisy.get_params()["noise"] is True
+    s = noisy.decision_function(x)
+    assert not np.allclose(s, plain.decision_function(x))
+    assert int(np.argmax(s[:-15])) == 7
