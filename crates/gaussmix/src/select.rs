@@ -148,9 +148,10 @@ pub struct Scores {
     pub icl: f64,
     /// ICL with the soft entropy.
     pub icl_soft: f64,
-    /// Whether EM converged to `tol` before `max_iter`.
+    /// Whether EM converged to `tol` before `max_iter` (false, too, for a cell that kept
+    /// its start from the subset: module docs, *Cells that cannot win*).
     pub converged: bool,
-    /// EM iterations of the refinement.
+    /// EM iterations of the refinement (0 for a cell that kept its start).
     pub n_iter: usize,
     /// Which start won (`hc`, `kmeans-std #2`, ...).
     pub start: String,
