@@ -47,8 +47,14 @@ impl Criterion {
         if trace == 0.0 {
             return n * (self.alpha * self.beta / n).ln();
         }
+        // the factorisation reads the lower triangle only
         scratch.clear();
-        scratch.extend(w.iter().map(|v| v / n));
+        scratch.resize(d * d, 0.0);
+        for i in 0..d {
+            for j in 0..=i {
+                scratch[i * d + j] = w[i * d + j] / n;
+            }
+        }
         if crate::linalg::cholesky_lower(scratch, d).is_err() {
             return n * base.ln();
         }
@@ -111,10 +117,11 @@ impl Criterion {
         let trace = a.trace + b.trace + f * dd;
         w.clear();
         if n > d as f64 {
+            // the lower triangle: all that `term` reads
             w.resize(d * d, 0.0);
             for i in 0..d {
                 let di = b.mean[i] - a.mean[i];
-                for j in 0..d {
+                for j in 0..=i {
                     let dj = b.mean[j] - a.mean[j];
                     w[i * d + j] = a.w[i * d + j] + b.w[i * d + j] + f * di * dj;
                 }

@@ -31,6 +31,18 @@
 //! log-likelihood) where that is looser; the cells whose criterion is within reach of the
 //! best then continue to `total_tol`.
 //!
+//! **Cells that cannot win.** When the starts ran on a subset of n of the N rows (larger
+//! data), a cell's best start is a fit to the subset, and its mean log-likelihood per row
+//! there, m̂, is an optimistic estimate of what EM on all rows can reach (a fit scores better
+//! on the rows it was fitted to). Its bound is the criterion of the total log-likelihood
+//! `N·(m̂ + 8·s·√(1/n − 1/N))`, s the spread of the per-row log-likelihoods on the subset:
+//! eight standard errors of the subset's mean above the estimate. The cells whose bound is
+//! within [`FINALIST_MARGIN`] of the best estimate are refined on all rows first; each other
+//! cell is refined only if its bound reaches the best value those refinements found, and
+//! otherwise keeps its start, scored on all rows and reported as not converged with no
+//! iterations (it cannot be chosen: its criterion is far above the best). On data that
+//! fit in the subset every cell is refined.
+//!
 //! **Speed.** All EM runs are SQUAREM-accelerated ([`GaussianMixture::accelerate`]: same
 //! fixed points, far fewer E-steps); the start partitions of a K are computed once and
 //! shared by the families, and a start that repeats an earlier partition runs once.
@@ -68,6 +80,10 @@ const FINALIST_MARGIN: f64 = 10.0;
 /// log-likelihood by less than this fraction of it (mclust's `tol`, its rule for every
 /// cell); the finalists then continue to `total_tol`.
 const SCREEN_REL_TOL: f64 = 1e-5;
+
+/// How many standard errors of the subset's mean log-likelihood the optimistic bound of
+/// a cell adds (module docs, *Cells that cannot win*).
+const SCREEN_SIGMAS: f64 = 8.0;
 
 /// Inner M-step tolerance (VEI, VEE, VEV, EVE, VVE) while the cells are screened; the
 /// finalists use mclust's `√ε`.
@@ -132,9 +148,10 @@ pub struct Scores {
     pub icl: f64,
     /// ICL with the soft entropy.
     pub icl_soft: f64,
-    /// Whether EM converged to `tol` before `max_iter`.
+    /// Whether EM converged to `tol` before `max_iter` (false, too, for a cell that kept
+    /// its start from the subset: module docs, *Cells that cannot win*).
     pub converged: bool,
-    /// EM iterations of the refinement.
+    /// EM iterations of the refinement (0 for a cell that kept its start).
     pub n_iter: usize,
     /// Which start won (`hc`, `kmeans-std #2`, ...).
     pub start: String,
@@ -472,35 +489,23 @@ impl Selection {
                 .as_ref()
                 .is_some_and(|f| f.load(Ordering::Relaxed))
         };
-        let fitted: Vec<(Cell, Option<GmmModel>)> = cells
-            .par_iter()
-            .map(|&(k, ct)| {
-                let out = if stopped() {
-                    (
-                        Cell {
-                            k,
-                            covariance_type: ct,
-                            outcome: CellOutcome::Failed("interrupted".into()),
-                        },
-                        None,
-                    )
-                } else {
-                    let starts = start_sets
-                        .iter()
-                        .find(|(kk, _)| *kk == k)
-                        .map_or(&[][..], |(_, s)| &s[..]);
-                    self.fit_cell(
-                        x, weights, &sub, k, ct, n_pos, d, starts, &data_var, &ids, wsum,
-                    )
-                };
-                on_cell(&out.0);
-                out
-            })
-            .collect();
+        let fitted = self.start_and_screen(
+            x,
+            weights,
+            &sub,
+            &cells,
+            &start_sets,
+            n_pos,
+            d,
+            &data_var,
+            &ids,
+            wsum,
+            on_cell,
+        );
         if stopped() {
             return Err(GmmError::Interrupted);
         }
-        // phase 2: the cells that can still win continue to the tight tolerance
+        // the cells that can still win continue to the tight tolerance
         let screened = |f: &[(Cell, Option<GmmModel>)]| -> Option<f64> {
             f.iter()
                 .filter_map(|(c, _)| match &c.outcome {
@@ -568,8 +573,169 @@ impl Selection {
         })
     }
 
+    /// Every cell's starts, then the screening refinement on all rows of the cells that
+    /// can win (see the module docs, *Cells that cannot win*), in three parallel passes
+    /// whose choices depend only on the values of the cells, not on the thread count.
     #[allow(clippy::too_many_arguments)]
-    fn fit_cell<T: Float>(
+    fn start_and_screen<T: Float>(
+        &self,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        sub: &Subset<'_>,
+        cells: &[(usize, CovarianceType)],
+        start_sets: &[(usize, Vec<Start>)],
+        n_pos: usize,
+        d: usize,
+        data_var: &[f64],
+        ids: &[Option<(Vec<u32>, usize)>],
+        wsum: f64,
+        on_cell: &(dyn Fn(&Cell) + Sync),
+    ) -> Vec<(Cell, Option<GmmModel>)> {
+        let stopped = || {
+            self.interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::Relaxed))
+        };
+        let interrupted = |k, ct| Cell {
+            k,
+            covariance_type: ct,
+            outcome: CellOutcome::Failed("interrupted".into()),
+        };
+        let started: Vec<Started> = cells
+            .par_iter()
+            .map(|&(k, ct)| {
+                if stopped() {
+                    return Started::Done(interrupted(k, ct), None);
+                }
+                let starts = start_sets
+                    .iter()
+                    .find(|(kk, _)| *kk == k)
+                    .map_or(&[][..], |(_, s)| &s[..]);
+                self.start_cell(x, weights, sub, k, ct, n_pos, d, starts, data_var, wsum)
+            })
+            .collect();
+        // which cells are refined on all rows now: all of them, unless the starts ran on
+        // a subset; then those whose optimistic criterion is within reach of the best
+        // estimate
+        let bounds: Vec<Option<(f64, f64)>> = match sub.x {
+            None => vec![None; started.len()],
+            Some(xs) => started
+                .par_iter()
+                .map(|s| match s {
+                    Started::Pending { model, .. } => self.optimistic_bound(model, xs, sub.w, wsum),
+                    Started::Done(..) => None,
+                })
+                .collect(),
+        };
+        let estimate = bounds
+            .iter()
+            .zip(&started)
+            .filter_map(|(b, s)| match s {
+                Started::Pending { sound: true, .. } => b.map(|(_, e)| e),
+                _ => None,
+            })
+            .reduce(f64::min);
+        let within = |bound: Option<(f64, f64)>, best: Option<f64>| match (bound, best) {
+            (Some((lower, _)), Some(b)) => lower <= b + FINALIST_MARGIN,
+            _ => true,
+        };
+        let screen = |s: Started| -> (Cell, Option<GmmModel>) {
+            let out = match s {
+                Started::Done(c, m) => (c, m),
+                Started::Pending {
+                    k, ct, model, name, ..
+                } => {
+                    if stopped() {
+                        (interrupted(k, ct), None)
+                    } else {
+                        // mclust's own convergence rule (relative change 1e-5) where it
+                        // is looser than `screen_tol`: on large data a cell that cannot
+                        // win need not be tighter than that
+                        let ll = (model.info().lower_bound * wsum).abs();
+                        let tol = self.screen_tol.max(SCREEN_REL_TOL * (1.0 + ll));
+                        self.refine(k, ct, model, &name, x, weights, tol, data_var, ids, wsum)
+                    }
+                }
+            };
+            on_cell(&out.0);
+            out
+        };
+        // pass 1: the cells within reach of the best estimate
+        let (first, rest): (Vec<_>, Vec<_>) = started
+            .into_iter()
+            .zip(bounds)
+            .enumerate()
+            .partition(|(_, (_, b))| within(*b, estimate));
+        let mut out: Vec<(usize, (Cell, Option<GmmModel>))> = first
+            .into_par_iter()
+            .map(|(i, (s, _))| (i, screen(s)))
+            .collect();
+        // pass 2: the others, against the best refined value; a cell whose optimistic
+        // bound cannot reach it keeps its start, scored on all rows
+        let best = out
+            .iter()
+            .filter_map(|(_, (c, _))| match &c.outcome {
+                CellOutcome::Fitted(s) => Some(s.get(self.criterion)),
+                _ => None,
+            })
+            .filter(|v| v.is_finite())
+            .reduce(f64::min);
+        out.extend(
+            rest.into_par_iter()
+                .map(|(i, (s, b))| match s {
+                    Started::Pending {
+                        k, ct, model, name, ..
+                    } if !within(b, best) => {
+                        let out = self
+                            .finish(k, ct, model, &name, x, weights, false, data_var, ids, wsum);
+                        on_cell(&out.0);
+                        (i, out)
+                    }
+                    s => (i, screen(s)),
+                })
+                .collect::<Vec<_>>(),
+        );
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// For a start fitted on the subset, `(lower, estimate)`: the criterion its EM on all
+    /// rows could reach at best, and the estimate itself (see the module docs).
+    fn optimistic_bound(
+        &self,
+        model: &GmmModel,
+        xs: ArrayView2<f64>,
+        ws: Option<ArrayView1<f64>>,
+        wsum: f64,
+    ) -> Option<(f64, f64)> {
+        let (_, ln) = model.blocks(xs, Parallelism::Sequential, false).ok()?;
+        let w = |r: usize| ws.map_or(1.0, |w| w[r]);
+        let n: f64 = (0..xs.nrows()).map(w).sum();
+        if !(n > 0.0 && n < wsum) {
+            return None;
+        }
+        let mean = (0..xs.nrows()).map(|r| w(r) * ln[r]).sum::<f64>() / n;
+        let var = (0..xs.nrows())
+            .map(|r| w(r) * (ln[r] - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        if !(mean.is_finite() && var.is_finite()) {
+            return None;
+        }
+        let p = model.n_parameters() as f64;
+        let penalty = match self.criterion {
+            Criterion::Aic => 2.0 * p,
+            _ => p * wsum.ln(),
+        };
+        let estimate = -2.0 * wsum * mean + penalty;
+        let noise = SCREEN_SIGMAS * var.sqrt() * wsum * (1.0 / n - 1.0 / wsum).sqrt();
+        Some((estimate - 2.0 * noise, estimate))
+    }
+
+    /// A cell's starts on the rows they run on, and the best of them: the cell's start
+    /// for the refinement on all rows, or its outcome when it cannot be fitted.
+    #[allow(clippy::too_many_arguments)]
+    fn start_cell<T: Float>(
         &self,
         x: ArrayView2<T>,
         weights: Option<ArrayView1<f64>>,
@@ -580,16 +746,15 @@ impl Selection {
         d: usize,
         partitions: &[Start],
         data_var: &[f64],
-        ids: &[Option<(Vec<u32>, usize)>],
         wsum: f64,
-    ) -> (Cell, Option<GmmModel>) {
+    ) -> Started {
         let cell = |outcome| Cell {
             k,
             covariance_type: ct,
             outcome,
         };
         if k > n_pos {
-            return (
+            return Started::Done(
                 cell(CellOutcome::Skipped(format!(
                     "{k} components need at least {k} rows; there are {n_pos}"
                 ))),
@@ -602,7 +767,7 @@ impl Selection {
                 GmmError::InvalidParam { reason, .. } => reason,
                 other => other.to_string(),
             };
-            return (cell(CellOutcome::Skipped(reason)), None);
+            return Started::Done(cell(CellOutcome::Skipped(reason)), None);
         }
         let starts: Vec<(&str, GaussianMixture)> = partitions
             .iter()
@@ -622,7 +787,7 @@ impl Selection {
                     candidates.push((name.to_string(), m, degenerate));
                 }
                 Err(GmmError::Interrupted) => {
-                    return (cell(CellOutcome::Failed("interrupted".into())), None)
+                    return Started::Done(cell(CellOutcome::Failed("interrupted".into())), None)
                 }
                 Err(e) => {
                     first_err.get_or_insert(e.to_string());
@@ -636,16 +801,18 @@ impl Selection {
             .filter(|c| !any_sound || !c.2)
             .max_by(|a, b| a.1.info().lower_bound.total_cmp(&b.1.info().lower_bound))
         else {
-            return (
+            return Started::Done(
                 cell(CellOutcome::Failed(first_err.unwrap_or_default())),
                 None,
             );
         };
-        // mclust's own convergence rule (relative change 1e-5) where it is looser than
-        // `screen_tol`: on large data a cell that cannot win need not be tighter than that
-        let ll = (start.info().lower_bound * wsum).abs();
-        let screen = self.screen_tol.max(SCREEN_REL_TOL * (1.0 + ll));
-        self.refine(k, ct, start, &name, x, weights, screen, data_var, ids, wsum)
+        Started::Pending {
+            k,
+            ct,
+            model: start,
+            name,
+            sound: any_sound,
+        }
     }
 
     /// The start partitions of K components on the rows the starts run on: the hc cut,
@@ -731,10 +898,39 @@ impl Selection {
             // a refinement that fails (a covariance that becomes singular) keeps the start
             Err(_) => start,
         };
-        let scores = match score(&model, x, weights, name) {
+        self.finish(k, ct, model, name, x, weights, true, data_var, ids, wsum)
+    }
+
+    /// Scores a cell's model on the rows of `x` and tests it for degenerate components;
+    /// `refined`: whether EM ran on these rows (a start kept from the subset is reported
+    /// as not converged, with no iterations).
+    #[allow(clippy::too_many_arguments)]
+    fn finish<T: Float>(
+        &self,
+        k: usize,
+        ct: CovarianceType,
+        model: GmmModel,
+        name: &str,
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        refined: bool,
+        data_var: &[f64],
+        ids: &[Option<(Vec<u32>, usize)>],
+        wsum: f64,
+    ) -> (Cell, Option<GmmModel>) {
+        let cell = |outcome| Cell {
+            k,
+            covariance_type: ct,
+            outcome,
+        };
+        let mut scores = match score(&model, x, weights, name) {
             Ok(s) => s,
             Err(e) => return (cell(CellOutcome::Failed(e.to_string())), None),
         };
+        if !refined {
+            scores.converged = false;
+            scores.n_iter = 0;
+        }
         let mut deg = degenerate_components(&model, wsum, data_var, self.reg_covar);
         // a shared covariance (EII, EEI, EEE) cannot narrow onto one value
         if deg.is_empty() && !ct.is_shared() && ids.iter().any(Option::is_some) {
@@ -769,6 +965,19 @@ fn remaining_gain(model: &GmmModel, wsum: f64) -> f64 {
         d2.abs()
     };
     rem.max(d2.abs()) * wsum
+}
+
+/// A cell after its starts: done (skipped, failed), or its best start, to refine.
+enum Started {
+    Done(Cell, Option<GmmModel>),
+    Pending {
+        k: usize,
+        ct: CovarianceType,
+        model: GmmModel,
+        name: String,
+        /// Whether the start has no degenerate component.
+        sound: bool,
+    },
 }
 
 /// One start of the cells of a K: a hard partition of the rows the starts run on.

@@ -441,6 +441,93 @@ fn inv_spd(a: &[f64], d: usize) -> Option<Vec<f64>> {
     Some(out)
 }
 
+/// The orthogonal polar factor of `f` (row-major `d×d`, as [`polar_orthogonal`]), by a
+/// one-sided Jacobi SVD of `F V` started from `v` (row-major, orthogonal): the right
+/// singular vectors of a previous, similar `F`, updated in place to this one's. The MM
+/// loops of EVE and VVE call it with slowly changing matrices, for which the columns of
+/// `F V` are already nearly orthogonal and one or two sweeps converge, where a cold start
+/// takes several. A singular `F` (its factor not unique) goes to [`polar_orthogonal`] and
+/// `v` is reset to the identity.
+fn polar_warm(f: &[f64], d: usize, v: &mut [f64]) -> Vec<f64> {
+    // columns contiguous: g[j*d + i] = (F V)[i][j], vc[j*d + i] = V[i][j]
+    let mut g = vec![0.0; d * d];
+    let mut vc = vec![0.0; d * d];
+    for j in 0..d {
+        for i in 0..d {
+            vc[j * d + i] = v[i * d + j];
+        }
+    }
+    for j in 0..d {
+        for i in 0..d {
+            g[j * d + i] = (0..d).map(|r| f[i * d + r] * vc[j * d + r]).sum();
+        }
+    }
+    for _sweep in 0..100 {
+        let mut rotated = false;
+        for i in 0..d {
+            for j in (i + 1)..d {
+                let (gi, gj) = (&g[i * d..(i + 1) * d], &g[j * d..(j + 1) * d]);
+                let (mut alpha, mut beta, mut gamma) = (0.0, 0.0, 0.0);
+                for (a, b) in gi.iter().zip(gj) {
+                    alpha += a * a;
+                    beta += b * b;
+                    gamma += a * b;
+                }
+                if gamma == 0.0 || gamma.abs() <= f64::EPSILON * (alpha * beta).sqrt() {
+                    continue;
+                }
+                rotated = true;
+                let zeta = (beta - alpha) / (2.0 * gamma);
+                let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
+                let c = 1.0 / (1.0 + t * t).sqrt();
+                let s = c * t;
+                for m in [&mut g, &mut vc] {
+                    let (lo, hi) = m.split_at_mut(j * d);
+                    for (a, b) in lo[i * d..(i + 1) * d].iter_mut().zip(&mut hi[..d]) {
+                        let (x, y) = (*a, *b);
+                        *a = c * x - s * y;
+                        *b = s * x + c * y;
+                    }
+                }
+            }
+        }
+        if !rotated {
+            break;
+        }
+    }
+    let sigma: Vec<f64> = (0..d)
+        .map(|j| {
+            g[j * d..(j + 1) * d]
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect();
+    let smax = sigma.iter().copied().fold(0.0, f64::max);
+    let tiny = smax * f64::EPSILON * d as f64;
+    if sigma.iter().any(|s| !(*s > tiny && s.is_finite())) {
+        v.iter_mut().enumerate().for_each(|(t, x)| {
+            *x = if t / d == t % d { 1.0 } else { 0.0 };
+        });
+        return polar_orthogonal(f, d);
+    }
+    let mut out = vec![0.0; d * d];
+    for r in 0..d {
+        for c in 0..d {
+            out[r * d + c] = (0..d)
+                .map(|j| g[j * d + r] / sigma[j] * vc[j * d + c])
+                .sum();
+        }
+    }
+    for j in 0..d {
+        for i in 0..d {
+            v[i * d + j] = vc[j * d + i];
+        }
+    }
+    out
+}
+
 /// `out = a b`.
 fn matmul(a: &[f64], b: &[f64], d: usize, out: &mut [f64]) {
     out.iter_mut().for_each(|v| *v = 0.0);
@@ -1432,6 +1519,10 @@ fn xve(st: &Stats, previous: Option<&Covariances>) -> Result<Covariances> {
     }
     let mut trgt_prev = f64::MAX / 2.0;
     let mut trgt;
+    // right singular vectors of the previous pass's two MM matrices (warm polar starts)
+    let mut v1 = vec![0.0; d * d];
+    (0..d).for_each(|i| v1[i * d + i] = 1.0);
+    let mut v2 = v1.clone();
     let mut iter = 0;
     loop {
         iter += 1;
@@ -1449,7 +1540,7 @@ fn xve(st: &Stats, previous: Option<&Covariances>) -> Result<Covariances> {
                 }
             }
         }
-        let q = polar_orthogonal(&f, d);
+        let q = polar_warm(&f, d, &mut v1);
         for i in 0..d {
             for j in 0..d {
                 dm[i * d + j] = q[j * d + i];
@@ -1469,7 +1560,7 @@ fn xve(st: &Stats, previous: Option<&Covariances>) -> Result<Covariances> {
                 }
             }
         }
-        dm = polar_orthogonal(&f, d);
+        dm = polar_warm(&f, d, &mut v2);
         // shapes (and volumes for VVE), objective Σ_k tr(Dᵀ W_k D A_k⁻¹)
         trgt = 0.0;
         for c in 0..k {
@@ -2132,6 +2223,36 @@ mod tests {
         assert_eq!(p.dof, 5.0);
         let p = default_prior(Family::VEI, 2, 3, mean.view(), cov.view());
         assert_eq!(p.scale, PriorScale::Scalar(fac * 12.0 / 3.0));
+    }
+
+    #[test]
+    fn warm_polar_factor_is_the_polar_factor() {
+        let d = 5;
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut v = vec![0.0; d * d];
+        (0..d).for_each(|i| v[i * d + i] = 1.0);
+        let mut f: Vec<f64> = (0..d * d)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        for step in 0..6 {
+            // a cold start (identity) first, then warm starts from a drifting matrix
+            let want = polar_orthogonal(&f, d);
+            let got = polar_warm(&f, d, &mut v);
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-12, "step {step}: {a} vs {b}");
+            }
+            f.iter_mut()
+                .for_each(|x| *x += 0.05 * rng.random_range(-1.0..1.0));
+        }
+        // a singular matrix falls back and resets the warm start
+        let mut sing = f.clone();
+        for j in 0..d {
+            sing[(d - 1) * d + j] = sing[j];
+        }
+        let got = polar_warm(&sing, d, &mut v);
+        assert_eq!(got, polar_orthogonal(&sing, d));
+        assert_eq!(v[0], 1.0);
+        assert_eq!(v[1], 0.0);
     }
 
     #[test]
