@@ -64,10 +64,13 @@ pub struct ModelArgs {
     /// Least squared distance of a pixel itself, in units of --var-threshold, to be foreground by support.
     #[arg(long)]
     pub support_floor: Option<f32>,
-    /// Learning-rate factor (0, 1] at pixels that were foreground in the previous frame.
+    /// Learning-rate factor (0, 1] at pixels that were foreground in the previous frame
+    /// (default 0.05; `video track` 0.25, so that ghosts of objects present at the start
+    /// fade sooner).
     #[arg(long)]
     pub foreground_rate: Option<f32>,
-    /// Frames a pixel may stay foreground and keep the reduced learning rate.
+    /// Frames a pixel may stay foreground and keep the reduced learning rate (default
+    /// 1000; `video track` 100).
     #[arg(long)]
     pub foreground_hold: Option<u32>,
     /// Pixels whose mask toggles this often (decaying count) learn at the full rate.
@@ -77,10 +80,14 @@ pub struct ModelArgs {
     /// pixels beside the background also learn their closest background neighbour's colour.
     #[arg(long)]
     pub propagation_rate: Option<f32>,
-    /// No displacement test (by default a foreground pixel that matches the strongest mode
-    /// of one of its 8 neighbours is background: camera shake, leaves, compression).
+    /// No displacement test (by default, in `subtract`, a foreground pixel that matches the
+    /// strongest mode of one of its 8 neighbours is background: camera shake, leaves,
+    /// compression).
     #[arg(long)]
     pub no_displacement: bool,
+    /// The displacement test on (`video track` runs without it by default).
+    #[arg(long, conflicts_with = "no_displacement")]
+    pub displacement: bool,
     /// Threshold of the displacement test, in units of --var-threshold.
     #[arg(long)]
     pub displacement_threshold: Option<f32>,
@@ -114,11 +121,12 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    fn options(&self) -> Result<SubtractOptions> {
+    /// The options, from `base` (the command's defaults) and the flags given.
+    fn options(&self, base: ModelParams) -> Result<SubtractOptions> {
         let mut model = if self.opencv {
             ModelParams::opencv()
         } else {
-            ModelParams::default()
+            base
         };
         model.method = match self
             .method
@@ -168,6 +176,9 @@ impl ModelArgs {
         }
         if self.no_displacement {
             model.displacement = false;
+        }
+        if self.displacement {
+            model.displacement = true;
         }
         if let Some(t) = self.displacement_threshold {
             model.displacement_threshold = t;
@@ -311,7 +322,7 @@ fn clear_line(quiet: bool) {
 pub fn run(cmd: &VideoCommand) -> Result<()> {
     match cmd {
         VideoCommand::Subtract(a) => {
-            let opts = a.model.options()?;
+            let opts = a.model.options(ModelParams::default())?;
             let mut p = progress(a.model.quiet);
             let r = gaussmix_video::subtract(&a.input, &a.output, &opts, &mut p);
             clear_line(a.model.quiet);
@@ -331,7 +342,7 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
             Ok(())
         }
         VideoCommand::Track(a) => {
-            let subtract = a.model.options()?;
+            let subtract = a.model.options(ModelParams::for_tracking())?;
             let annotate_range = match &a.annotate_range {
                 None => None,
                 Some(v) if v.len() == 2 && v[0] >= 1 && v[0] <= v[1] => Some((v[0], v[1])),

@@ -35,7 +35,9 @@
 //! - [`mod@track`]: multi-object tracking (constant-velocity Kalman filter per track,
 //!   Hungarian assignment on IoU / distance and colour, births after 3 hits, deaths after
 //!   8 misses; tracks merged in one blob coast on their predictions, lost tracks are found
-//!   again by colour; ghosts of what stood in the first frames are not reported);
+//!   again by colour; ghosts of what stood in the first frames are not reported; its
+//!   background model is [`ModelParams::for_tracking`], with lighter foreground feedback
+//!   and no displacement test, so such ghosts fade sooner);
 //! - [`colour`]: a small Gaussian mixture of a tracked object's colours (opt-in colour term
 //!   of the assignment, [`track::TrackerOptions::colour_model`]);
 //! - [`source`]: frames from a folder of images (CDnet layout or any jpg/png/bmp folder)

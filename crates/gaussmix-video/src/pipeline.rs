@@ -53,8 +53,9 @@ pub struct SubtractReport {
     pub elapsed: Duration,
 }
 
-/// Options of [`track`].
-#[derive(Clone, Debug, Default)]
+/// Options of [`track`]. The default background model is
+/// [`ModelParams::for_tracking`], not the subtraction default.
+#[derive(Clone, Debug)]
 pub struct TrackOptions {
     /// Background subtraction settings.
     pub subtract: SubtractOptions,
@@ -72,6 +73,23 @@ pub struct TrackOptions {
     pub annotate_range: Option<(usize, usize)>,
     /// Frame rate of an annotated video (0 means 25).
     pub fps: f64,
+}
+
+impl Default for TrackOptions {
+    fn default() -> Self {
+        TrackOptions {
+            subtract: SubtractOptions {
+                model: ModelParams::for_tracking(),
+                ..Default::default()
+            },
+            tracker: TrackerOptions::default(),
+            csv: None,
+            format: TrackFormat::default(),
+            annotate: None,
+            annotate_range: None,
+            fps: 0.0,
+        }
+    }
 }
 
 /// What [`track`] found.
