@@ -64,7 +64,7 @@ use crate::kalman::{BoxKalman, KalmanNoise};
 use crate::post::Blob;
 
 impl crate::model::ModelParams {
-    /// The background model [`crate::track`] starts from: [`ModelParams::default`] with
+    /// The background model [`crate::track()`] starts from: [`ModelParams::default`] with
     /// lighter foreground feedback (`foreground_rate` 0.25, `foreground_hold` 100) and no
     /// displacement test, the settings the tracker was tuned and confirmed with.
     ///

@@ -37,7 +37,7 @@
 //! on the rows it was fitted to). Its bound is the criterion of the total log-likelihood
 //! `N·(m̂ + 8·s·√(1/n − 1/N))`, s the spread of the per-row log-likelihoods on the subset:
 //! eight standard errors of the subset's mean above the estimate. The cells whose bound is
-//! within [`FINALIST_MARGIN`] of the best estimate are refined on all rows first; each other
+//! within 10 (the finalist margin) of the best estimate are refined on all rows first; each other
 //! cell is refined only if its bound reaches the best value those refinements found, and
 //! otherwise keeps its start, scored on all rows and reported as not converged with no
 //! iterations (it cannot be chosen: its criterion is far above the best). On data that
