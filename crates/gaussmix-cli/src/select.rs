@@ -163,7 +163,18 @@ pub fn family_label(ct: CovarianceType) -> String {
     }
 }
 
-/// The human table of a selection, best row marked with `*`.
+/// The note of a cell that kept its start (library docs of `gaussmix::select`, *Cells that
+/// cannot win*).
+const KEPT_START: &str =
+    "start kept: its optimistic bound cannot reach the best (scored on all rows, not refined)";
+
+/// Whether a cell kept its start from the subset instead of a refinement on all rows.
+fn kept_start(s: &gaussmix::select::Scores) -> bool {
+    !s.converged && s.n_iter == 0
+}
+
+/// The human table of a selection, best row marked with `*`; in the `converged` column,
+/// `start` marks a cell that kept its start (it cannot win).
 pub fn format_table(r: &SelectionResult) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -183,7 +194,13 @@ pub fn format_table(r: &SelectionResult) -> String {
                 s.aic,
                 s.icl,
                 s.icl_soft,
-                if s.converged { "yes" } else { "no" },
+                if s.converged {
+                    "yes"
+                } else if kept_start(s) {
+                    "start"
+                } else {
+                    "no"
+                },
                 s.start
             )
         };
@@ -202,6 +219,19 @@ pub fn format_table(r: &SelectionResult) -> String {
                 writeln!(out, "{mark} {:>3}  {label:<15}  failed: {why}", c.k)
             }
         };
+    }
+    let kept = r
+        .cells
+        .iter()
+        .filter(|c| matches!(&c.outcome, CellOutcome::Fitted(s) if kept_start(s)))
+        .count();
+    if kept > 0 {
+        let _ = writeln!(
+            out,
+            "{kept} cells marked `start` kept their start from the row subset: an optimistic \
+             bound shows they cannot reach the best, so they were scored on all rows but not \
+             refined (their criteria are upper estimates)"
+        );
     }
     if let Some(b) = r.best {
         let c = &r.cells[b];
@@ -224,6 +254,7 @@ fn table_rows(r: &SelectionResult) -> Vec<Vec<String>> {
         .map(|(i, c)| {
             let mut row = vec![c.k.to_string(), c.covariance_type.mclust_name().to_string()];
             let (status, note) = match &c.outcome {
+                CellOutcome::Fitted(s) if kept_start(s) => ("fitted", KEPT_START.to_string()),
                 CellOutcome::Fitted(_) => ("fitted", String::new()),
                 CellOutcome::Degenerate { reason, .. } => ("degenerate", reason.clone()),
                 CellOutcome::Skipped(w) => ("skipped", w.clone()),

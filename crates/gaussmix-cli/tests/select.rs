@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+mod common;
+
 fn gaussmix() -> Command {
     Command::cargo_bin("gaussmix").unwrap()
 }
@@ -280,4 +282,44 @@ fn default_selection_on_faithful_is_eee_3_as_mclust() {
     assert!(bic <= 2314.33, "BIC {bic}");
     // 14 families × 9 values of k
     assert_eq!(t.lines().count(), 1 + 14 * 9);
+}
+
+/// On data larger than the row subset the starts run on, cells that cannot win keep their
+/// start: the table marks them (`start` in the converged column, a note in the CSV) and
+/// says why, and the chosen model is a refined one.
+#[test]
+fn cells_that_cannot_win_are_marked_as_kept_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut u = common::uniform(7);
+    let mut text = String::from("a,b\n");
+    for i in 0..6000 {
+        let (cx, cy) = [(0.0, 0.0), (8.0, 1.0), (2.0, 9.0)][i % 3];
+        text.push_str(&format!("{},{}\n", cx + u() - 0.5, cy + 2.0 * (u() - 0.5)));
+    }
+    let data = write(dir.path(), "three.csv", &text);
+    let table = dir.path().join("t.csv");
+    let out = gaussmix()
+        .args(["select"])
+        .arg(&data)
+        .args(["-k", "1..4", "--covariance", "all", "--threads", "1", "-o"])
+        .arg(dir.path().join("m.json"))
+        .arg("--table")
+        .arg(&table)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let stdout = String::from_utf8(out).unwrap();
+    assert!(stdout.contains("kept their start"), "{stdout}");
+    let rows = std::fs::read_to_string(&table).unwrap();
+    let kept: Vec<&str> = rows.lines().filter(|l| l.contains("start kept")).collect();
+    assert!(!kept.is_empty(), "{rows}");
+    for l in &kept {
+        assert!(l.contains(",false,"), "a kept start is not converged: {l}");
+        assert!(l.ends_with(",false"), "a kept start is never the best: {l}");
+    }
+    let best: Vec<&str> = rows.lines().filter(|l| l.ends_with(",true")).collect();
+    assert_eq!(best.len(), 1);
+    assert!(!best[0].contains("start kept"));
 }
