@@ -80,6 +80,10 @@ pub fn select<'py>(
         d.set_item("covariance_type", cell.covariance_type.name())?;
         d.set_item("mclust_name", cell.covariance_type.mclust_name())?;
         let (status, reason) = match &cell.outcome {
+            CellOutcome::Fitted(s) if s.kept_start() => (
+                "fitted",
+                Some(gaussmix::select::KEPT_START_NOTE.to_string()),
+            ),
             CellOutcome::Fitted(_) => ("fitted", None),
             CellOutcome::Degenerate { reason, .. } => ("degenerate", Some(reason.clone())),
             CellOutcome::Skipped(why) => ("skipped", Some(why.clone())),

@@ -163,16 +163,6 @@ pub fn family_label(ct: CovarianceType) -> String {
     }
 }
 
-/// The note of a cell that kept its start (library docs of `gaussmix::select`, *Cells that
-/// cannot win*).
-const KEPT_START: &str =
-    "start kept: its optimistic bound cannot reach the best (scored on all rows, not refined)";
-
-/// Whether a cell kept its start from the subset instead of a refinement on all rows.
-fn kept_start(s: &gaussmix::select::Scores) -> bool {
-    !s.converged && s.n_iter == 0
-}
-
 /// The human table of a selection, best row marked with `*`; in the `converged` column,
 /// `start` marks a cell that kept its start (it cannot win).
 pub fn format_table(r: &SelectionResult) -> String {
@@ -196,7 +186,7 @@ pub fn format_table(r: &SelectionResult) -> String {
                 s.icl_soft,
                 if s.converged {
                     "yes"
-                } else if kept_start(s) {
+                } else if s.kept_start() {
                     "start"
                 } else {
                     "no"
@@ -223,7 +213,7 @@ pub fn format_table(r: &SelectionResult) -> String {
     let kept = r
         .cells
         .iter()
-        .filter(|c| matches!(&c.outcome, CellOutcome::Fitted(s) if kept_start(s)))
+        .filter(|c| matches!(&c.outcome, CellOutcome::Fitted(s) if s.kept_start()))
         .count();
     if kept > 0 {
         let _ = writeln!(
@@ -254,7 +244,9 @@ fn table_rows(r: &SelectionResult) -> Vec<Vec<String>> {
         .map(|(i, c)| {
             let mut row = vec![c.k.to_string(), c.covariance_type.mclust_name().to_string()];
             let (status, note) = match &c.outcome {
-                CellOutcome::Fitted(s) if kept_start(s) => ("fitted", KEPT_START.to_string()),
+                CellOutcome::Fitted(s) if s.kept_start() => {
+                    ("fitted", gaussmix::select::KEPT_START_NOTE.to_string())
+                }
                 CellOutcome::Fitted(_) => ("fitted", String::new()),
                 CellOutcome::Degenerate { reason, .. } => ("degenerate", reason.clone()),
                 CellOutcome::Skipped(w) => ("skipped", w.clone()),

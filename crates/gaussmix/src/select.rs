@@ -157,7 +157,18 @@ pub struct Scores {
     pub start: String,
 }
 
+/// The note of a cell that [kept its start](Scores::kept_start), for tables.
+pub const KEPT_START_NOTE: &str =
+    "start kept: its optimistic bound cannot reach the best (scored on all rows, not refined)";
+
 impl Scores {
+    /// Whether the cell kept its start from the row subset instead of a refinement on all
+    /// rows (module docs, *Cells that cannot win*): its criterion is an upper estimate of
+    /// what a refinement would give, and it cannot be chosen.
+    pub fn kept_start(&self) -> bool {
+        !self.converged && self.n_iter == 0
+    }
+
     /// The value of a criterion.
     pub fn get(&self, c: Criterion) -> f64 {
         match c {
