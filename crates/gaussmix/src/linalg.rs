@@ -208,18 +208,12 @@ pub(crate) fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     (w, vs)
 }
 
-/// Orthogonal polar factor `U Vᵀ` of a square matrix `F = U Σ Vᵀ` (row-major, `d×d`): the
-/// orthogonal matrix nearest to `F`. Computed by a one-sided (Hestenes) Jacobi SVD, which
-/// keeps small singular values accurate; when `F` is singular the left singular vectors of
-/// its null space are completed by Gram–Schmidt (the factor is then not unique).
-pub(crate) fn polar_orthogonal(f: &[f64], d: usize) -> Vec<f64> {
-    debug_assert_eq!(f.len(), d * d);
-    // columns stored contiguously: g[j*d + i] = F[i][j]; v likewise (V's columns)
-    let mut g = transpose(f, d);
-    let mut v = vec![0.0; d * d];
-    for i in 0..d {
-        v[i * d + i] = 1.0;
-    }
+/// One-sided (Hestenes) Jacobi: rotates pairs of the columns of `g` (`d×d`, each column
+/// stored contiguously) until every pair is orthogonal to working precision, applying the
+/// same rotations to the columns of `v` (stored likewise); returns the columns' norms, the
+/// singular values of the matrix `g` started as. With `v` the identity, `g` ends as
+/// `U Σ` and `v` as `V` of the SVD of the starting `g`.
+pub(crate) fn one_sided_jacobi(g: &mut [f64], v: &mut [f64], d: usize) -> Vec<f64> {
     for _sweep in 0..100 {
         let mut rotated = false;
         for i in 0..d {
@@ -256,7 +250,7 @@ pub(crate) fn polar_orthogonal(f: &[f64], d: usize) -> Vec<f64> {
             break;
         }
     }
-    let sigma: Vec<f64> = (0..d)
+    (0..d)
         .map(|j| {
             g[j * d..(j + 1) * d]
                 .iter()
@@ -264,7 +258,22 @@ pub(crate) fn polar_orthogonal(f: &[f64], d: usize) -> Vec<f64> {
                 .sum::<f64>()
                 .sqrt()
         })
-        .collect();
+        .collect()
+}
+
+/// Orthogonal polar factor `U Vᵀ` of a square matrix `F = U Σ Vᵀ` (row-major, `d×d`): the
+/// orthogonal matrix nearest to `F`. Computed by a one-sided (Hestenes) Jacobi SVD, which
+/// keeps small singular values accurate; when `F` is singular the left singular vectors of
+/// its null space are completed by Gram–Schmidt (the factor is then not unique).
+pub(crate) fn polar_orthogonal(f: &[f64], d: usize) -> Vec<f64> {
+    debug_assert_eq!(f.len(), d * d);
+    // columns stored contiguously: g[j*d + i] = F[i][j]; v likewise (V's columns)
+    let mut g = transpose(f, d);
+    let mut v = vec![0.0; d * d];
+    for i in 0..d {
+        v[i * d + i] = 1.0;
+    }
+    let sigma = one_sided_jacobi(&mut g, &mut v, d);
     let smax = sigma.iter().copied().fold(0.0, f64::max);
     let tiny = smax * f64::EPSILON * d as f64;
     // left singular vectors u_j = g_j / σ_j, completing the null space

@@ -462,48 +462,7 @@ fn polar_warm(f: &[f64], d: usize, v: &mut [f64]) -> Vec<f64> {
             g[j * d + i] = (0..d).map(|r| f[i * d + r] * vc[j * d + r]).sum();
         }
     }
-    for _sweep in 0..100 {
-        let mut rotated = false;
-        for i in 0..d {
-            for j in (i + 1)..d {
-                let (gi, gj) = (&g[i * d..(i + 1) * d], &g[j * d..(j + 1) * d]);
-                let (mut alpha, mut beta, mut gamma) = (0.0, 0.0, 0.0);
-                for (a, b) in gi.iter().zip(gj) {
-                    alpha += a * a;
-                    beta += b * b;
-                    gamma += a * b;
-                }
-                if gamma == 0.0 || gamma.abs() <= f64::EPSILON * (alpha * beta).sqrt() {
-                    continue;
-                }
-                rotated = true;
-                let zeta = (beta - alpha) / (2.0 * gamma);
-                let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
-                let c = 1.0 / (1.0 + t * t).sqrt();
-                let s = c * t;
-                for m in [&mut g, &mut vc] {
-                    let (lo, hi) = m.split_at_mut(j * d);
-                    for (a, b) in lo[i * d..(i + 1) * d].iter_mut().zip(&mut hi[..d]) {
-                        let (x, y) = (*a, *b);
-                        *a = c * x - s * y;
-                        *b = s * x + c * y;
-                    }
-                }
-            }
-        }
-        if !rotated {
-            break;
-        }
-    }
-    let sigma: Vec<f64> = (0..d)
-        .map(|j| {
-            g[j * d..(j + 1) * d]
-                .iter()
-                .map(|x| x * x)
-                .sum::<f64>()
-                .sqrt()
-        })
-        .collect();
+    let sigma = crate::linalg::one_sided_jacobi(&mut g, &mut vc, d);
     let smax = sigma.iter().copied().fold(0.0, f64::max);
     let tiny = smax * f64::EPSILON * d as f64;
     if sigma.iter().any(|s| !(*s > tiny && s.is_finite())) {
