@@ -6,7 +6,8 @@ Prints frames/s for
   2. the whole subtract loop: imread + apply + imwrite(PNG) per frame,
   3. MOG2 apply() on the synthetic 640x480 colour video of ../../../shared/bench/mog2_bench.py
      (same generator, re-implemented here so the Rust side can reproduce it).
-Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 bench/video/opencv_bench.py SEQ_DIR [--repeat 3]
+Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 bench/video/opencv_bench.py SEQ_DIR [--repeat 3] [--quick]
+(--quick: 1. with defaults only, for alternating with video_bench's --quick)
 """
 import argparse, glob, os, shutil, tempfile, time
 import cv2, numpy as np
@@ -15,6 +16,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("seq")
 ap.add_argument("--repeat", type=int, default=3)
 ap.add_argument("--synthetic-frames", type=int, default=300)
+ap.add_argument("--quick", action="store_true", help="only apply() with defaults on SEQ")
 a = ap.parse_args()
 cv2.setNumThreads(1)
 files = sorted(glob.glob(os.path.join(a.seq, "input", "*.jpg")) + glob.glob(os.path.join(a.seq, "input", "*.png")))
@@ -47,6 +49,8 @@ def full_loop():
 
 print(f"opencv {cv2.__version__} threads={cv2.getNumThreads()} sequence={a.seq} {w}x{h} frames={len(files)}")
 print(f"opencv apply-only (defaults)            {apply_only(imgs):8.1f} frames/s")
+if a.quick:
+    raise SystemExit(0)
 print(f"opencv apply-only (no shadows)          {apply_only(imgs, detectShadows=False):8.1f} frames/s")
 print(f"opencv imread+apply+imwrite(png)        {best(full_loop):8.1f} frames/s")
 

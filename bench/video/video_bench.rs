@@ -1,14 +1,21 @@
 //! gaussmix-video benchmark: frames/s of the model update alone and of a whole
 //! `subtract` run (decode + update + clean-up + PNG writing), plus CDnet scores.
 //!
-//! cargo bench -p gaussmix-video --bench video_bench -- [SEQ_DIR] [--threads N] [--repeat R] [--synthetic FILE.npy]
+//! cargo bench -p gaussmix-video --bench video_bench -- [SEQ_DIR] [--threads N] [--repeat R] [--synthetic FILE.npy] [--quick]
+//!
+//! `--quick` prints only the model update with the default parameters (to alternate with
+//! `opencv_bench.py --quick` on a shared machine). `--hash` prints, instead of timings, a
+//! hash of every mask of the sequence under several settings (defaults with and without
+//! the clean-up, OpenCV's defaults, each kernel, grey, an odd width, neighbourhood support,
+//! propagation), so an optimisation can be checked to leave the masks byte-identical.
 //!
 //! SEQ_DIR defaults to ../shared/data/video/highway from the workspace root. `--synthetic`
 //! reads the 640x480 colour video that bench/video/opencv_bench.py saves
 //! (/tmp/gaussmix_synth/color640.npy by default) so both sides time the same frames.
 
-use gaussmix_video::model::{BackgroundModel, ModelParams};
+use gaussmix_video::model::{BackgroundModel, Kernel, ModelParams};
 use gaussmix_video::source::{FrameSource, ImageFolder};
+use gaussmix_video::PostProcess;
 use gaussmix_video::{evaluate, subtract, SubtractOptions};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -33,6 +40,117 @@ fn apply_fps(
         best = best.max(frames.len() as f64 / t.elapsed().as_secs_f64());
     }
     best
+}
+
+/// FNV-1a over the masks of every frame under `p` (cleaned with `post` when given).
+fn mask_hash(
+    frames: &[Vec<u8>],
+    w: usize,
+    h: usize,
+    c: usize,
+    p: &ModelParams,
+    post: Option<&PostProcess>,
+) -> (u64, usize) {
+    let mut m = BackgroundModel::new(p, w, h, c, 1).expect("model");
+    let mut mask = vec![0u8; w * h];
+    let mut hash = 0xcbf29ce484222325u64;
+    let mut fg = 0usize;
+    for f in frames {
+        m.apply(f, &mut mask).expect("apply");
+        if let Some(post) = post {
+            post.apply(&mut mask, w, h);
+        }
+        for &b in &mask {
+            hash = (hash ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+        fg += mask.iter().filter(|&&b| b == 255).count();
+    }
+    (hash, fg)
+}
+
+/// Prints [`mask_hash`] for the settings an optimisation must leave unchanged.
+fn print_hashes(name: &str, frames: &[Vec<u8>], w: usize, h: usize, c: usize) {
+    let d = ModelParams::default();
+    let grey: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| {
+            f.chunks(c)
+                .map(|p| (p.iter().map(|&v| v as u32).sum::<u32>() / c as u32) as u8)
+                .collect()
+        })
+        .collect();
+    let w2 = w - 5;
+    let odd: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| f.chunks(w * c).flat_map(|r| r[..w2 * c].to_vec()).collect())
+        .collect();
+    let mut cases: Vec<(String, ModelParams)> = vec![
+        ("defaults".into(), d.clone()),
+        ("opencv".into(), ModelParams::opencv()),
+        (
+            "no-shadows".into(),
+            ModelParams {
+                detect_shadows: false,
+                ..d.clone()
+            },
+        ),
+        (
+            "support-2".into(),
+            ModelParams {
+                support_radius: 2,
+                ..d.clone()
+            },
+        ),
+        (
+            "propagation-1".into(),
+            ModelParams {
+                propagation_rate: 1.0,
+                ..d.clone()
+            },
+        ),
+        (
+            "fixed-rate-0.01".into(),
+            ModelParams {
+                learning_rate: gaussmix_video::LearningRate::Fixed(0.01),
+                ..d.clone()
+            },
+        ),
+        (
+            "stauffer-grimson".into(),
+            ModelParams {
+                method: gaussmix_video::Method::StaufferGrimson,
+                ..d.clone()
+            },
+        ),
+    ];
+    for k in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+        cases.push((
+            format!("defaults-{k:?}"),
+            ModelParams {
+                kernel: k,
+                ..d.clone()
+            },
+        ));
+    }
+    for (label, p) in &cases {
+        let (hh, fg) = mask_hash(frames, w, h, c, p, None);
+        println!("hash {name} {label:<24} {hh:016x} fg={fg}");
+    }
+    let post = PostProcess::default();
+    let (hh, fg) = mask_hash(frames, w, h, c, &d, Some(&post));
+    println!("hash {name} {:<24} {hh:016x} fg={fg}", "defaults+post");
+    if c == 3 {
+        let g = ModelParams {
+            grey_shadows: true,
+            ..d.clone()
+        };
+        for (label, p) in [("grey", &d), ("grey-shadows", &g)] {
+            let (hh, fg) = mask_hash(&grey, w, h, 1, p, None);
+            println!("hash {name} {label:<24} {hh:016x} fg={fg}");
+        }
+    }
+    let (hh, fg) = mask_hash(&odd, w2, h, c, &d, Some(&post));
+    println!("hash {name} {:<24} {hh:016x} fg={fg}", "odd-width+post");
 }
 
 /// Reads a C-order uint8 .npy of shape (T, H, W, 3).
@@ -64,6 +182,8 @@ fn main() {
     let mut threads = 1usize;
     let mut repeat = 3usize;
     let mut synth = PathBuf::from("/tmp/gaussmix_synth/color640.npy");
+    let mut quick = false;
+    let mut hash = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--threads" => {
@@ -78,6 +198,8 @@ fn main() {
                     .and_then(|v| v.parse().ok())
                     .expect("--repeat R")
             }
+            "--quick" => quick = true,
+            "--hash" => hash = true,
             "--synthetic" => synth = PathBuf::from(args.next().expect("--synthetic FILE")),
             _ => seq = Some(PathBuf::from(a)),
         }
@@ -95,6 +217,13 @@ fn main() {
         frames.push(buf.clone());
     }
     let decode = frames.len() as f64 / t.elapsed().as_secs_f64();
+    if hash {
+        print_hashes(&seq.display().to_string(), &frames, w, h, c);
+        if let Some((sw, sh, sf)) = read_npy(&synth) {
+            print_hashes(&synth.display().to_string(), &sf, sw, sh, 3);
+        }
+        return;
+    }
     let kernel = BackgroundModel::new(&ModelParams::default(), w, h, c, 1)
         .unwrap()
         .kernel();
@@ -114,6 +243,9 @@ fn main() {
         "apply, defaults                           {:8.1} frames/s",
         apply_fps(&frames, w, h, c, &defaults, threads, repeat)
     );
+    if quick {
+        return;
+    }
     println!(
         "apply, OpenCV defaults (no compensation)  {:8.1} frames/s",
         apply_fps(&frames, w, h, c, &opencv, threads, repeat)
