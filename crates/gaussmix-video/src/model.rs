@@ -621,6 +621,83 @@ pub(crate) fn displace(
     }
 }
 
+/// [`displace`] on the fast model's tiled state, with the same decisions: rows without a
+/// [`MASK_FOREGROUND`] pixel are skipped eight mask bytes at a time (0, 127 and 255 differ
+/// in the top bit only for 255), a neighbour's strongest mode is read at its offset in
+/// the tile (no division per neighbour), and the mask is changed in place (a pixel's
+/// decision reads only its own mask value, so no copy of the mask is needed).
+#[allow(clippy::too_many_arguments)]
+fn displace_tiled(
+    frame: &[u8],
+    mask: &mut [u8],
+    state: &[f32],
+    row_len: usize,
+    width: usize,
+    height: usize,
+    channels: usize,
+    m: usize,
+    inv_gain: f32,
+    tb: f32,
+) {
+    let c = channels;
+    // Floats per tile, and the variance line of mode 0 in a tile (its means follow).
+    let tstride = m * (2 + c) * TILE;
+    let vline = idx(0, 1, 0, c, m);
+    debug_assert_eq!(vline, m * TILE);
+    for y in 0..height {
+        let mrow = &mut mask[y * width..(y + 1) * width];
+        let mut any = false;
+        let (words, tail) = mrow.as_chunks::<8>();
+        for wd in words {
+            any |= u64::from_ne_bytes(*wd) & 0x8080_8080_8080_8080 != 0;
+        }
+        for &b in tail {
+            any |= b == MASK_FOREGROUND;
+        }
+        if !any {
+            continue;
+        }
+        let (y0, y1) = (y.saturating_sub(1), (y + 1).min(height - 1));
+        let frow = &frame[y * width * c..(y + 1) * width * c];
+        for x in 0..width {
+            if mrow[x] != MASK_FOREGROUND {
+                continue;
+            }
+            let mut v = [0.0f32; 3];
+            for ch in 0..c {
+                v[ch] = frow[x * c + ch] as f32 * inv_gain;
+            }
+            let (x0, x1) = (x.saturating_sub(1), (x + 1).min(width - 1));
+            let mut hit = false;
+            'n: for ny in y0..=y1 {
+                let srow = &state[ny * row_len..(ny + 1) * row_len];
+                for nx in x0..=x1 {
+                    if ny == y && nx == x {
+                        continue;
+                    }
+                    let t = &srow[(nx / TILE) * tstride + nx % TILE..];
+                    if t[0] <= 0.0 {
+                        continue;
+                    }
+                    let var = t[vline];
+                    let mut d2 = 0.0f32;
+                    for ch in 0..c {
+                        let d = t[vline + (1 + ch) * TILE] - v[ch];
+                        d2 += d * d;
+                    }
+                    if d2 < tb * var {
+                        hit = true;
+                        break 'n;
+                    }
+                }
+            }
+            if hit {
+                mrow[x] = MASK_BACKGROUND;
+            }
+        }
+    }
+}
+
 /// The sparse grid of pixels the illumination gain is measured on: every 8th pixel of
 /// every 8th row, starting at (4, 4) (1200 pixels of a 320×240 frame).
 pub(crate) struct Grid {
@@ -720,8 +797,6 @@ pub struct BackgroundModel {
     run: Vec<u32>,
     /// Decaying count of mask changes per pixel.
     blink: Vec<f32>,
-    /// A copy of the mask for the displacement test.
-    mask_scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for BackgroundModel {
@@ -854,7 +929,6 @@ impl BackgroundModel {
             } else {
                 Vec::new()
             },
-            mask_scratch: Vec::new(),
         })
     }
 
@@ -1019,27 +1093,17 @@ impl BackgroundModel {
             );
         }
         if self.params.displacement {
-            let (row_len, state) = (self.row_len, &self.state);
-            displace(
+            displace_tiled(
                 frame,
                 mask,
+                &self.state,
+                self.row_len,
                 w,
                 self.height,
                 c,
+                m,
                 coef.inv_gain,
                 coef.tb * self.params.displacement_threshold,
-                &mut self.mask_scratch,
-                |j, mu| {
-                    let (py, px) = (j / w, j % w);
-                    let row = &state[py * row_len..(py + 1) * row_len];
-                    if row[idx(0, 0, px, c, m)] <= 0.0 {
-                        return None;
-                    }
-                    for ch in 0..c {
-                        mu[ch] = row[idx(0, 2 + ch, px, c, m)];
-                    }
-                    Some(row[idx(0, 1, px, c, m)])
-                },
             );
         }
         if self.params.propagation_rate > 0.0 && method == Method::Zivkovic {
@@ -1318,11 +1382,23 @@ fn zivkovic_row<const C: usize, const L: usize>(
         let mut a1 = [k.alpha1; L];
         let mut pr = [k.prune; L];
         if feedback {
-            for l in 0..L.min(width - p) {
-                let f = slow[p + l] != 0;
-                al[l] = if f { k.alpha_fg } else { k.alpha };
-                a1[l] = if f { k.alpha1_fg } else { k.alpha1 };
-                pr[l] = if f { k.prune_fg } else { k.prune };
+            // A fixed-length copy (lanes past the row's end read 0: the full rate, as
+            // before) so the blends below are whole-vector selects; most chunks have no
+            // slow lane at all.
+            let mut sl = [0u8; L];
+            let n = L.min(width - p);
+            sl[..n].copy_from_slice(&slow[p..p + n]);
+            let mut any = false;
+            for &f in &sl {
+                any |= f != 0;
+            }
+            if any {
+                for l in 0..L {
+                    let f = sl[l] != 0;
+                    al[l] = if f { k.alpha_fg } else { k.alpha };
+                    a1[l] = if f { k.alpha1_fg } else { k.alpha1 };
+                    pr[l] = if f { k.prune_fg } else { k.prune };
+                }
             }
         }
         // How many leading mode slots are used by any lane of this chunk.
