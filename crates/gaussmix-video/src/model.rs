@@ -493,6 +493,44 @@ pub(crate) fn feedback(
     hold: u32,
     blink_limit: f32,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            unsafe { feedback_avx2(mask, run, blink, slow, hold, blink_limit) };
+            return;
+        }
+    }
+    feedback_plain(mask, run, blink, slow, hold, blink_limit);
+}
+
+/// [`feedback`] compiled for AVX2 (the same operations, eight pixels at a time; without
+/// it the loop over mixed-width planes stays scalar).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn feedback_avx2(
+    mask: &[u8],
+    run: &mut [u32],
+    blink: &mut [f32],
+    slow: &mut [u8],
+    hold: u32,
+    blink_limit: f32,
+) {
+    feedback_plain(mask, run, blink, slow, hold, blink_limit);
+}
+
+#[inline(always)]
+fn feedback_plain(
+    mask: &[u8],
+    run: &mut [u32],
+    blink: &mut [f32],
+    slow: &mut [u8],
+    hold: u32,
+    blink_limit: f32,
+) {
     for (((&m, r), b), s) in mask
         .iter()
         .zip(run.iter_mut())
