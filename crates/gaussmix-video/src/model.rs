@@ -493,6 +493,44 @@ pub(crate) fn feedback(
     hold: u32,
     blink_limit: f32,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            unsafe { feedback_avx2(mask, run, blink, slow, hold, blink_limit) };
+            return;
+        }
+    }
+    feedback_plain(mask, run, blink, slow, hold, blink_limit);
+}
+
+/// [`feedback`] compiled for AVX2 (the same operations, eight pixels at a time; without
+/// it the loop over mixed-width planes stays scalar).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn feedback_avx2(
+    mask: &[u8],
+    run: &mut [u32],
+    blink: &mut [f32],
+    slow: &mut [u8],
+    hold: u32,
+    blink_limit: f32,
+) {
+    feedback_plain(mask, run, blink, slow, hold, blink_limit);
+}
+
+#[inline(always)]
+fn feedback_plain(
+    mask: &[u8],
+    run: &mut [u32],
+    blink: &mut [f32],
+    slow: &mut [u8],
+    hold: u32,
+    blink_limit: f32,
+) {
     for (((&m, r), b), s) in mask
         .iter()
         .zip(run.iter_mut())
@@ -621,6 +659,114 @@ pub(crate) fn displace(
     }
 }
 
+/// [`displace`] on the fast model's tiled state, with the same decisions: rows without a
+/// [`MASK_FOREGROUND`] pixel are skipped eight mask bytes at a time (0, 127 and 255 differ
+/// in the top bit only for 255), a neighbour's strongest mode is read at its offset in
+/// the tile (no division per neighbour), and the mask is changed in place (a pixel's
+/// decision reads only its own mask value, so no copy of the mask is needed). Which
+/// neighbour is tried first does not matter: the pixel becomes background when any one
+/// explains it, and each neighbour's distance is computed as in [`displace`].
+#[allow(clippy::too_many_arguments)]
+fn displace_tiled(
+    frame: &[u8],
+    mask: &mut [u8],
+    state: &[f32],
+    row_len: usize,
+    width: usize,
+    height: usize,
+    channels: usize,
+    m: usize,
+    inv_gain: f32,
+    tb: f32,
+) {
+    match channels {
+        1 => displace_tiled_c::<1>(frame, mask, state, row_len, width, height, m, inv_gain, tb),
+        _ => displace_tiled_c::<3>(frame, mask, state, row_len, width, height, m, inv_gain, tb),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn displace_tiled_c<const C: usize>(
+    frame: &[u8],
+    mask: &mut [u8],
+    state: &[f32],
+    row_len: usize,
+    width: usize,
+    height: usize,
+    m: usize,
+    inv_gain: f32,
+    tb: f32,
+) {
+    // Floats per tile, and the variance line of mode 0 in a tile (its means follow).
+    let tstride = m * (2 + C) * TILE;
+    let vline = idx(0, 1, 0, C, m);
+    debug_assert_eq!(vline, m * TILE);
+    let explains = |srow: &[f32], nx: usize, v: &[f32; C]| -> bool {
+        top_explains::<C>(srow, nx, v, tstride, vline, tb)
+    };
+    for y in 0..height {
+        let mrow = &mut mask[y * width..(y + 1) * width];
+        let mut any = false;
+        let (words, tail) = mrow.as_chunks::<8>();
+        for wd in words {
+            any |= u64::from_ne_bytes(*wd) & 0x8080_8080_8080_8080 != 0;
+        }
+        for &b in tail {
+            any |= b == MASK_FOREGROUND;
+        }
+        if !any {
+            continue;
+        }
+        let row = |ny: usize| &state[ny * row_len..(ny + 1) * row_len];
+        let here = row(y);
+        let above = (y > 0).then(|| row(y - 1));
+        let below = (y + 1 < height).then(|| row(y + 1));
+        let frow = &frame[y * width * C..(y + 1) * width * C];
+        for x in 0..width {
+            if mrow[x] != MASK_FOREGROUND {
+                continue;
+            }
+            let mut v = [0.0f32; C];
+            for ch in 0..C {
+                v[ch] = frow[x * C + ch] as f32 * inv_gain;
+            }
+            let (x0, x1) = (x.saturating_sub(1), (x + 1).min(width - 1));
+            let hit = (x > 0 && explains(here, x - 1, &v))
+                || (x + 1 < width && explains(here, x + 1, &v))
+                || above.is_some_and(|r| (x0..=x1).any(|nx| explains(r, nx, &v)))
+                || below.is_some_and(|r| (x0..=x1).any(|nx| explains(r, nx, &v)));
+            if hit {
+                mrow[x] = MASK_BACKGROUND;
+            }
+        }
+    }
+}
+
+/// Whether pixel `nx` of a row of tiled state has a strongest mode within `tb`·var of `v`
+/// (the distance summed over the channels in order, as [`displace`] does).
+#[inline(always)]
+fn top_explains<const C: usize>(
+    srow: &[f32],
+    nx: usize,
+    v: &[f32; C],
+    tstride: usize,
+    vline: usize,
+    tb: f32,
+) -> bool {
+    let o = (nx / TILE) * tstride + nx % TILE;
+    let t = &srow[o..o + vline + C * TILE + 1];
+    if t[0] <= 0.0 {
+        return false;
+    }
+    let var = t[vline];
+    let mut d2 = 0.0f32;
+    for ch in 0..C {
+        let d = t[vline + (1 + ch) * TILE] - v[ch];
+        d2 += d * d;
+    }
+    d2 < tb * var
+}
+
 /// The sparse grid of pixels the illumination gain is measured on: every 8th pixel of
 /// every 8th row, starting at (4, 4) (1200 pixels of a 320×240 frame).
 pub(crate) struct Grid {
@@ -720,8 +866,6 @@ pub struct BackgroundModel {
     run: Vec<u32>,
     /// Decaying count of mask changes per pixel.
     blink: Vec<f32>,
-    /// A copy of the mask for the displacement test.
-    mask_scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for BackgroundModel {
@@ -854,7 +998,6 @@ impl BackgroundModel {
             } else {
                 Vec::new()
             },
-            mask_scratch: Vec::new(),
         })
     }
 
@@ -1019,27 +1162,17 @@ impl BackgroundModel {
             );
         }
         if self.params.displacement {
-            let (row_len, state) = (self.row_len, &self.state);
-            displace(
+            displace_tiled(
                 frame,
                 mask,
+                &self.state,
+                self.row_len,
                 w,
                 self.height,
                 c,
+                m,
                 coef.inv_gain,
                 coef.tb * self.params.displacement_threshold,
-                &mut self.mask_scratch,
-                |j, mu| {
-                    let (py, px) = (j / w, j % w);
-                    let row = &state[py * row_len..(py + 1) * row_len];
-                    if row[idx(0, 0, px, c, m)] <= 0.0 {
-                        return None;
-                    }
-                    for ch in 0..c {
-                        mu[ch] = row[idx(0, 2 + ch, px, c, m)];
-                    }
-                    Some(row[idx(0, 1, px, c, m)])
-                },
             );
         }
         if self.params.propagation_rate > 0.0 && method == Method::Zivkovic {
@@ -1318,22 +1451,33 @@ fn zivkovic_row<const C: usize, const L: usize>(
         let mut a1 = [k.alpha1; L];
         let mut pr = [k.prune; L];
         if feedback {
-            for l in 0..L.min(width - p) {
-                let f = slow[p + l] != 0;
-                al[l] = if f { k.alpha_fg } else { k.alpha };
-                a1[l] = if f { k.alpha1_fg } else { k.alpha1 };
-                pr[l] = if f { k.prune_fg } else { k.prune };
+            // A fixed-length copy (lanes past the row's end read 0: the full rate, as
+            // before) so the blends below are whole-vector selects; most chunks have no
+            // slow lane at all.
+            let mut sl = [0u8; L];
+            if p + L <= width {
+                sl.copy_from_slice(&slow[p..p + L]);
+            } else {
+                sl[..width - p].copy_from_slice(&slow[p..width]);
+            }
+            if any_byte(&sl) {
+                for l in 0..L {
+                    let f = sl[l] != 0;
+                    al[l] = if f { k.alpha_fg } else { k.alpha };
+                    a1[l] = if f { k.alpha1_fg } else { k.alpha1 };
+                    pr[l] = if f { k.prune_fg } else { k.prune };
+                }
             }
         }
         // How many leading mode slots are used by any lane of this chunk.
         let mut kused = 0;
         while kused < m {
             let wp = &state[pl(kused, 0)..pl(kused, 0) + L];
-            let mut any = false;
-            for &v in wp {
-                any |= v != 0.0;
+            let mut nz = [false; L];
+            for l in 0..L {
+                nz[l] = wp[l] != 0.0;
             }
-            if !any {
+            if !any_lane(&nz) {
                 break;
             }
             kused += 1;
@@ -1350,14 +1494,13 @@ fn zivkovic_row<const C: usize, const L: usize>(
         // match there (for most background pixels: only the top mode), and written back
         // only if read or created.
         let mut loaded = [false; MAX_MODES];
+        // A function, not a closure: a closure is compiled apart from the kernel's target
+        // features (no AVX, a call and an AVX/SSE transition per slot loaded).
         let load = |st: &[f32],
                     kk: usize,
                     var: &mut [[f32; L]; MAX_MODES],
                     mu: &mut [[[f32; L]; C]; MAX_MODES]| {
-            var[kk].copy_from_slice(&st[pl(kk, 1)..pl(kk, 1) + L]);
-            for c in 0..C {
-                mu[kk][c].copy_from_slice(&st[pl(kk, 2 + c)..pl(kk, 2 + c) + L]);
-            }
+            load_slot::<C, L>(st, kk, p, m, var, mu)
         };
 
         // Match, update, prune.
@@ -1368,11 +1511,11 @@ fn zivkovic_row<const C: usize, const L: usize>(
         let mut dmin = [f32::INFINITY; L];
         let mut top_fit = 0;
         for kk in 0..kused {
-            let mut need = false;
+            let mut need = [false; L];
             for l in 0..L {
-                need |= !matched[l] & (wt[kk][l] > 0.0);
+                need[l] = !matched[l] & (wt[kk][l] > 0.0);
             }
-            if !need {
+            if !any_lane(&need) {
                 // Weights only: nobody matches here.
                 for l in 0..L {
                     let w0 = wt[kk][l];
@@ -1420,29 +1563,21 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 matched[l] |= fit;
                 fit_at[kk][l] = fit;
             }
-            if kk > 0 {
-                let mut any = false;
-                for l in 0..L {
-                    any |= fit_at[kk][l];
-                }
-                if any {
-                    top_fit = kk;
-                }
+            if kk > 0 && any_lane(&fit_at[kk]) {
+                top_fit = kk;
             }
         }
         // Move the matched mode up past weaker (or equal) ones (slots above the lowest
         // match only).
         for i in (1..=top_fit).rev() {
             let mut mv = [false; L];
-            let mut any = false;
             for l in 0..L {
                 mv[l] = fit_at[i][l] & (wt[i][l] >= wt[i - 1][l]);
-                any |= mv[l];
             }
             for l in 0..L {
                 fit_at[i - 1][l] |= mv[l];
             }
-            if any {
+            if any_lane(&mv) {
                 swap_rows::<C, L>(&mut wt, &mut var, &mut mu, i, &mv);
             }
         }
@@ -1461,10 +1596,11 @@ fn zivkovic_row<const C: usize, const L: usize>(
             }
         }
         // A new mode where nothing matched.
-        let mut any_new = false;
+        let mut unmatched = [false; L];
         for l in 0..L {
-            any_new |= !matched[l];
+            unmatched[l] = !matched[l];
         }
+        let any_new = any_lane(&unmatched);
         let mut kst = kused;
         if any_new && k.alpha > 0.0 {
             kst = kn;
@@ -1491,12 +1627,11 @@ fn zivkovic_row<const C: usize, const L: usize>(
                 let ki = kk as i32;
                 let mut here = [false; L];
                 let mut older = [false; L];
-                let mut any_here = false;
                 for l in 0..L {
                     here[l] = ki == pos[l];
                     older[l] = ki < pos[l];
-                    any_here |= here[l];
                 }
+                let any_here = any_lane(&here);
                 if any_here && !loaded[kk] {
                     load(state, kk, &mut var, &mut mu);
                     loaded[kk] = true;
@@ -1519,15 +1654,13 @@ fn zivkovic_row<const C: usize, const L: usize>(
             }
             for i in (1..kn).rev() {
                 let mut mv = [false; L];
-                let mut any = false;
                 for l in 0..L {
                     mv[l] = isnew[i][l] & (wt[i][l] >= wt[i - 1][l]);
-                    any |= mv[l];
                 }
                 for l in 0..L {
                     isnew[i - 1][l] |= mv[l];
                 }
-                if any {
+                if any_lane(&mv) {
                     swap_rows::<C, L>(&mut wt, &mut var, &mut mu, i, &mv);
                 }
             }
@@ -1544,15 +1677,14 @@ fn zivkovic_row<const C: usize, const L: usize>(
         }
         // Mask, with the shadow test for lanes that are not background.
         let mut out = [MASK_BACKGROUND; L];
-        let mut any_fg = false;
         for l in 0..L {
-            any_fg |= !bg[l];
             out[l] = if bg[l] {
                 MASK_BACKGROUND
             } else {
                 MASK_FOREGROUND
             };
         }
+        let any_fg = any_byte(&out);
         if any_fg && k.shadows {
             for kk in 0..kst {
                 if !loaded[kk] {
@@ -1594,7 +1726,13 @@ fn zivkovic_row<const C: usize, const L: usize>(
             }
         }
         let n = L.min(width - p);
-        mask[p..p + n].copy_from_slice(&out[..n]);
+        // Whole-vector stores except in the row's last chunk (a copy of variable length
+        // is a call to memcpy).
+        if n == L {
+            mask[p..p + L].copy_from_slice(&out);
+        } else {
+            mask[p..p + n].copy_from_slice(&out[..n]);
+        }
         if k.score {
             let mut q = [0u8; L];
             for l in 0..L {
@@ -1604,10 +1742,56 @@ fn zivkovic_row<const C: usize, const L: usize>(
                     quantise(dmin[l], k.qscale)
                 };
             }
-            score[p..p + n].copy_from_slice(&q[..n]);
+            if n == L {
+                score[p..p + L].copy_from_slice(&q);
+            } else {
+                score[p..p + n].copy_from_slice(&q[..n]);
+            }
         }
         p += L;
     }
+}
+
+/// Copies slot `kk`'s variance and mean lines for the `L` pixels from `p` into the
+/// kernel's scratch.
+#[inline(always)]
+fn load_slot<const C: usize, const L: usize>(
+    st: &[f32],
+    kk: usize,
+    p: usize,
+    m: usize,
+    var: &mut [[f32; L]; MAX_MODES],
+    mu: &mut [[[f32; L]; C]; MAX_MODES],
+) {
+    let v = idx(kk, 1, p, C, m);
+    var[kk].copy_from_slice(&st[v..v + L]);
+    for c in 0..C {
+        let o = idx(kk, 2 + c, p, C, m);
+        mu[kk][c].copy_from_slice(&st[o..o + L]);
+    }
+}
+
+/// Whether any of the bytes is non-zero. A plain loop over a fixed number of lanes, left
+/// to the compiler: OR-ing the lanes' bytes as u64 words instead took fewer instructions
+/// in the AVX2 kernel (callgrind) but made `apply` with the AVX-512 kernel 1.4x slower
+/// (thread CPU time, CDnet highway).
+#[inline(always)]
+fn any_byte<const L: usize>(b: &[u8; L]) -> bool {
+    let mut any = false;
+    for &v in b {
+        any |= v != 0;
+    }
+    any
+}
+
+/// Whether any lane is set.
+#[inline(always)]
+fn any_lane<const L: usize>(m: &[bool; L]) -> bool {
+    let mut any = false;
+    for &b in m {
+        any |= b;
+    }
+    any
 }
 
 /// Hints the CPU to fetch `lines` cache lines of state from `at` on (a tile ahead).
