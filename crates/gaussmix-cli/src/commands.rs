@@ -98,6 +98,11 @@ pub struct FitArgs {
     /// the first batch initialises. The model keeps the online state, for `gaussmix update`.
     #[arg(long, conflicts_with_all = ["stream", "checkpoint", "resume", "start"])]
     pub online: bool,
+    /// The variational Bayesian mixture of `gaussmix bayes` (Dirichlet-process weight
+    /// prior, scikit-learn's `BayesianGaussianMixture` defaults) with this command's
+    /// shared options; `gaussmix bayes` has the prior's own settings.
+    #[arg(long, conflicts_with_all = ["stream", "online", "checkpoint", "resume", "start", "fix", "prior", "noise", "equal_weights", "weights", "init_standardized"])]
+    pub bayesian: bool,
     /// With --online: rows per batch (default 10000).
     #[arg(long, value_name = "N", requires = "online")]
     pub batch_size: Option<usize>,
@@ -348,8 +353,48 @@ struct FitReport {
     seconds: f64,
 }
 
+/// `fit --bayesian`: `gaussmix bayes` with the options the two commands share (the flags
+/// that only EM has are refused by clap, or here where clap cannot tell).
+fn bayesian(a: &FitArgs) -> Result<()> {
+    if a.missing == MissingArg::Em {
+        return Err(crate::exit::usage(
+            "--missing em does not go with --bayesian (the variational fit needs complete rows)",
+        ));
+    }
+    if a.degenerate != Degenerate::Warn {
+        return Err(crate::exit::usage(
+            "--degenerate does not go with --bayesian (its weight prior prunes components)",
+        ));
+    }
+    crate::bayes::bayes(&crate::bayes::BayesArgs {
+        data: a.data.clone(),
+        k: a.k,
+        covariance: a.covariance,
+        weight_prior: crate::bayes::WeightPriorArg::DirichletProcess,
+        weight_concentration: None,
+        mean_precision: None,
+        degrees_of_freedom: None,
+        init: a.init,
+        n_init: a.n_init,
+        max_iter: a.max_iter,
+        tol: a.tol,
+        reg_covar: a.reg_covar,
+        seed: a.seed,
+        min_weight: 0.01,
+        data_args: a.data_args.clone(),
+        threads: a.threads,
+        quiet: a.quiet,
+        strict: a.strict,
+        json: a.json,
+        output: a.output.clone(),
+    })
+}
+
 /// `gaussmix fit`.
 pub fn fit(a: &FitArgs) -> Result<()> {
+    if a.bayesian {
+        return bayesian(a);
+    }
     output::check_json_output(a.json.json, &a.output, "-o")?;
     let g = estimator(a)?;
     io::check_output_path(&a.output)?;

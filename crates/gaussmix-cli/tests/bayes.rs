@@ -87,3 +87,54 @@ fn bad_input_writes_nothing() {
         .stderr(predicate::str::contains("covariance_type"));
     assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
 }
+
+/// `fit --bayesian` is `bayes` with fit's shared options (the same model file), and the
+/// options only EM has are refused with a usage error, nothing written.
+#[test]
+fn fit_bayesian_is_bayes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let common = [
+        "-k",
+        "4",
+        "--covariance",
+        "diag",
+        "--max-iter",
+        "300",
+        "--seed",
+        "3",
+        "-q",
+    ];
+    gaussmix()
+        .args(["fit", &data_str("faithful.csv"), "--bayesian"])
+        .args(common)
+        .arg("-o")
+        .arg(&a)
+        .assert()
+        .success();
+    gaussmix()
+        .args(["bayes", &data_str("faithful.csv")])
+        .args(common)
+        .arg("-o")
+        .arg(&b)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    for extra in [
+        &["--prior"][..],
+        &["--noise"],
+        &["--missing", "em"],
+        &["--online"],
+    ] {
+        let out = dir.path().join("c.json");
+        gaussmix()
+            .args(["fit", &data_str("faithful.csv"), "--bayesian", "-k", "3"])
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--bayesian"));
+        assert!(!out.exists(), "{extra:?}");
+    }
+}
