@@ -434,6 +434,7 @@ impl SufficientStatistics {
                 let mut ps = vec![0.0; k * d];
                 let mut pc = Array1::<f64>::zeros(k);
                 let mut xr = vec![0.0; d];
+                let flat = x.as_slice();
                 for r in s..e {
                     let c = labels[r];
                     if c >= k {
@@ -441,7 +442,7 @@ impl SufficientStatistics {
                     }
                     let w = weights.map_or(1.0, |w| w[r]);
                     pc[c] += w;
-                    row_f64(x, r, &mut xr);
+                    row_f64(x, flat, r, &mut xr);
                     for (acc, v) in ps[c * d..(c + 1) * d].iter_mut().zip(&xr) {
                         *acc += w * v;
                     }
@@ -468,6 +469,7 @@ impl SufficientStatistics {
                 let mut part = Self::zeros(ct, shift.clone());
                 let mut diff = vec![0.0; d];
                 let sh = shift.as_slice().expect("standard layout");
+                let flat = x.as_slice();
                 for r in s..e {
                     let w = weights.map_or(1.0, |w| w[r]);
                     part.weight_sum += w;
@@ -477,7 +479,7 @@ impl SufficientStatistics {
                         continue;
                     }
                     part.nk[c] += w;
-                    row_f64(x, r, &mut diff);
+                    row_f64(x, flat, r, &mut diff);
                     for (df, m) in diff.iter_mut().zip(&sh[c * d..(c + 1) * d]) {
                         *df -= m;
                     }
@@ -1001,11 +1003,12 @@ impl SufficientStatistics {
     }
 }
 
-/// Row `r` of `x` as f64 into `out` (a plain copy for contiguous rows).
+/// Row `r` of `x` as f64 into `out`; `flat` is `x.as_slice()`, taken once per block by the
+/// caller (a plain copy for contiguous rows).
 #[inline(always)]
-fn row_f64<T: Float>(x: ArrayView2<T>, r: usize, out: &mut [f64]) {
+fn row_f64<T: Float>(x: ArrayView2<T>, flat: Option<&[T]>, r: usize, out: &mut [f64]) {
     let d = out.len();
-    match x.as_slice() {
+    match flat {
         Some(f) => {
             for (o, v) in out.iter_mut().zip(&f[r * d..(r + 1) * d]) {
                 *o = v.to_f64();
