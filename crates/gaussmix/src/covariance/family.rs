@@ -451,12 +451,7 @@ fn inv_spd(a: &[f64], d: usize) -> Option<Vec<f64>> {
 fn polar_warm(f: &[f64], d: usize, v: &mut [f64]) -> Vec<f64> {
     // columns contiguous: g[j*d + i] = (F V)[i][j], vc[j*d + i] = V[i][j]
     let mut g = vec![0.0; d * d];
-    let mut vc = vec![0.0; d * d];
-    for j in 0..d {
-        for i in 0..d {
-            vc[j * d + i] = v[i * d + j];
-        }
-    }
+    let mut vc = crate::linalg::transpose(v, d);
     for j in 0..d {
         for i in 0..d {
             g[j * d + i] = (0..d).map(|r| f[i * d + r] * vc[j * d + r]).sum();
@@ -479,11 +474,7 @@ fn polar_warm(f: &[f64], d: usize, v: &mut [f64]) -> Vec<f64> {
                 .sum();
         }
     }
-    for j in 0..d {
-        for i in 0..d {
-            v[i * d + j] = vc[j * d + i];
-        }
-    }
+    v.copy_from_slice(&crate::linalg::transpose(&vc, d));
     out
 }
 
