@@ -198,6 +198,13 @@ pub enum CellOutcome {
     Failed(String),
 }
 
+impl CellOutcome {
+    /// A cell whose fit was interrupted.
+    fn interrupted() -> CellOutcome {
+        CellOutcome::Failed("interrupted".into())
+    }
+}
+
 /// One (K, family) cell of a selection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
@@ -210,6 +217,14 @@ pub struct Cell {
 }
 
 impl Cell {
+    fn new(k: usize, covariance_type: CovarianceType, outcome: CellOutcome) -> Cell {
+        Cell {
+            k,
+            covariance_type,
+            outcome,
+        }
+    }
+
     /// The scores, fitted or degenerate.
     pub fn scores(&self) -> Option<&Scores> {
         match &self.outcome {
@@ -270,6 +285,13 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// Whether the caller's interrupt flag is set.
+    fn stopped(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+
     /// A selection over the given numbers of components and all fourteen families.
     pub fn new(ks: impl IntoIterator<Item = usize>) -> Self {
         let mut ks: Vec<usize> = ks.into_iter().collect();
@@ -495,11 +517,6 @@ impl Selection {
             .iter()
             .flat_map(|&f| self.ks.iter().map(move |&k| (k, f)))
             .collect();
-        let stopped = || {
-            self.interrupt
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::Relaxed))
-        };
         let fitted = self.start_and_screen(
             x,
             weights,
@@ -513,7 +530,7 @@ impl Selection {
             wsum,
             on_cell,
         );
-        if stopped() {
+        if self.stopped() {
             return Err(GmmError::Interrupted);
         }
         // the cells that can still win continue to the tight tolerance
@@ -602,21 +619,11 @@ impl Selection {
         wsum: f64,
         on_cell: &(dyn Fn(&Cell) + Sync),
     ) -> Vec<(Cell, Option<GmmModel>)> {
-        let stopped = || {
-            self.interrupt
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::Relaxed))
-        };
-        let interrupted = |k, ct| Cell {
-            k,
-            covariance_type: ct,
-            outcome: CellOutcome::Failed("interrupted".into()),
-        };
         let started: Vec<Started> = cells
             .par_iter()
             .map(|&(k, ct)| {
-                if stopped() {
-                    return Started::Done(interrupted(k, ct), None);
+                if self.stopped() {
+                    return Started::Done(Cell::new(k, ct, CellOutcome::interrupted()), None);
                 }
                 let starts = start_sets
                     .iter()
@@ -656,8 +663,8 @@ impl Selection {
                 Started::Pending {
                     k, ct, model, name, ..
                 } => {
-                    if stopped() {
-                        (interrupted(k, ct), None)
+                    if self.stopped() {
+                        (Cell::new(k, ct, CellOutcome::interrupted()), None)
                     } else {
                         // mclust's own convergence rule (relative change 1e-5) where it
                         // is looser than `screen_tol`: on large data a cell that cannot
@@ -759,11 +766,7 @@ impl Selection {
         data_var: &[f64],
         wsum: f64,
     ) -> Started {
-        let cell = |outcome| Cell {
-            k,
-            covariance_type: ct,
-            outcome,
-        };
+        let cell = |outcome| Cell::new(k, ct, outcome);
         if k > n_pos {
             return Started::Done(
                 cell(CellOutcome::Skipped(format!(
@@ -798,7 +801,7 @@ impl Selection {
                     candidates.push((name.to_string(), m, degenerate));
                 }
                 Err(GmmError::Interrupted) => {
-                    return Started::Done(cell(CellOutcome::Failed("interrupted".into())), None)
+                    return Started::Done(cell(CellOutcome::interrupted()), None)
                 }
                 Err(e) => {
                     first_err.get_or_insert(e.to_string());
@@ -890,11 +893,7 @@ impl Selection {
         ids: &[Option<(Vec<u32>, usize)>],
         wsum: f64,
     ) -> (Cell, Option<GmmModel>) {
-        let cell = |outcome| Cell {
-            k,
-            covariance_type: ct,
-            outcome,
-        };
+        let cell = |outcome| Cell::new(k, ct, outcome);
         let est = if total_tol < self.screen_tol {
             self.estimator_final(k, ct)
         } else {
@@ -903,9 +902,7 @@ impl Selection {
         let refine = est.tol(total_tol / wsum.max(1.0)).max_iter(self.max_iter);
         let model = match refine.fit_warm(&start, x, weights) {
             Ok(m) => m,
-            Err(GmmError::Interrupted) => {
-                return (cell(CellOutcome::Failed("interrupted".into())), None)
-            }
+            Err(GmmError::Interrupted) => return (cell(CellOutcome::interrupted()), None),
             // a refinement that fails (a covariance that becomes singular) keeps the start
             Err(_) => start,
         };
@@ -929,11 +926,7 @@ impl Selection {
         ids: &[Option<(Vec<u32>, usize)>],
         wsum: f64,
     ) -> (Cell, Option<GmmModel>) {
-        let cell = |outcome| Cell {
-            k,
-            covariance_type: ct,
-            outcome,
-        };
+        let cell = |outcome| Cell::new(k, ct, outcome);
         let mut scores = match score(&model, x, weights, name) {
             Ok(s) => s,
             Err(e) => return (cell(CellOutcome::Failed(e.to_string())), None),
