@@ -501,36 +501,22 @@ fn blob_pixels(blob: &Blob, labels: &[u32], px: &Pixels<'_>, inside: usize) -> V
                 && has(x, y - inside)
                 && has(x, y + inside))
     };
-    let area = if inside == 0 {
-        blob.area
-    } else {
-        let mut n = 0;
-        for y in blob.y..blob.y + blob.h {
-            for x in blob.x..blob.x + blob.w {
-                if has(x, y) && interior(x, y) {
-                    n += 1;
-                }
-            }
-        }
-        n
-    };
-    let stride = area.div_ceil(SAMPLES).max(1);
-    let mut out = Vec::with_capacity(SAMPLES.min(area));
-    let mut n = 0usize;
+    // the blob's pixels (interior ones when asked), in row order, found once
+    let mut found = Vec::new();
     for y in blob.y..blob.y + blob.h {
-        let row = y * px.width;
         for x in blob.x..blob.x + blob.w {
-            let p = row + x;
-            if !has(x, y) || !interior(x, y) {
-                continue;
+            if has(x, y) && interior(x, y) {
+                found.push(y * px.width + x);
             }
-            if n.is_multiple_of(stride) {
-                out.push(pixel_value(&px.frame[p * c..p * c + c]));
-            }
-            n += 1;
         }
     }
-    out
+    let area = if inside == 0 { blob.area } else { found.len() };
+    let stride = area.div_ceil(SAMPLES).max(1);
+    found
+        .iter()
+        .step_by(stride)
+        .map(|&p| pixel_value(&px.frame[p * c..p * c + c]))
+        .collect()
 }
 
 #[derive(Clone, Debug)]
