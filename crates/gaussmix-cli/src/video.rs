@@ -265,7 +265,7 @@ pub struct TrackArgs {
     /// Frames a track born in the first 50 frames must stay still, never having moved
     /// farther than its size, to be taken for a ghost (a blob where an object stood when
     /// the background was learnt) and not reported; 0 reports ghosts.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = gaussmix_video::track::TrackerOptions::default().ghost_frames)]
     pub ghost_frames: u32,
     #[command(flatten)]
     pub model: ModelArgs,
