@@ -388,9 +388,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     #: estimator before the first ``partial_fit`` to change them.
     step_decay: float = 0.6
     step_offset: float = 2.0
-    #: The fewest starts of the first ``partial_fit`` batch (the library's
-    #: ``online::DEFAULT_INIT_STARTS``).
-    partial_fit_init_starts: int = 5
+    #: The fewest starts of the first ``partial_fit`` batch; ``None`` is the library's
+    #: ``online::DEFAULT_INIT_STARTS`` (5).
+    partial_fit_init_starts: Optional[int] = None
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "GaussianMixture":
         """One step of online EM (Cappé & Moulines 2009) on a batch of rows.
@@ -438,7 +438,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 prior=self.prior,
                 noise=bool(self.noise),
                 noise_init=float(self.noise_init),
-                init_starts=int(self.partial_fit_init_starts),
+                **({} if self.partial_fit_init_starts is None
+                   else {"init_starts": int(self.partial_fit_init_starts)}),
             )
         t, gamma, _ = self._online.partial_fit(X, w)
         self._set_model(self._online.model(), X.dtype)
