@@ -84,16 +84,7 @@ fn subtract_and_track_a_moving_square() {
         .assert()
         .success();
 
-    let csv = dir.path().join("tracks.csv");
-    gaussmix()
-        .args(["video", "track"])
-        .arg(&seq)
-        .arg("-o")
-        .arg(&csv)
-        .args(["-q", "--min-area", "20"])
-        .assert()
-        .success();
-    let text = std::fs::read_to_string(&csv).unwrap();
+    let text = track_csv(&seq, &dir.path().join("tracks.csv"), &[]);
     assert!(text.starts_with("frame,track_id,x,y,w,h,cx,cy"));
     let ids: std::collections::BTreeSet<&str> = text
         .lines()
@@ -101,6 +92,21 @@ fn subtract_and_track_a_moving_square() {
         .map(|l| l.split(',').nth(1).unwrap())
         .collect();
     assert_eq!(ids.len(), 1, "one square, one track: {ids:?}");
+}
+
+/// The CSV rows `video track` writes for the frames in `seq` (to `csv`; blobs of 20
+/// pixels and more), with the extra arguments.
+fn track_csv(seq: &Path, csv: &Path, extra: &[&str]) -> String {
+    gaussmix()
+        .args(["video", "track"])
+        .arg(seq)
+        .arg("-o")
+        .arg(csv)
+        .args(["-q", "--min-area", "20"])
+        .args(extra)
+        .assert()
+        .success();
+    std::fs::read_to_string(csv).unwrap()
 }
 
 /// Rows of `video track` (CSV) on frames where a square stands at the left in the first
@@ -126,17 +132,7 @@ fn ghost_rows(extra: &[&str]) -> (usize, usize) {
         }
         gaussmix_video_png(&p, w, h, &rgb);
     }
-    let csv = dir.path().join("tracks.csv");
-    gaussmix()
-        .args(["video", "track"])
-        .arg(&seq)
-        .arg("-o")
-        .arg(&csv)
-        .args(["-q", "--min-area", "20"])
-        .args(extra)
-        .assert()
-        .success();
-    let text = std::fs::read_to_string(&csv).unwrap();
+    let text = track_csv(&seq, &dir.path().join("tracks.csv"), extra);
     let cy: Vec<f64> = text
         .lines()
         .skip(1)
