@@ -33,7 +33,7 @@
 //! which the cell reports as not converged. Every cell is first refined to a screening
 //! tolerance, `screen_tol` (0.1) or mclust's own rule (a change below 1e-5 of the total
 //! log-likelihood) where that is looser; the cells whose criterion is within reach of the
-//! best then continue to `total_tol`.
+//! best then continue to `total_tol` (not the degenerate ones, which cannot be chosen).
 //!
 //! **Cells that cannot win.** When the starts ran on a subset of n of the N rows (larger
 //! data), a cell's best start is a fit to the subset, and its mean log-likelihood per row
@@ -565,6 +565,11 @@ impl Selection {
                     let Some(m) = model else {
                         return (cell, None);
                     };
+                    // a degenerate cell cannot be chosen: the tight tolerance would only
+                    // follow its collapse (up to `max_iter` slow iterations on rounded data)
+                    if !matches!(cell.outcome, CellOutcome::Fitted(_)) {
+                        return (cell, Some(m));
+                    }
                     let v = cell
                         .scores()
                         .map_or(f64::INFINITY, |s| s.get(self.criterion));
