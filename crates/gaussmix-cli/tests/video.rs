@@ -196,8 +196,10 @@ fn video_errors_are_clear_and_leave_nothing() {
         .arg(&out)
         .args(["--method", "bogus"])
         .assert()
-        .failure()
-        .stderr(predicate::str::contains("unknown --method"));
+        .code(2)
+        .stderr(predicate::str::contains(
+            "invalid value 'bogus' for '--method",
+        ));
     gaussmix()
         .args(["video", "eval"])
         .arg(dir.path().join("none"))
