@@ -935,3 +935,55 @@ fn docs_cite_only_files_in_the_repository() {
         bad.join("\n")
     );
 }
+
+// ---- item 7: no import circle in any crate ----
+
+/// Runs `scripts/module_graph.py` on `dirs`; `None` (with a note) where there is no
+/// `python3`.
+fn module_graph(dirs: &[&std::path::Path]) -> Option<std::process::Output> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match std::process::Command::new("python3")
+        .arg(root.join("scripts/module_graph.py"))
+        .args(dirs)
+        .output()
+    {
+        Ok(o) => Some(o),
+        Err(e) => {
+            eprintln!("note: skipping the module-graph check: cannot run python3 ({e})");
+            None
+        }
+    }
+}
+
+/// Expected: the library, the video crate and the CLI have no import circle (drawn from
+/// their `use` and path imports by `scripts/module_graph.py`, which CI also runs); the
+/// script does find a circle planted in a scratch crate.
+#[test]
+fn no_import_circle_in_any_crate() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let crates: Vec<std::path::PathBuf> = ["gaussmix", "gaussmix-video", "gaussmix-cli"]
+        .iter()
+        .map(|c| root.join("crates").join(c).join("src"))
+        .collect();
+    let dirs: Vec<&std::path::Path> = crates.iter().map(|p| p.as_path()).collect();
+    let Some(out) = module_graph(&dirs) else {
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("no import circle").count(), 3, "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("lib.rs"), "mod a;\nmod b;\n").unwrap();
+    std::fs::write(src.join("a.rs"), "use crate::b::g;\npub fn f() { g() }\n").unwrap();
+    std::fs::write(src.join("b.rs"), "pub fn g() { crate::a::h() }\n").unwrap();
+    let out = module_graph(&[&src]).expect("python3 ran above");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("import circle: a <-> b"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
