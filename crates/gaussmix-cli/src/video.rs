@@ -232,7 +232,7 @@ pub struct SubtractArgs {
 pub struct TrackArgs {
     /// A folder of frames or a video file.
     pub input: PathBuf,
-    /// Track rows as CSV.
+    /// Track rows as CSV (see --format), or - for standard output.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
     /// Annotated frames with boxes and ids: a folder of PNGs, or a video (.mp4, .mkv, …).
@@ -339,10 +339,11 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
                 ghost_frames: a.ghost_frames,
                 ..Default::default()
             };
+            let to_stdout = a.output.as_os_str() == "-";
             let opts = TrackOptions {
                 subtract,
                 tracker,
-                csv: Some(a.output.clone()),
+                csv: (!to_stdout).then(|| a.output.clone()),
                 format: if a.format == "mot" {
                     TrackFormat::Mot
                 } else {
@@ -356,13 +357,28 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
             let r = gaussmix_video::track(&a.input, &opts, &mut |d, t| p.update(d, t));
             p.finish();
             let r = r.with_context(|| format!("tracking in {}", a.input.display()))?;
+            if to_stdout {
+                // the rows the library writes to a file, in the same form
+                crate::io::write_output("-", |w| {
+                    if opts.format == TrackFormat::Csv {
+                        writeln!(w, "{}", gaussmix_video::TrackRow::CSV_HEADER)?;
+                    }
+                    for row in &r.rows {
+                        match opts.format {
+                            TrackFormat::Csv => writeln!(w, "{}", row.csv())?,
+                            TrackFormat::Mot => writeln!(w, "{}", row.mot())?,
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
             if !a.model.quiet {
                 eprintln!(
                     "{} frames, {} tracks, {} rows written to {} in {:.2?}",
                     r.frames,
                     r.tracks,
                     r.rows.len(),
-                    a.output.display(),
+                    crate::output::shown(&a.output.to_string_lossy()),
                     r.elapsed
                 );
             }
