@@ -239,6 +239,20 @@ pub fn format_table(r: &SelectionResult) -> String {
     out
 }
 
+/// A cell's status (`fitted`, `degenerate`, `skipped`, `failed`) and its note, for the
+/// table file and `--json`.
+fn status_note(c: &Cell) -> (&'static str, String) {
+    match &c.outcome {
+        CellOutcome::Fitted(s) if s.kept_start() => {
+            ("fitted", gaussmix::select::KEPT_START_NOTE.to_string())
+        }
+        CellOutcome::Fitted(_) => ("fitted", String::new()),
+        CellOutcome::Degenerate { reason, .. } => ("degenerate", reason.clone()),
+        CellOutcome::Skipped(w) => ("skipped", w.clone()),
+        CellOutcome::Failed(w) => ("failed", w.clone()),
+    }
+}
+
 /// The table as rows for CSV/TSV (empty score cells for cells not fitted).
 fn table_rows(r: &SelectionResult) -> Vec<Vec<String>> {
     r.cells
@@ -246,15 +260,7 @@ fn table_rows(r: &SelectionResult) -> Vec<Vec<String>> {
         .enumerate()
         .map(|(i, c)| {
             let mut row = vec![c.k.to_string(), c.covariance_type.mclust_name().to_string()];
-            let (status, note) = match &c.outcome {
-                CellOutcome::Fitted(s) if s.kept_start() => {
-                    ("fitted", gaussmix::select::KEPT_START_NOTE.to_string())
-                }
-                CellOutcome::Fitted(_) => ("fitted", String::new()),
-                CellOutcome::Degenerate { reason, .. } => ("degenerate", reason.clone()),
-                CellOutcome::Skipped(w) => ("skipped", w.clone()),
-                CellOutcome::Failed(w) => ("failed", w.clone()),
-            };
+            let (status, note) = status_note(c);
             match c.scores() {
                 Some(s) => row.extend([
                     format!("{:?}", s.log_likelihood),
@@ -283,15 +289,7 @@ fn selection_json(r: &SelectionResult, n: usize, d: usize, output: &str) -> serd
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let (status, note) = match &c.outcome {
-                CellOutcome::Fitted(s) if s.kept_start() => {
-                    ("fitted", gaussmix::select::KEPT_START_NOTE.to_string())
-                }
-                CellOutcome::Fitted(_) => ("fitted", String::new()),
-                CellOutcome::Degenerate { reason, .. } => ("degenerate", reason.clone()),
-                CellOutcome::Skipped(w) => ("skipped", w.clone()),
-                CellOutcome::Failed(w) => ("failed", w.clone()),
-            };
+            let (status, note) = status_note(c);
             let mut v = serde_json::json!({
                 "k": c.k,
                 "covariance": c.covariance_type.mclust_name(),
