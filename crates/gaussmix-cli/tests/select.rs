@@ -228,7 +228,10 @@ fn bad_k_ranges_are_clear_errors() {
 fn bad_covariance_and_criterion_are_clear_errors() {
     select_fails(&["--covariance", "ful"], "unknown covariance type 'ful'");
     select_fails(&["--covariance", "full,,diag"], "empty item");
-    select_fails(&["--criterion", "mdl"], "unknown criterion 'mdl'");
+    select_fails(
+        &["--criterion", "mdl"],
+        "invalid value 'mdl' for '--criterion",
+    );
     select_fails(&["--kmeans-starts", "0", "--no-hc"], "at least one start");
     select_fails(
         &["--plot", "curves.jpg"],

@@ -14,6 +14,7 @@ use crate::covariance::family::Prior;
 use crate::covariance::{CovarianceType, Covariances, Storage};
 use crate::degenerate::{degenerate_components, DegeneratePolicy, MAX_RESEEDS};
 use crate::error::{GmmError, Result};
+pub use crate::event::IterationEvent;
 use crate::float::Float;
 use crate::kmeans;
 use crate::missing::{Gaps, MissingValues};
@@ -129,19 +130,6 @@ impl std::fmt::Display for InitMethod {
             InitMethod::Hc => "hc",
         })
     }
-}
-
-/// One EM iteration as seen by an observer (for progress bars and verbose output).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct IterationEvent {
-    /// Which initialisation (0-based) of `n_init`.
-    pub init: usize,
-    /// Iteration number within this initialisation (1-based).
-    pub iter: usize,
-    /// Mean log-likelihood of the parameters before this iteration's M-step.
-    pub lower_bound: f64,
-    /// Change from the previous iteration's lower bound.
-    pub change: f64,
 }
 
 /// A flag shared with whoever may stop a fit (see [`GaussianMixture::interrupt`]); two
@@ -798,7 +786,7 @@ impl GaussianMixture {
                 "labels_init",
                 arr(self.labels_init.as_ref().map(|l| format!("{l:?}"))),
             ),
-            ("kernel", crate::kernel_level().to_string()),
+            ("kernel", crate::kernels::Level::detect().name().to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
