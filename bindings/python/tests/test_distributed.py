@@ -142,13 +142,16 @@ def test_dask_too_few_rows_and_bad_values(dask_client):
         gaussmix.dask.fit(da.from_array(bad, chunks=1000), 3, covariance_type="full", **init)
 
 
-@pytest.mark.parametrize("n_parts", [2, 3])
-def test_spark_barrier_and_jobs_modes_agree_bit_for_bit(spark, capsys, n_parts):
+@pytest.mark.parametrize("n_parts,regroup", [(2, "auto"), (3, "checkpoint"), (3, "shuffle")])
+def test_spark_barrier_and_jobs_modes_agree_bit_for_bit(spark, capsys, monkeypatch, n_parts, regroup):
     """One barrier job for the whole fit (tasks keep their rows, exchange statistics every
     iteration) gives the one-job-per-iteration fit bit for bit: weights, two k-means starts,
     and the same verbose output; 2 partitions run one per slot of local[2, 4], 3 are
-    shuffled to the 2 slots (each partition whole in one task, its rows in order)."""
+    regrouped into the 2 slots (each partition whole in one task, its rows in order) by a
+    local checkpoint (the default on a local master) or by a shuffle (elsewhere)."""
     import pandas as pd
+
+    monkeypatch.setattr(gaussmix.spark, "_REGROUP", regroup)
 
     x, _ = data_and_init("full")
     w = (np.arange(len(x)) % 5).astype(float)

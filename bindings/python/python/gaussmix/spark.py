@@ -17,8 +17,9 @@ Two ways to run the EM loop (``mode``):
   and convergence test, so all tasks hold the same model; task 0 returns it. An iteration
   then costs one E-step plus one exchange of a few KB, not a Spark job. Barrier tasks run all
   at once, so a DataFrame with more partitions than the cluster has task slots is first
-  shuffled (once) to as many partitions as there are slots, each original partition whole in
-  one task and its rows in their original order: the fit is the ``"jobs"`` fit of the
+  regrouped (once) into as many partitions as there are slots, each original partition
+  whole in one task and its rows in their original order (on a local master by a coalesce
+  and a local checkpoint, elsewhere by a shuffle): the fit is the ``"jobs"`` fit of the
   original partitioning, bit for bit. A task that fails makes Spark rerun the whole stage
   (all tasks, from the start of the fit: the result is the same).
 - ``"jobs"``: one Spark job per EM iteration, driven from the driver. On a local master the
@@ -484,6 +485,29 @@ def _barrier_task(
         )  # fmt: skip
 
 
+#: How barrier mode regroups more partitions than slots: "auto" (coalesce and local
+#: checkpoint on a local master, a range shuffle elsewhere), "checkpoint" or "shuffle".
+_REGROUP = "auto"
+
+
+def _regroup_by_checkpoint(sc: Any) -> bool:
+    """Whether to regroup partitions by a local checkpoint (cheaper: no shuffle, about half
+    the one-off cost on P2) rather than a shuffle. A local checkpoint lives on the
+    executors and is lost with one, so it is used on a local master only (where losing the
+    executor is losing the driver)."""
+    if _REGROUP != "auto":
+        return _REGROUP == "checkpoint"
+    return str(sc.master).startswith("local")
+
+
+def _release_checkpoint(df: Any) -> None:
+    """Frees the blocks of a ``localCheckpoint`` DataFrame (best effort)."""
+    try:
+        df._jdf.queryExecution().analyzed().rdd().unpersist(False)
+    except Exception:  # noqa: BLE001 - Spark's cleaner frees them later anyway
+        pass
+
+
 def _barrier_fit(
     prepared: Any, d: int, names: Optional[List[str]], has_w: bool, est: GaussianMixture,
     starts: List[_core.Model], slots: int, hook: Optional[Callable[[int], None]],
@@ -496,16 +520,21 @@ def _barrier_fit(
     batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000"))
     shuffled = n_parts > slots
     src = prepared
+    held = None
     if shuffled:
-        # each original partition whole in one of `slots` partitions (a range of partition
-        # numbers), its rows tagged with their place so the task can restore their order
-        src = (
-            prepared.withColumn(_PART_COL, F.spark_partition_id())
-            .withColumn(_ROW_COL, F.monotonically_increasing_id())
-            .repartitionByRange(slots, _PART_COL)
-            .drop(_PART_COL)
-        )
-
+        # each original partition whole in one of `slots` partitions, its rows tagged with
+        # their place so that the task can restore their order
+        tagged = prepared.withColumn(_ROW_COL, F.monotonically_increasing_id())
+        if _regroup_by_checkpoint(spark.sparkContext):
+            # coalesced (no shuffle) and locally checkpointed: a barrier stage may not
+            # contain a coalesce, and a checkpoint cuts the lineage there
+            src = held = tagged.coalesce(slots).localCheckpoint()
+        else:
+            src = (
+                tagged.withColumn(_PART_COL, F.spark_partition_id())
+                .repartitionByRange(slots, _PART_COL)
+                .drop(_PART_COL)
+            )
     secret = secrets.token_bytes(32)
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
@@ -518,7 +547,11 @@ def _barrier_fit(
     # the barrier stage ends in a shuffle (to one partition: task 0's row) so that it is a
     # shuffle-map stage: Spark reruns a failed one as a whole, but not a result stage
     fitted = src.mapInArrow(run, "task int, kind string, text string, out string", barrier=True)
-    rows = fitted.repartition(1).collect()
+    try:
+        rows = fitted.repartition(1).collect()
+    finally:
+        if held is not None:
+            _release_checkpoint(held)
     if len(rows) != 1:
         raise RuntimeError(f"the barrier fit returned {len(rows)} results, expected 1")
     r = rows[0]
