@@ -34,8 +34,9 @@ Two ways to run the EM loop (``mode``):
 ``"auto"`` (the default) is ``"barrier"`` where it can run and ``"jobs"`` otherwise (with
 ``checkpoint``/``resume``, with dynamic allocation, or where the number of task slots cannot
 be read; a ``UserWarning`` says why in the last two cases). On ``local[2]`` at the P2 scale
-(1M rows, D=16, K=16, full) a barrier iteration costs about the in-process one, a jobs
-iteration about twice it (``bindings/python/bench/bench_p2.py``).
+(1M rows, D=16, K=16, full) a barrier iteration cost 0.95-1.24x the in-process one, a jobs
+iteration 1.9-5.2x it, most of that Spark's own cost of a job (measured by
+``bindings/python/bench/bench_p2.py``; see the Python README).
 
 Requirements on the cluster: ``gaussmix`` (and ``pyarrow``) installed in the executors'
 Python. Tasks run the E-step on one thread each (Spark already runs one task per core).
