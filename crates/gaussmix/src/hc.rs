@@ -490,12 +490,7 @@ mod tests {
         );
         let fx: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let gs: Vec<usize> = fx["G"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|g| g.as_u64().unwrap() as usize)
-            .collect();
+        let gs: Vec<usize> = serde_json::from_value(fx["G"].clone()).unwrap();
         for name in ["faithful", "iris", "rounded"] {
             let rows = fx[name]["data"].as_array().unwrap();
             let (n, d) = (rows.len(), rows[0].as_array().unwrap().len());
@@ -506,12 +501,8 @@ mod tests {
             assert_eq!(merges.len(), n - 1);
             let mut differ = false;
             for (i, &g) in gs.iter().enumerate() {
-                let want: Vec<usize> = fx[name]["labels"][i]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_u64().unwrap() as usize)
-                    .collect();
+                let want: Vec<usize> =
+                    serde_json::from_value(fx[name]["labels"][i].clone()).unwrap();
                 let got = cut(&merges, n, g);
                 assert!(same_partition(&got, &want), "{name}, G = {g}");
                 differ |= !same_partition(&cut(&first, n, g), &want);
