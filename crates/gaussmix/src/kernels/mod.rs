@@ -255,6 +255,12 @@ impl Prepared {
         }
     }
 
+    /// The number of components (or centres).
+    #[cfg(test)]
+    pub(crate) fn n_components(&self) -> usize {
+        self.k
+    }
+
     /// Rows of log-probabilities per tile: K, plus one for a noise component.
     fn rows(&self) -> usize {
         self.k + usize::from(self.noise.is_some())
@@ -446,25 +452,12 @@ fn run_generic<T: Float, const F: bool>(
                 *part.log_likelihood = 0.0;
             }
             Sink::Nearest { labels, dists } => {
-                log_probs::<F>(prep, ws);
-                // lp = −½ d²: the nearest mean has the largest lp; strict > keeps the
-                // first of equals
-                let (best, arg) = (&mut ws.mx, &mut ws.sum);
-                best.copy_from_slice(&ws.lp[..TILE]);
-                arg.fill(0.0);
-                for kk in 1..prep.k {
-                    let lp = &ws.lp[kk * TILE..(kk + 1) * TILE];
-                    let kf = kk as f64;
-                    for ((b, a), v) in best.iter_mut().zip(arg.iter_mut()).zip(lp) {
-                        let gt = *v > *b;
-                        *b = if gt { *v } else { *b };
-                        *a = if gt { kf } else { *a };
-                    }
-                }
-                for r in 0..len {
-                    labels[r0 + r] = arg[r] as usize;
-                    dists[r0 + r] = -2.0 * best[r];
-                }
+                nearest_tile::<F>(
+                    prep,
+                    ws,
+                    &mut labels[r0..r0 + len],
+                    &mut dists[r0..r0 + len],
+                );
             }
             Sink::Potentials { closest, w, pots } => {
                 log_probs::<F>(prep, ws);
@@ -671,6 +664,70 @@ fn log_probs<const F: bool>(prep: &Prepared, ws: &mut Workspace) {
     }
     if let Some(noise) = prep.noise {
         ws.lp[k * TILE..(k + 1) * TILE].fill(noise);
+    }
+}
+
+/// The nearest of the model's means for each of the tile's rows (its index, the first of
+/// equals, and the squared distance), in one pass: four lane groups of rows at a time,
+/// the distance to each mean accumulated in registers and compared at once, nothing
+/// stored per component. The arithmetic is [`quad_diag`]'s and the comparison the one
+/// on `lp = fma(−½, q, 0)` that [`log_probs`] would give, so labels and distances are
+/// those of the two-pass version bit for bit.
+#[inline(always)]
+fn nearest_tile<const F: bool>(
+    prep: &Prepared,
+    ws: &Workspace,
+    labels: &mut [usize],
+    dists: &mut [f64],
+) {
+    const R: usize = 4 * LANES;
+    let (k, d) = (prep.k, prep.d);
+    let len = labels.len();
+    #[cfg(target_arch = "x86_64")]
+    if prep.level == Level::Avx512 {
+        // SAFETY: the level was detected at run time; sizes as documented.
+        unsafe { avx512::nearest(&ws.xt, &prep.m, &prep.p, k, d, labels, dists) };
+        return;
+    }
+    for b in 0..TILE / R {
+        let r0 = b * R;
+        if r0 >= len {
+            break;
+        }
+        // flat arrays of the block's rows (the lane-group form made LLVM spill)
+        let mut best = [0.0f64; R];
+        let mut arg = [0.0f64; R];
+        for kk in 0..k {
+            let m = &prep.m[kk * d..(kk + 1) * d];
+            let p = &prep.p[kk * d..(kk + 1) * d];
+            let mut q = [0.0f64; R];
+            for (i, (&mi, &pi)) in m.iter().zip(p).enumerate() {
+                let xv: &[f64; R] = ws.xt[i * TILE + r0..][..R].try_into().expect("lane groups");
+                for j in 0..R {
+                    let y = (xv[j] - mi) * pi;
+                    q[j] = fma::<F>(y, y, q[j]);
+                }
+            }
+            if kk == 0 {
+                for j in 0..R {
+                    best[j] = fma::<F>(-0.5, q[j], 0.0);
+                }
+            } else {
+                // strict: the first of equals
+                let kf = kk as f64;
+                for j in 0..R {
+                    let v = fma::<F>(-0.5, q[j], 0.0);
+                    let gt = v > best[j];
+                    best[j] = if gt { v } else { best[j] };
+                    arg[j] = if gt { kf } else { arg[j] };
+                }
+            }
+        }
+        let n = R.min(len - r0);
+        for j in 0..n {
+            labels[r0 + j] = arg[j] as usize;
+            dists[r0 + j] = -2.0 * best[j];
+        }
     }
 }
 
@@ -1439,6 +1496,33 @@ mod phase_timing {
                 t = tt;
             }
         }
+        {
+            let cprep = Prepared::for_centers(&m.means().to_owned());
+            let (mut labels, mut dists) = (vec![0usize; TILE], vec![0.0; TILE]);
+            let (mut tl, mut tn) = (f64::INFINITY, f64::INFINITY);
+            for _ in 0..5 {
+                let (mut a1, mut a2) = (0.0, 0.0);
+                let mut r0 = 0;
+                while r0 < n {
+                    let len = TILE.min(n - r0);
+                    let a = std::time::Instant::now();
+                    load_tile(&cprep, xs, r0, len, &mut ws);
+                    let b = std::time::Instant::now();
+                    unsafe { near_avx512(&cprep, &ws, &mut labels[..len], &mut dists[..len]) };
+                    let c = std::time::Instant::now();
+                    a1 += (b - a).as_secs_f64();
+                    a2 += (c - b).as_secs_f64();
+                    r0 += len;
+                }
+                tl = tl.min(a1);
+                tn = tn.min(a2);
+            }
+            eprintln!(
+                "nearest: load {:.2} ms, nearest_tile {:.2} ms",
+                tl * 1e3,
+                tn * 1e3
+            );
+        }
         eprintln!(
             "{:?} n={n}: load {:.2} ms, log_probs {:.2} ms, normalise {:.2} ms, accumulate {:.2} ms (max {:.2}, exp {:.2})",
             prep.level,
@@ -1455,6 +1539,10 @@ mod phase_timing {
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,fma,avx2")]
     unsafe fn lp_avx512(prep: &Prepared, ws: &mut Workspace) {
         log_probs::<true>(prep, ws)
+    }
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,fma,avx2")]
+    unsafe fn near_avx512(prep: &Prepared, ws: &Workspace, l: &mut [usize], d: &mut [f64]) {
+        nearest_tile::<true>(prep, ws, l, d)
     }
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,fma,avx2")]
     unsafe fn max_avx512(prep: &Prepared, ws: &mut Workspace) {
