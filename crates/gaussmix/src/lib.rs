@@ -99,7 +99,9 @@ pub use stream::{ArraySource, Chunk, RowSource, STREAM_CHUNK_MULTIPLE};
 /// `GAUSSMIX_KERNEL=avx512|avx2|portable` pins one (read once, at the first fit or
 /// call of this function). Results are bit-identical for a seed on every machine that
 /// runs the same level, whatever the thread count; two levels can differ in the last
-/// bits. A pinned level the CPU lacks is not an error: the best level below it is used
+/// bits. The portable level fuses its multiply-adds where the build target guarantees a
+/// hardware FMA (aarch64; x86-64 built with `+fma`), so it too is bit-identical only
+/// among machines of one architecture. A pinned level the CPU lacks is not an error: the best level below it is used
 /// and a warning is printed on stderr once (an unknown value is treated the same way).
 pub fn kernel_level() -> &'static str {
     kernels::Level::detect().name()

@@ -380,9 +380,19 @@ pub(crate) fn run<F: Float>(prep: &Prepared, x: ArrayView2<F>, sink: Sink<'_>, w
         Level::Avx512 => unsafe { run_avx512(prep, x, sink, ws) },
         #[cfg(target_arch = "x86_64")]
         Level::Avx2 => unsafe { run_avx2(prep, x, sink, ws) },
-        _ => run_generic::<F, false>(prep, x, sink, ws),
+        _ => run_generic::<F, PORTABLE_FMA>(prep, x, sink, ws),
     }
 }
+
+/// Whether the portable kernels fuse their multiply-adds (`f64::mul_add`): where the
+/// compilation target guarantees a hardware FMA — always on aarch64 (every ARMv8 core has
+/// `fmadd`), on x86-64 only when built with `-C target-feature=+fma` (or a `target-cpu`
+/// that has it). Elsewhere `mul_add` would call the C library's software `fma`, tens of
+/// times slower than a multiply and an add, so the portable kernels keep them separate
+/// there. A portable fit is therefore bit-identical across machines of one architecture
+/// and build, but an aarch64 fit and an x86-64 `GAUSSMIX_KERNEL=portable` fit can differ
+/// in the last bits (as two levels can).
+pub(crate) const PORTABLE_FMA: bool = cfg!(any(target_arch = "aarch64", target_feature = "fma"));
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,fma,avx2")]
@@ -1151,7 +1161,22 @@ mod tests {
         assert_eq!(crate::kernel_level(), Level::detect().name());
     }
 
+    /// The portable kernels fuse multiply-adds on aarch64 (issue 16 item 6): every ARMv8
+    /// core has `fmadd`, so `mul_add` is one instruction there. On x86-64 without `+fma`
+    /// in the build they must not (it would be the C library's software fma).
+    #[test]
+    fn portable_kernels_fuse_where_the_target_has_fma() {
+        let fused = std::hint::black_box(PORTABLE_FMA);
+        if cfg!(target_arch = "aarch64") {
+            assert!(fused);
+        }
+        if cfg!(all(target_arch = "x86_64", not(target_feature = "fma"))) {
+            assert!(!fused);
+        }
+    }
+
     fn levels() -> Vec<Level> {
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut v = vec![Level::Portable];
         #[cfg(target_arch = "x86_64")]
         {
@@ -1402,7 +1427,8 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+// the AVX-512 phase wrappers exist on x86-64 only
+#[cfg(all(test, target_arch = "x86_64"))]
 mod phase_timing {
     use super::*;
     use crate::{CovarianceType, GaussianMixture};
