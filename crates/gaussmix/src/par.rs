@@ -102,3 +102,56 @@ where
         fold,
     )
 }
+
+/// [`map_fold_blocks_with`] where each block also gets its own part of some per-row
+/// state: `items[b]` belongs to block `b` (the caller builds it from
+/// `chunks_mut(BLOCK_ROWS)` of its vectors, so the parts are disjoint), and `map` may
+/// change it. Blocks, scratch and the order of the fold are those of
+/// [`map_fold_blocks_with`], so the results do not depend on the thread count.
+pub(crate) fn map_fold_blocks_mut<I, S, R>(
+    n: usize,
+    par: Parallelism,
+    items: &mut [I],
+    init: impl Fn() -> S + Sync,
+    map: impl Fn(&mut S, &mut I, usize, usize) -> R + Sync,
+    mut fold: impl FnMut(R),
+) where
+    I: Send,
+    S: Send,
+    R: Send,
+{
+    let n_blocks = n.div_ceil(BLOCK_ROWS);
+    assert_eq!(items.len(), n_blocks, "one item per block");
+    let range = |b: usize| (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n));
+    match par {
+        Parallelism::Sequential => {
+            let mut scratch = init();
+            for (b, item) in items.iter_mut().enumerate() {
+                let (s, e) = range(b);
+                fold(map(&mut scratch, item, s, e));
+            }
+        }
+        Parallelism::Rayon => {
+            let slots = rayon::current_num_threads().max(1);
+            let pool: Vec<std::sync::Mutex<Option<S>>> =
+                (0..slots).map(|_| std::sync::Mutex::new(None)).collect();
+            for (w, wave) in items.chunks_mut(BLOCKS_PER_WAVE).enumerate() {
+                let b0 = w * BLOCKS_PER_WAVE;
+                let parts: Vec<R> = wave
+                    .par_iter_mut()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let (s, e) = range(b0 + i);
+                        let slot = rayon::current_thread_index().unwrap_or(0) % pool.len();
+                        let mut guard = pool[slot].lock().unwrap_or_else(|p| p.into_inner());
+                        let scratch = guard.get_or_insert_with(&init);
+                        map(scratch, item, s, e)
+                    })
+                    .collect();
+                for p in parts {
+                    fold(p);
+                }
+            }
+        }
+    }
+}

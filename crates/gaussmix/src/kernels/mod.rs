@@ -255,6 +255,12 @@ impl Prepared {
         }
     }
 
+    /// The reference point the tiles are centred at (D): distances are computed from
+    /// `x − c` and `μ_k − c`, so their rounding error scales with `‖x − c‖ + ‖μ_k − c‖`.
+    pub(crate) fn reference(&self) -> &[f64] {
+        &self.c
+    }
+
     /// The number of components (or centres).
     #[cfg(test)]
     pub(crate) fn n_components(&self) -> usize {
@@ -356,6 +362,13 @@ pub(crate) enum Sink<'a> {
     Nearest {
         labels: &'a mut [usize],
         dists: &'a mut [f64],
+    },
+    /// [`Sink::Nearest`], and each row's second smallest squared distance (`+∞` with one
+    /// mean): the labels and distances are those of [`Sink::Nearest`] bit for bit.
+    Nearest2 {
+        labels: &'a mut [usize],
+        dists: &'a mut [f64],
+        second: &'a mut [f64],
     },
     /// k-means++ potentials of candidate centres (the model's means, as for
     /// [`Sink::Distances`]): `pots[t] += Σ_r w_r · min(‖x_r − μ_t‖², closest_r)`, in a
@@ -467,6 +480,19 @@ fn run_generic<T: Float, const F: bool>(
                     ws,
                     &mut labels[r0..r0 + len],
                     &mut dists[r0..r0 + len],
+                );
+            }
+            Sink::Nearest2 {
+                labels,
+                dists,
+                second,
+            } => {
+                nearest2_tile::<F>(
+                    prep,
+                    ws,
+                    &mut labels[r0..r0 + len],
+                    &mut dists[r0..r0 + len],
+                    &mut second[r0..r0 + len],
                 );
             }
             Sink::Potentials { closest, w, pots } => {
@@ -715,6 +741,45 @@ fn nearest_tile<const F: bool>(
     for r in 0..len {
         labels[r] = arg[r] as usize;
         dists[r] = -2.0 * best[r];
+    }
+}
+
+/// [`nearest_tile`] with the second smallest distance: at AVX-512 one fused pass
+/// ([`avx512::nearest2`]), elsewhere [`log_probs`] and a scan; both compare
+/// `fma(−½, q, 0)` as [`nearest_tile`] does, so labels and distances are its own.
+#[inline(always)]
+fn nearest2_tile<const F: bool>(
+    prep: &Prepared,
+    ws: &mut Workspace,
+    labels: &mut [usize],
+    dists: &mut [f64],
+    second: &mut [f64],
+) {
+    let len = labels.len();
+    #[cfg(target_arch = "x86_64")]
+    if prep.level == Level::Avx512 {
+        // SAFETY: the level was detected at run time; sizes as documented.
+        unsafe {
+            avx512::nearest2(
+                &ws.xt, &prep.m, &prep.p, prep.k, prep.d, labels, dists, second,
+            )
+        };
+        return;
+    }
+    log_probs::<F>(prep, ws);
+    for r in 0..len {
+        let (mut b, mut a, mut s) = (ws.lp[r], 0, f64::NEG_INFINITY);
+        for kk in 1..prep.k {
+            let v = ws.lp[kk * TILE + r];
+            if v > b {
+                (s, b, a) = (b, v, kk);
+            } else {
+                s = s.max(v);
+            }
+        }
+        labels[r] = a;
+        dists[r] = -2.0 * b;
+        second[r] = -2.0 * s;
     }
 }
 
@@ -1264,6 +1329,27 @@ mod tests {
                     }
                     assert_eq!((dists[r], labels[r]), best, "{level:?} row {r}");
                     assert_ne!(labels[r], k - 1, "tie went to the later copy");
+                }
+                // `Nearest2`: the same labels and distances, and the runner-up
+                let (mut l2, mut d2, mut s2) = (vec![9; n], vec![0.0; n], vec![0.0; n]);
+                run(
+                    &prep,
+                    x.view(),
+                    Sink::Nearest2 {
+                        labels: &mut l2,
+                        dists: &mut d2,
+                        second: &mut s2,
+                    },
+                    &mut ws,
+                );
+                assert_eq!(l2, labels, "{level:?} Nearest2 labels");
+                assert_eq!(d2, dists, "{level:?} Nearest2 distances");
+                for r in 0..n {
+                    let runner_up = (0..k)
+                        .filter(|&kk| kk != labels[r])
+                        .map(|kk| dist[[r, kk]])
+                        .fold(f64::INFINITY, f64::min);
+                    assert_eq!(s2[r], runner_up, "{level:?} row {r} second");
                 }
                 for weights in [None, Some(w.view())] {
                     let mut pots = vec![0.0; k];
