@@ -9,6 +9,10 @@ achieved GFLOP/s against the dgemm peak measured in the same run, init and
 predict/score times, and peak RSS. Results go to target/bench/em-*.json and a
 Markdown table to target/bench/em-report.md.
 
+Problems L128, L256, L512 (large D: N = 100k, K = 8, full) are generated and run by
+bench/large_d.py, which gets the dgemm peak of this run; they are not in the default set
+(scikit-learn needs minutes there): --problems P1,P2,P3,P4,L128,L256,L512.
+
 Usage: python3 bench/run_em.py [--problems P1,P2,P3,P4] [--threads 2] [--skip-sklearn]
 Needs: pip install -r bench/requirements.txt
 """
@@ -47,7 +51,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-sklearn", action="store_true")
     args = ap.parse_args()
-    problems = args.problems.split(",")
+    problems = [p for p in args.problems.split(",") if not p.startswith("L")]
+    large_d = [p[1:] for p in args.problems.split(",") if p.startswith("L")]
     os.makedirs(OUT, exist_ok=True)
     os.makedirs(DATA, exist_ok=True)
     env = clean_env()
@@ -95,6 +100,12 @@ def main():
             f"{fmt(sk, 'predict_proba_s')} / {gm['predict_proba_s']:.3f} | {fmt(sk, 'score_samples_s')} / {gm['score_samples_s']:.3f} | "
             f"{fmt(sk, 'peak_rss_MiB', 0)} / {gm['peak_rss_MiB']:.0f} | {gm['X_MiB']:.0f} |")
     report = "\n".join(lines)
+    if large_d:
+        out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "large_d.py"), "--exe", exe,
+                              "--peak", str(peak), "--dims", ",".join(large_d), "--threads", str(args.threads)]
+                             + (["--skip-sklearn"] if args.skip_sklearn else []),
+                             check=True, capture_output=True, text=True, env=env)
+        report += "\n\n" + out.stdout.strip()
     print()
     print(report)
     open(os.path.join(OUT, "em-report.md"), "w").write(report + "\n")
