@@ -1,6 +1,16 @@
 //! Small dense linear algebra on row-major `D×D` slices: Cholesky factors and
 //! triangular inverses. D is the number of features, usually small, so plain loops
-//! are adequate here; the hot loops over data live in the covariance kernels.
+//! are adequate here; the hot loops over data live in the covariance kernels. From
+//! [`FAER_MIN_D`] features on, the Cholesky factorisation, the triangular inverse and
+//! `A Aᵀ` go through faer's blocked kernels (on the calling thread): the plain loops are
+//! O(D³) scalar code, and the inverse's column-wise access misses the cache at large D.
+
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+/// Number of features from which [`cholesky_lower`], [`invert_lower`] and [`a_at`] use
+/// faer.
+pub(crate) const FAER_MIN_D: usize = 64;
 
 /// In-place Cholesky factorisation `A = L Lᵀ` of a symmetric matrix stored row-major
 /// in `a` (`d×d`). On success the lower triangle holds `L` and the strict upper
@@ -8,6 +18,14 @@
 /// (numerically) positive definite or holds non-finite values.
 pub(crate) fn cholesky_lower(a: &mut [f64], d: usize) -> Result<(), usize> {
     debug_assert_eq!(a.len(), d * d);
+    if d >= FAER_MIN_D {
+        return cholesky_lower_faer(a, d);
+    }
+    cholesky_lower_loops(a, d)
+}
+
+/// [`cholesky_lower`] by plain loops.
+fn cholesky_lower_loops(a: &mut [f64], d: usize) -> Result<(), usize> {
     for j in 0..d {
         let mut s = a[j * d + j];
         for k in 0..j {
@@ -32,9 +50,75 @@ pub(crate) fn cholesky_lower(a: &mut [f64], d: usize) -> Result<(), usize> {
     Ok(())
 }
 
+/// [`cholesky_lower`] by faer's blocked left-looking factorisation, with the same
+/// contract (lower triangle read, `L` written below and on the diagonal, zeros above;
+/// `Err(j)` for a non-positive or non-finite pivot `j`, or the first row holding a
+/// non-finite value).
+fn cholesky_lower_faer(a: &mut [f64], d: usize) -> Result<(), usize> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::factor::{
+        cholesky_in_place, cholesky_in_place_scratch, LltError,
+    };
+    let first_non_finite =
+        |a: &[f64]| (0..d).find(|&i| a[i * d..i * d + i + 1].iter().any(|v| !v.is_finite()));
+    if let Some(i) = first_non_finite(a) {
+        return Err(i);
+    }
+    let mut m = Mat::<f64>::zeros(d, d);
+    for i in 0..d {
+        for j in 0..=i {
+            m[(i, j)] = a[i * d + j];
+        }
+    }
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+        d,
+        Par::Seq,
+        Default::default(),
+    ));
+    cholesky_in_place(
+        m.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| match e {
+        LltError::NonPositivePivot { index } => index,
+    })?;
+    for i in 0..d {
+        for j in 0..d {
+            a[i * d + j] = if j <= i { m[(i, j)] } else { 0.0 };
+        }
+    }
+    match first_non_finite(a) {
+        Some(i) => Err(i),
+        None => Ok(()),
+    }
+}
+
 /// Inverse of a lower-triangular matrix (row-major), returned as a new lower-triangular
 /// matrix.
 pub(crate) fn invert_lower(l: &[f64], d: usize) -> Vec<f64> {
+    if d >= FAER_MIN_D {
+        let mut inv = Mat::<f64>::zeros(d, d);
+        faer::linalg::triangular_inverse::invert_lower_triangular(
+            inv.as_mut(),
+            MatRef::from_row_major_slice(l, d, d),
+            Par::Seq,
+        );
+        let mut out = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..=i {
+                out[i * d + j] = inv[(i, j)];
+            }
+        }
+        return out;
+    }
+    invert_lower_loops(l, d)
+}
+
+/// [`invert_lower`] by plain loops.
+fn invert_lower_loops(l: &[f64], d: usize) -> Vec<f64> {
     let mut inv = vec![0.0; d * d];
     for j in 0..d {
         inv[j * d + j] = 1.0 / l[j * d + j];
@@ -79,6 +163,32 @@ pub(crate) fn upper_factor_of_precision(prec: &[f64], d: usize) -> Result<Vec<f6
 
 /// `A Aᵀ` for a row-major square matrix.
 pub(crate) fn a_at(a: &[f64], d: usize) -> Vec<f64> {
+    let mut out = vec![0.0; d * d];
+    if d >= FAER_MIN_D {
+        let a = MatRef::from_row_major_slice(a, d, d);
+        triangular::matmul(
+            MatMut::from_row_major_slice_mut(&mut out, d, d),
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            a,
+            BlockStructure::Rectangular,
+            a.transpose(),
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        );
+        for i in 0..d {
+            for j in 0..i {
+                out[j * d + i] = out[i * d + j];
+            }
+        }
+        return out;
+    }
+    a_at_loops(a, d)
+}
+
+/// [`a_at`] by plain loops.
+fn a_at_loops(a: &[f64], d: usize) -> Vec<f64> {
     let mut out = vec![0.0; d * d];
     for i in 0..d {
         for j in 0..=i {
@@ -357,6 +467,61 @@ mod tests {
             for (x, y) in a.iter().zip(&r) {
                 assert!((x - y).abs() < 1e-12 * x.abs().max(1.0));
             }
+        }
+    }
+
+    /// From `FAER_MIN_D` on, faer's factor, inverse and `A Aᵀ` equal the plain loops' to
+    /// tight relative tolerance, read only the lower triangle, and fail where they fail.
+    #[test]
+    fn faer_kernels_equal_the_loops_at_large_d() {
+        for d in [FAER_MIN_D, FAER_MIN_D + 1, 150] {
+            let a = random_spd(d, d as u64);
+            let mut garbage = a.clone();
+            for i in 0..d {
+                for j in i + 1..d {
+                    garbage[i * d + j] = f64::NAN;
+                }
+            }
+            let mut l = garbage.clone();
+            cholesky_lower(&mut l, d).unwrap();
+            let mut l0 = a.clone();
+            cholesky_lower_loops(&mut l0, d).unwrap();
+            let tol = 1e-10 * max_abs(&l0);
+            for (x, y) in l.iter().zip(&l0) {
+                assert!((x - y).abs() <= tol, "d={d} factor {x} vs {y}");
+            }
+            let inv = invert_lower(&l, d);
+            let inv0 = invert_lower_loops(&l, d);
+            let tol = 1e-10 * max_abs(&inv0);
+            for (x, y) in inv.iter().zip(&inv0) {
+                assert!((x - y).abs() <= tol, "d={d} inverse {x} vs {y}");
+            }
+            let r = a_at(&l, d);
+            let r0 = a_at_loops(&l, d);
+            for (x, y) in r.iter().zip(&r0) {
+                assert!(
+                    (x - y).abs() <= 1e-12 * max_abs(&r0),
+                    "d={d} A Aᵀ {x} vs {y}"
+                );
+            }
+            for (x, y) in r.iter().zip(&a) {
+                assert!(
+                    (x - y).abs() <= 1e-10 * max_abs(&a),
+                    "d={d} L Lᵀ {x} vs {y}"
+                );
+            }
+            // indefinite at a known pivot, and a NaN in the lower triangle
+            let mut bad = a.clone();
+            bad[(d - 3) * d + d - 3] = -1.0;
+            let mut bad0 = bad.clone();
+            assert_eq!(
+                cholesky_lower(&mut bad, d),
+                cholesky_lower_loops(&mut bad0, d),
+                "d={d}"
+            );
+            let mut nan = a.clone();
+            nan[5 * d + 2] = f64::NAN;
+            assert_eq!(cholesky_lower(&mut nan, d), Err(5), "d={d}");
         }
     }
 
