@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Draws a crate's module graph from its source and fails on an import circle.
 
-    python3 scripts/module_graph.py crates/gaussmix-cli/src [--dot]
+    python3 scripts/module_graph.py crates/gaussmix-cli/src [more crates' src ...] [--dot]
+
+With several folders, each crate is drawn and checked in turn (CI checks the library,
+the video crate and the CLI this way); the exit status is 1 if any has a circle.
 
 A node is a module file (`io/csv.rs` is `io::csv`, `io/mod.rs` is `io`). An edge A -> B
 is any path into B written in A outside its test module: `use crate::b::…`,
@@ -177,12 +180,11 @@ def sccs(nodes, edges):
     return [c for c in out if len(c) > 1]
 
 
-def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    src = pathlib.Path(args[0] if args else "crates/gaussmix-cli/src")
+def check(src, dot):
+    """Prints one crate's edges (or Graphviz), then its circles; True when it has none."""
     mods, edges = graph(src)
     name = lambda n: n or "(root)"
-    if "--dot" in sys.argv:
+    if dot:
         print("digraph modules {")
         for a, b in sorted(edges):
             print(f'  "{name(a)}" -> "{name(b)}";')
@@ -192,10 +194,22 @@ def main():
             print(f"{name(a)} -> {name(b)}")
     circles = sccs(list(mods), edges)
     for c in circles:
-        print("import circle: " + " <-> ".join(name(n) for n in c), file=sys.stderr)
-    if circles:
+        print(f"{src}: import circle: " + " <-> ".join(name(n) for n in c), file=sys.stderr)
+    if not circles:
+        print(f"{src}: {len(mods)} modules, {len(edges)} edges, no import circle", file=sys.stderr)
+    return not circles
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    srcs = [pathlib.Path(a) for a in (args or ["crates/gaussmix-cli/src"])]
+    for src in srcs:
+        if not src.is_dir():
+            print(f"{src}: not a folder", file=sys.stderr)
+            sys.exit(2)
+    ok = [check(src, "--dot" in sys.argv) for src in srcs]
+    if not all(ok):
         sys.exit(1)
-    print(f"{len(mods)} modules, {len(edges)} edges, no import circle", file=sys.stderr)
 
 
 if __name__ == "__main__":

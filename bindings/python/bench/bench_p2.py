@@ -9,7 +9,10 @@ against the in-process one, on a reference problem (default P2: N=1M, D=16, K=16
 Every fit starts from the same given weights/means/precisions (no k-means, no random state)
 with tol=0, so both libraries run exactly the iterations asked for. The time per EM
 iteration is (t(max_iter=21) - t(max_iter=1)) / 20: set-up, validation and scikit-learn's
-final E-step cancel. Threads: scikit-learn's BLAS limited to --threads by threadpoolctl,
+final E-step cancel. The Spark fits (local[--threads], 2x--threads partitions) run in
+both modes, "barrier" (one job per fit, the default) and "jobs" (one job per iteration),
+right after the in-process fit is timed again (gaussmix_s_per_iter_beside_spark, the
+base of their ratios); the load average is recorded beside them. Threads: scikit-learn's BLAS limited to --threads by threadpoolctl,
 gaussmix's rayon pool by RAYON_NUM_THREADS (set it to the same number).
 """
 
@@ -37,7 +40,7 @@ def main():
     ap.add_argument("--problem", default="P2")
     ap.add_argument("--k", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--skip", default="", help="comma list of: sklearn,spark,dask")
+    ap.add_argument("--skip", default="", help="comma list of: sklearn,spark,spark-arrow,dask")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -61,6 +64,7 @@ def main():
     init = dict(weights_init=np.full(k, 1.0 / k), means_init=means,
                 precisions_init=np.stack([prec] * k))
     res = {"problem": args.problem, "n": n, "d": d, "k": k, "threads": args.threads,
+           "loadavg_start": os.getloadavg(),
            "RAYON_NUM_THREADS": os.environ.get("RAYON_NUM_THREADS")}
 
     def gm(max_iter):
@@ -113,16 +117,28 @@ def main():
         df = spark.read.parquet(path).repartition(2 * args.threads).cache()
         df.count()
         cols = [f"f{i}" for i in range(d)]
-        t = time.perf_counter()
-        gaussmix.spark.fit(df, cols, k, tol=0, max_iter=1, **init)
-        res["spark_first_fit_s"] = time.perf_counter() - t
-        res["spark_s_per_iter"], _, _ = per_iter(
-            lambda m: gaussmix.spark.fit(df, cols, k, tol=0, max_iter=m, **init))
-        res["spark_over_inprocess"] = res["spark_s_per_iter"] / res["gaussmix_s_per_iter"]
-        # the passes through the cached DataFrame (Arrow every pass), as before the worker cache
-        res["spark_arrow_s_per_iter"], _, _ = per_iter(
-            lambda m: gaussmix.spark.fit(df, cols, k, tol=0, max_iter=m, worker_cache=False, **init))
-        res["spark_arrow_over_inprocess"] = res["spark_arrow_s_per_iter"] / res["gaussmix_s_per_iter"]
+        # the in-process fit again, right before the Spark fits (same load), for the ratios
+        res["gaussmix_s_per_iter_beside_spark"], _, _ = per_iter(gm)
+        base = res["gaussmix_s_per_iter_beside_spark"]
+        res["loadavg_before_spark"] = os.getloadavg()
+        for mode in ("barrier", "jobs"):
+            t = time.perf_counter()
+            gaussmix.spark.fit(df, cols, k, tol=0, max_iter=1, mode=mode, **init)
+            res[f"spark_{mode}_first_fit_s"] = time.perf_counter() - t
+            res[f"spark_{mode}_s_per_iter"], _, _ = per_iter(
+                lambda m: gaussmix.spark.fit(df, cols, k, tol=0, max_iter=m, mode=mode, **init))
+            res[f"spark_{mode}_over_inprocess"] = res[f"spark_{mode}_s_per_iter"] / base
+            print(json.dumps(res), flush=True)
+        # the default mode ("auto": barrier here)
+        res["spark_s_per_iter"] = res["spark_barrier_s_per_iter"]
+        res["spark_over_inprocess"] = res["spark_barrier_over_inprocess"]
+        if "spark-arrow" not in skip:
+            # jobs through the cached DataFrame (Arrow every pass), as before the worker cache
+            res["spark_arrow_s_per_iter"], _, _ = per_iter(
+                lambda m: gaussmix.spark.fit(df, cols, k, tol=0, max_iter=m, mode="jobs",
+                                             worker_cache=False, **init))
+            res["spark_arrow_over_inprocess"] = res["spark_arrow_s_per_iter"] / base
+        res["loadavg_after_spark"] = os.getloadavg()
         # a job that does nothing: the floor of one Spark pass on this master
         sc = spark.sparkContext
         t = time.perf_counter()

@@ -57,6 +57,54 @@ def test_ctrl_c_stops_a_fit():
     assert int(words[2]) >= 3
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+def test_jupyter_kernel_interrupt_stops_a_fit():
+    # a real IPython kernel (ipykernel, driven by jupyter_client as a notebook front end
+    # drives it): an endless fit in a cell, then the front end's "interrupt kernel"; the
+    # cell ends with KeyboardInterrupt and the kernel stays usable
+    jupyter_client = pytest.importorskip("jupyter_client")
+    pytest.importorskip("ipykernel")
+    km = jupyter_client.KernelManager(kernel_name="python3")
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+
+        def run(code, interrupt=False):
+            # (stop_on_error=False: the cell's KeyboardInterrupt must not abort the next)
+            msg_id = kc.execute(code, stop_on_error=False)
+            while interrupt:
+                msg = kc.get_iopub_msg(timeout=120)
+                if (
+                    msg["parent_header"].get("msg_id") == msg_id
+                    and msg["msg_type"] == "stream"
+                    and "started" in msg["content"]["text"]
+                ):
+                    km.interrupt_kernel()
+                    break
+            while True:
+                reply = kc.get_shell_msg(timeout=120)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    return reply["content"]
+
+        out = run(
+            "import numpy as np\n"
+            "from gaussmix import _core\n"
+            "x = np.random.default_rng(0).normal(size=(4000, 3))\n"
+            "print('started', flush=True)\n"
+            "_core.fit(x, n_components=3, tol=0.0, max_iter=10**9)\n",
+            interrupt=True,
+        )
+        assert (out["status"], out.get("ename")) == ("error", "KeyboardInterrupt"), out
+        # the kernel lives on, and a fit after the interrupt runs to its end
+        out = run("_core.fit(x, n_components=2, max_iter=5)")
+        assert out["status"] == "ok", out
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
 def test_exception_in_callback_stops_the_fit_at_once():
     words = _run("if it == 2: raise RuntimeError('stop')", "RuntimeError")
     # the callback is called for iteration 2 and never again

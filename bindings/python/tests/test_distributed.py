@@ -140,3 +140,52 @@ def test_dask_too_few_rows_and_bad_values(dask_client):
     bad[1234, 2] = np.inf
     with pytest.raises(ValueError, match=r"non-finite value inf in feature column 2 \(0-based\) \(block 1, row 234"):
         gaussmix.dask.fit(da.from_array(bad, chunks=1000), 3, covariance_type="full", **init)
+
+
+@pytest.mark.parametrize("n_parts,regroup", [(2, "auto"), (3, "checkpoint"), (3, "shuffle")])
+def test_spark_barrier_and_jobs_modes_agree_bit_for_bit(spark, capsys, monkeypatch, n_parts, regroup):
+    """One barrier job for the whole fit (tasks keep their rows, exchange statistics every
+    iteration) gives the one-job-per-iteration fit bit for bit: weights, two k-means starts,
+    and the same verbose output; 2 partitions run one per slot of local[2, 4], 3 are
+    regrouped into the 2 slots (each partition whole in one task, its rows in order) by a
+    local checkpoint (the default on a local master) or by a shuffle (elsewhere)."""
+    import pandas as pd
+
+    monkeypatch.setattr(gaussmix.spark, "_REGROUP", regroup)
+
+    x, _ = data_and_init("full")
+    w = (np.arange(len(x)) % 5).astype(float)
+    df = spark.createDataFrame(pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "w": w}))
+    df = df.repartition(n_parts)
+    opts = dict(k=3, weight_col="w", n_init=2, random_state=0, tol=1e-6, max_iter=60,
+                verbose=2, verbose_interval=5)  # fmt: skip
+    jobs = gaussmix.spark.fit(df, ["a", "b", "c"], mode="jobs", **opts)
+    out_jobs = capsys.readouterr().out
+    barrier = gaussmix.spark.fit(df, ["a", "b", "c"], mode="barrier", **opts)
+    out_barrier = capsys.readouterr().out
+    assert jobs.n_iter_ == barrier.n_iter_ and jobs.converged_ == barrier.converged_
+    for attr in ATTRS + ["lower_bounds_"]:
+        np.testing.assert_array_equal(getattr(jobs, attr), getattr(barrier, attr), err_msg=attr)
+    assert jobs.lower_bound_ == barrier.lower_bound_
+    assert "Initialization 1" in out_jobs and out_barrier == out_jobs
+
+
+def test_spark_mode_choice_and_errors(spark, tmp_path):
+    import pandas as pd
+
+    df = spark.createDataFrame(pd.DataFrame(blobs(300, 2, 2, seed=4), columns=["a", "b"]))
+    with pytest.raises(ValueError, match="mode must be one of 'auto', 'barrier', 'jobs'"):
+        gaussmix.spark.fit(df, ["a", "b"], k=2, mode="mpi")
+    with pytest.raises(ValueError, match="checkpoint/resume need mode='jobs'"):
+        gaussmix.spark.fit(df, ["a", "b"], k=2, mode="barrier", checkpoint=str(tmp_path / "c"))
+    assert gaussmix.spark._task_slots(spark.sparkContext) == 2
+    assert gaussmix.spark._choose_mode("auto", spark.sparkContext, False) == ("barrier", 2)
+    assert gaussmix.spark._choose_mode("auto", spark.sparkContext, True) == ("jobs", None)
+    # auto with a checkpoint runs the jobs loop, and writes the checkpoint
+    g = gaussmix.spark.fit(df, ["a", "b"], k=2, random_state=0, checkpoint=str(tmp_path / "c"),
+                           checkpoint_every=1)  # fmt: skip
+    assert g.n_iter_ >= 2 and (tmp_path / "c").exists()
+    # the data's own errors come back from the barrier tasks as ValueErrors
+    with pytest.raises(ValueError, match="n_samples >= n_components"):
+        gaussmix.spark.fit(df.limit(2), ["a", "b"], k=3, mode="barrier",
+                           **sklearn_style_inits(blobs(300, 2, 3), 3, "full"))  # fmt: skip

@@ -86,14 +86,58 @@ def test_spark_task_failure_is_retried_and_changes_nothing(spark, tmp_path, work
 
     x, init = data_and_init()
     df = spark.createDataFrame(pd.DataFrame(x, columns=["a", "b", "c"])).repartition(4)
-    clean = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, worker_cache=False, **init)
+    clean = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, mode="jobs", worker_cache=False, **init)
     assert clean.n_iter_ > FAULT_PASS
     faulted = gaussmix.spark.fit(
         df, ["a", "b", "c"], k=3, _task_hook=SparkFirstAttemptFails(tmp_path),
-        worker_cache=worker_cache, **init,
+        mode="jobs", worker_cache=worker_cache, **init,
     )  # fmt: skip
     faults = sorted(p.name for p in tmp_path.iterdir())
     assert len(faults) == 4, faults  # every partition's first attempt failed, and was retried
+    assert_identical(clean, faulted)
+
+
+class SparkBarrierFailsOnce:
+    """Raises once, in barrier task 1 in iteration ``FAULT_PASS`` (a marker file, created
+    atomically, says it has happened): a failed barrier task makes Spark rerun the whole
+    stage. Leaves one empty file per fault."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+
+    def __call__(self, pass_no):
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        if pass_no != FAULT_PASS or ctx.partitionId() != 1:
+            return
+        try:
+            fd = os.open(os.path.join(self.folder, "fault-1"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return
+        os.close(fd)
+        raise RuntimeError(f"injected fault in iteration {pass_no}, barrier task 1")
+
+
+@pytest.mark.parametrize("n_parts", [2, 4])
+def test_spark_barrier_task_failure_reruns_the_stage_and_changes_nothing(spark, tmp_path, n_parts):
+    """Issue 18's fault behaviour in barrier mode: a task failing mid-fit makes Spark rerun
+    the stage (every task, from the first iteration); the model is the unfaulted one, and
+    the one-job-per-iteration fit's, bit for bit (2 partitions: one per slot; 4: shuffled
+    to the 2 slots of local[2, 4])."""
+    import pandas as pd
+
+    x, init = data_and_init()
+    df = spark.createDataFrame(pd.DataFrame(x, columns=["a", "b", "c"])).repartition(n_parts)
+    jobs = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, mode="jobs", worker_cache=False, **init)
+    clean = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, mode="barrier", **init)
+    assert clean.n_iter_ > FAULT_PASS
+    assert_identical(jobs, clean)
+    faulted = gaussmix.spark.fit(
+        df, ["a", "b", "c"], k=3, mode="barrier", _task_hook=SparkBarrierFailsOnce(tmp_path),
+        **init,
+    )  # fmt: skip
+    assert [p.name for p in tmp_path.iterdir()] == ["fault-1"], "the fault was not injected"
     assert_identical(clean, faulted)
 
 
@@ -113,7 +157,8 @@ def test_dask_worker_killed_mid_fit_is_replaced_and_changes_nothing(dask_client,
     assert_identical(clean, faulted)
 
 
-def test_spark_empty_partitions_and_non_finite_values(spark):
+@pytest.mark.parametrize("mode", ["barrier", "jobs"])
+def test_spark_empty_partitions_and_non_finite_values(spark, mode):
     import pandas as pd
 
     x, init = data_and_init(n=600)
@@ -123,7 +168,7 @@ def test_spark_empty_partitions_and_non_finite_values(spark):
     df = spark.createDataFrame(pdf).repartition(16, "g")
     sizes = df.rdd.glom().map(len).collect()
     assert sizes.count(0) >= 10, sizes
-    s = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, **init)
+    s = gaussmix.spark.fit(df, ["a", "b", "c"], k=3, mode=mode, **init)
     np.testing.assert_allclose(s.means_, a.means_, rtol=1e-9)
     assert s.n_iter_ == a.n_iter_
     from pyspark.sql import functions as F
@@ -133,12 +178,12 @@ def test_spark_empty_partitions_and_non_finite_values(spark):
     nan = rows.withColumn("b", F.when(F.col("row") == 417, F.lit(float("nan"))).otherwise(F.col("b")))
     nan = nan.repartition(4)
     with pytest.raises(Exception, match="non-finite value nan in feature column 'b'"):
-        gaussmix.spark.fit(nan, ["a", "b", "c"], k=3, **init)
+        gaussmix.spark.fit(nan, ["a", "b", "c"], k=3, mode=mode, **init)
     with pytest.raises(ValueError, match="feature column 'b' \\(the initialisation sample"):
-        gaussmix.spark.fit(nan, ["a", "b", "c"], k=3, random_state=0)
+        gaussmix.spark.fit(nan, ["a", "b", "c"], k=3, mode=mode, random_state=0)
     null = spark.createDataFrame(pdf.assign(c=np.where(np.arange(len(x)) == 33, np.nan, x[:, 2])))
     with pytest.raises(Exception, match="null value in feature column 'c'"):
-        gaussmix.spark.fit(null.repartition(4), ["a", "b", "c"], k=3, **init)
+        gaussmix.spark.fit(null.repartition(4), ["a", "b", "c"], k=3, mode=mode, **init)
 
 
 def test_dask_dataframe_non_finite_value_names_the_column(dask_client):
@@ -381,9 +426,9 @@ def test_spark_worker_cache_gives_the_arrow_passes_fit_and_cleans_up(spark, tmp_
     pdf = pd.DataFrame(x, columns=list("abc")).assign(w=w)
     df = spark.createDataFrame(pdf).repartition(4)
     root = tmp_path / "cache"
-    plain = gaussmix.spark.fit(df, list("abc"), k=3, weight_col="w", worker_cache=False, **init)
+    plain = gaussmix.spark.fit(df, list("abc"), k=3, weight_col="w", mode="jobs", worker_cache=False, **init)
     kept = gaussmix.spark.fit(
-        df, list("abc"), k=3, weight_col="w", worker_cache=True, worker_cache_dir=str(root),
+        df, list("abc"), k=3, weight_col="w", mode="jobs", worker_cache=True, worker_cache_dir=str(root),
         _task_hook=CountWorkerFiles(root, 3), **init,
     )  # fmt: skip
     assert plain.n_iter_ > 3
@@ -399,9 +444,9 @@ def test_spark_worker_files_lost_mid_fit_are_read_again(spark, tmp_path):
     x, init = data_and_init(seed=7)
     df = spark.createDataFrame(pd.DataFrame(x, columns=list("abc"))).repartition(4)
     root = tmp_path / "cache"
-    plain = gaussmix.spark.fit(df, list("abc"), k=3, worker_cache=False, **init)
+    plain = gaussmix.spark.fit(df, list("abc"), k=3, mode="jobs", worker_cache=False, **init)
     kept = gaussmix.spark.fit(
-        df, list("abc"), k=3, worker_cache=True, worker_cache_dir=str(root),
+        df, list("abc"), k=3, mode="jobs", worker_cache=True, worker_cache_dir=str(root),
         _task_hook=LoseWorkerFiles(root, 4), **init,
     )  # fmt: skip
     assert os.path.exists(str(root) + ".lost"), "the files were not deleted"

@@ -43,7 +43,8 @@ pub struct AnomalyArgs {
     #[arg(short = 'o', long = "output")]
     pub output: Option<String>,
     /// Write the rows as JSON (threshold, and per row: score, is_anomaly and, with
-    /// --explain, the top features) instead of a table.
+    /// --explain, the top features) instead of a table; with --eval, the scores as JSON
+    /// too (on standard output, or under `eval` in the rows' object when that is there).
     #[arg(long)]
     pub json: bool,
     /// For each flagged row, name the N features (default 3) contributing most to its
@@ -58,7 +59,8 @@ pub struct AnomalyArgs {
     /// Score DATA with this model instead of fitting one.
     #[arg(long)]
     pub model: Option<String>,
-    /// Write the fitted model (raw feature scale, threshold included) as JSON.
+    /// Write the fitted model (raw feature scale, threshold included) as JSON (- for
+    /// standard output, when the rows go to a file or --eval leaves them out).
     #[arg(long)]
     pub save_model: Option<String>,
     /// Print ROC-AUC and average precision against the labels (NPZ array `y`, 1 = anomaly).
@@ -210,6 +212,48 @@ fn report_fit(det: &FittedDetector, n: usize, d: usize, verbose: bool) {
     }
 }
 
+/// The scores of `--eval` against the data's labels.
+struct Eval {
+    roc_auc: f64,
+    average_precision: f64,
+    anomalies: usize,
+    rows: usize,
+}
+
+impl Eval {
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "roc_auc": output::json_f64(self.roc_auc),
+            "average_precision": output::json_f64(self.average_precision),
+            "n_labelled_anomalies": self.anomalies,
+            "n_rows": self.rows,
+        })
+    }
+}
+
+/// ROC-AUC and average precision of the scores against the labels of `data`.
+///
+/// # Errors
+/// No labels, or labels of one class only.
+fn evaluate(data: &io::Dataset, scores: &ndarray::Array1<f64>, name: &str) -> Result<Eval> {
+    let Some(y) = &data.labels else {
+        bail!("--eval needs labels: {name} has none (an NPZ file with an array y, 1 = anomaly)");
+    };
+    let labels: Vec<bool> = y.iter().map(|&v| v != 0.0).collect();
+    let s = scores.to_vec();
+    let (Some(roc_auc), Some(average_precision)) =
+        (roc_auc(&s, &labels), average_precision(&s, &labels))
+    else {
+        bail!("--eval needs both normal (y = 0) and anomalous (y ≠ 0) rows in {name}");
+    };
+    Ok(Eval {
+        roc_auc,
+        average_precision,
+        anomalies: labels.iter().filter(|&&l| l).count(),
+        rows: labels.len(),
+    })
+}
+
 /// `gaussmix anomaly`.
 pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
     if let Some(c) = a.contamination {
@@ -233,6 +277,16 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
     }
     if let Some(p) = &a.save_model {
         io::check_output_path(p)?;
+        if p == "-" && out.as_deref() == Some("-") {
+            return Err(crate::exit::usage(
+                "--save-model - and the rows (-o -, the default without --eval) both write to standard output: write one of them to a file",
+            ));
+        }
+        if p == "-" && a.eval && a.json {
+            return Err(crate::exit::usage(
+                "--save-model - and --eval --json both write to standard output: write the model to a file",
+            ));
+        }
     }
     let start = Instant::now();
     let (det, data) = if let Some(mpath) = &a.model {
@@ -328,6 +382,11 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
         }
         None => None,
     };
+    let eval = if a.eval {
+        Some(evaluate(&data, &scores, &a.data)?)
+    } else {
+        None
+    };
     let names = det.feature_names().to_vec();
     if let Some(o) = &out {
         if a.json {
@@ -347,12 +406,15 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
                     r
                 })
                 .collect();
-            let doc = serde_json::json!({
+            let mut doc = serde_json::json!({
                 "threshold": thr,
                 "n_rows": flags.len(),
                 "n_anomalies": flags.iter().sum::<usize>(),
                 "rows": rows,
             });
+            if let (Some(e), true) = (&eval, o == "-") {
+                doc["eval"] = e.json();
+            }
             let text = serde_json::to_string_pretty(&doc)?;
             if o == "-" {
                 println!("{text}");
@@ -393,12 +455,12 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
     }
     if let Some(p) = &a.save_model {
         let json = det.to_json()?;
-        io::write_atomic(Path::new(p), |w| {
+        io::write_output(p, |w| {
             w.write_all(json.as_bytes())?;
             w.write_all(b"\n")?;
             Ok(())
         })
-        .with_context(|| format!("cannot write the model to {p}"))?;
+        .with_context(|| format!("cannot write the model to {}", output::shown(p)))?;
     }
     let n_flag: usize = flags.iter().sum();
     if !a.quiet {
@@ -408,32 +470,19 @@ pub fn anomaly(a: &AnomalyArgs) -> Result<()> {
             start.elapsed()
         );
     }
-    if a.eval {
-        let Some(y) = &data.labels else {
-            bail!(
-                "--eval needs labels: {} has none (an NPZ file with an array y, 1 = anomaly)",
-                a.data
+    if let Some(e) = &eval {
+        if a.json && out.as_deref() != Some("-") {
+            output::print_json(&e.json())?;
+        } else if !a.json {
+            let line = format!(
+                "roc_auc {:.4}  average_precision {:.4}  ({} anomalies of {} rows)",
+                e.roc_auc, e.average_precision, e.anomalies, e.rows
             );
-        };
-        let labels: Vec<bool> = y.iter().map(|&v| v != 0.0).collect();
-        let s = scores.to_vec();
-        let auc = roc_auc(&s, &labels);
-        let ap = average_precision(&s, &labels);
-        let (Some(auc), Some(ap)) = (auc, ap) else {
-            bail!(
-                "--eval needs both normal (y = 0) and anomalous (y ≠ 0) rows in {}",
-                a.data
-            );
-        };
-        let line = format!(
-            "roc_auc {auc:.4}  average_precision {ap:.4}  ({} anomalies of {} rows)",
-            labels.iter().filter(|&&l| l).count(),
-            labels.len()
-        );
-        if out.as_deref() == Some("-") {
-            eprintln!("{line}");
-        } else {
-            println!("{line}");
+            if out.as_deref() == Some("-") || a.save_model.as_deref() == Some("-") {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
         }
     }
     Ok(())

@@ -163,6 +163,34 @@ impl Degenerate {
     }
 }
 
+/// `--criterion` of `select`: the information criterion to minimise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SelectCriterion {
+    /// Bayesian information criterion, −2 ln L + p ln N.
+    Bic,
+    /// Akaike information criterion, −2 ln L + 2p.
+    Aic,
+    /// mclust's integrated completed likelihood: BIC plus twice the entropy of the hard
+    /// classification.
+    Icl,
+    /// BIC plus twice the entropy of the responsibilities.
+    #[value(alias = "icl_soft")]
+    IclSoft,
+}
+
+impl SelectCriterion {
+    /// The library's criterion.
+    pub fn get(self) -> gaussmix::select::Criterion {
+        use gaussmix::select::Criterion;
+        match self {
+            SelectCriterion::Bic => Criterion::Bic,
+            SelectCriterion::Aic => Criterion::Aic,
+            SelectCriterion::Icl => Criterion::Icl,
+            SelectCriterion::IclSoft => Criterion::IclSoft,
+        }
+    }
+}
+
 /// The picture formats of `plot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PictureFormat {
@@ -207,5 +235,12 @@ mod tests {
             InitMethod::KMeansPlusPlus
         );
         assert!(Init::from_str("kmean", false).is_err());
+        for c in SelectCriterion::value_variants() {
+            let name = c.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(
+                name.parse::<gaussmix::select::Criterion>().unwrap(),
+                c.get()
+            );
+        }
     }
 }

@@ -6,15 +6,15 @@
 //! progress and writes the table, the plot and the chosen model.
 
 use std::fmt::Write as _;
-use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 pub use gaussmix::select::Criterion;
 use gaussmix::select::{Cell, CellOutcome, Selection, SelectionResult};
 use gaussmix::{CovarianceType, PriorChoice};
 
+use crate::args::{JsonArg, SelectCriterion};
 use crate::commands::DataArgs;
 use crate::io::{self, ReadOptions};
 use crate::output::{self, Ticker};
@@ -33,9 +33,9 @@ pub struct SelectArgs {
     /// diag, spherical), `all` (the fourteen) or `sklearn` (the four).
     #[arg(long, default_value = "all")]
     pub covariance: String,
-    /// Criterion to minimise: bic, aic, icl (mclust's, hard classification) or icl-soft.
-    #[arg(long, default_value = "bic")]
-    pub criterion: String,
+    /// Criterion to minimise.
+    #[arg(long, value_enum, ignore_case = true, default_value = "bic")]
+    pub criterion: SelectCriterion,
     /// k-means starts on the standardised data per cell (besides the hierarchical one).
     #[arg(long, default_value_t = 3)]
     pub kmeans_starts: usize,
@@ -77,9 +77,12 @@ pub struct SelectArgs {
     /// Draw the criterion against k, one curve per family, as mclust's BIC plot (.png, .svg).
     #[arg(long)]
     pub plot: Option<String>,
-    /// Where to write the best model (JSON).
+    /// Where to write the best model (JSON), or - for standard output (the table then
+    /// goes to standard error).
     #[arg(short = 'o', long = "output")]
     pub output: String,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 /// Parses a `--k` specification: `A..B` (inclusive; `A..=B` too), `A`, or a comma-separated
@@ -236,6 +239,20 @@ pub fn format_table(r: &SelectionResult) -> String {
     out
 }
 
+/// A cell's status (`fitted`, `degenerate`, `skipped`, `failed`) and its note, for the
+/// table file and `--json`.
+fn status_note(c: &Cell) -> (&'static str, String) {
+    match &c.outcome {
+        CellOutcome::Fitted(s) if s.kept_start() => {
+            ("fitted", gaussmix::select::KEPT_START_NOTE.to_string())
+        }
+        CellOutcome::Fitted(_) => ("fitted", String::new()),
+        CellOutcome::Degenerate { reason, .. } => ("degenerate", reason.clone()),
+        CellOutcome::Skipped(w) => ("skipped", w.clone()),
+        CellOutcome::Failed(w) => ("failed", w.clone()),
+    }
+}
+
 /// The table as rows for CSV/TSV (empty score cells for cells not fitted).
 fn table_rows(r: &SelectionResult) -> Vec<Vec<String>> {
     r.cells
@@ -243,15 +260,7 @@ fn table_rows(r: &SelectionResult) -> Vec<Vec<String>> {
         .enumerate()
         .map(|(i, c)| {
             let mut row = vec![c.k.to_string(), c.covariance_type.mclust_name().to_string()];
-            let (status, note) = match &c.outcome {
-                CellOutcome::Fitted(s) if s.kept_start() => {
-                    ("fitted", gaussmix::select::KEPT_START_NOTE.to_string())
-                }
-                CellOutcome::Fitted(_) => ("fitted", String::new()),
-                CellOutcome::Degenerate { reason, .. } => ("degenerate", reason.clone()),
-                CellOutcome::Skipped(w) => ("skipped", w.clone()),
-                CellOutcome::Failed(w) => ("failed", w.clone()),
-            };
+            let (status, note) = status_note(c);
             match c.scores() {
                 Some(s) => row.extend([
                     format!("{:?}", s.log_likelihood),
@@ -269,6 +278,80 @@ fn table_rows(r: &SelectionResult) -> Vec<Vec<String>> {
             row
         })
         .collect()
+}
+
+/// The selection as one JSON object (`--json`): the criterion, the best cell, and every
+/// cell with its status and scores (non-finite scores as null).
+fn selection_json(r: &SelectionResult, n: usize, d: usize, output: &str) -> serde_json::Value {
+    let f = output::json_f64;
+    let cells: Vec<serde_json::Value> = r
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let (status, note) = status_note(c);
+            let mut v = serde_json::json!({
+                "k": c.k,
+                "covariance": c.covariance_type.mclust_name(),
+                "status": status,
+                "note": note,
+                "best": Some(i) == r.best,
+            });
+            if let Some(s) = c.scores() {
+                v["log_likelihood"] = f(s.log_likelihood);
+                v["n_parameters"] = s.n_parameters.into();
+                v["bic"] = f(s.bic);
+                v["aic"] = f(s.aic);
+                v["icl"] = f(s.icl);
+                v["icl_soft"] = f(s.icl_soft);
+                v["converged"] = s.converged.into();
+                v["start"] = s.start.clone().into();
+            }
+            v
+        })
+        .collect();
+    let best = r.best.map(|b| {
+        let c = &r.cells[b];
+        serde_json::json!({
+            "k": c.k,
+            "covariance": c.covariance_type.mclust_name(),
+            "covariance_type": c.covariance_type.name(),
+            "value": c.scores().map_or(serde_json::Value::Null, |s| f(s.get(r.criterion))),
+        })
+    });
+    serde_json::json!({
+        "criterion": r.criterion.name(),
+        "rows": n,
+        "columns": d,
+        "best": best,
+        "output": output,
+        "cells": cells,
+    })
+}
+
+/// Checks that at most one of `-o -`, `--table -` and `--json` writes to standard output.
+///
+/// # Errors
+/// A usage error naming the flags that both claim it.
+fn check_stdout_claims(a: &SelectArgs) -> Result<()> {
+    let mut claims = Vec::new();
+    if a.output == "-" {
+        claims.push("-o -");
+    }
+    if a.table.as_deref() == Some("-") {
+        claims.push("--table -");
+    }
+    if a.json.json {
+        claims.push("--json");
+    }
+    if claims.len() > 1 {
+        return Err(crate::exit::usage(format!(
+            "{} {} write to standard output: write all but one to a file",
+            claims.join(" and "),
+            if claims.len() == 2 { "both" } else { "all" }
+        )));
+    }
+    Ok(())
 }
 
 /// The columns of the table file.
@@ -292,12 +375,8 @@ pub const TABLE_HEADER: [&str; 13] = [
 pub fn select(a: &SelectArgs) -> Result<()> {
     let ks = parse_k_range(&a.k)?;
     let covs = parse_covariances(&a.covariance)?;
-    let criterion: Criterion = a.criterion.parse().map_err(|_| {
-        anyhow::anyhow!(
-            "unknown criterion '{}': use bic, aic, icl or icl-soft",
-            a.criterion
-        )
-    })?;
+    let criterion: Criterion = a.criterion.get();
+    check_stdout_claims(a)?;
     let sel = Selection::new(ks.iter().copied())
         .covariance_types(&covs)
         .criterion(criterion)
@@ -367,7 +446,12 @@ pub fn select(a: &SelectArgs) -> Result<()> {
                 }
             }
         }
-        print!("{}", format_table(&result));
+        // the table is prose: on standard error when standard output carries a result
+        if a.output == "-" || a.json.json || a.table.as_deref() == Some("-") {
+            eprint!("{}", format_table(&result));
+        } else {
+            print!("{}", format_table(&result));
+        }
     }
     if let Some(t) = &a.table {
         output::write_text_table(t, &TABLE_HEADER, &table_rows(&result))?;
@@ -395,13 +479,10 @@ pub fn select(a: &SelectArgs) -> Result<()> {
     }
     let mut model = model.clone();
     model.set_feature_names(data.feature_names.clone())?;
-    let json = model.to_json()?;
-    io::write_atomic(Path::new(&a.output), |w| {
-        w.write_all(json.as_bytes())?;
-        w.write_all(b"\n")?;
-        Ok(())
-    })
-    .with_context(|| format!("cannot write the model to {}", a.output))?;
+    output::write_model(&a.output, &model)?;
+    if a.json.json {
+        output::print_json(&selection_json(&result, n, x.ncols(), &a.output))?;
+    }
     if !a.quiet {
         eprintln!(
             "{} cells on {n} rows × {} columns in {:.2?}; wrote k={} {} to {}",
@@ -410,7 +491,7 @@ pub fn select(a: &SelectArgs) -> Result<()> {
             start.elapsed(),
             result.cells[b].k,
             family_label(result.cells[b].covariance_type),
-            a.output
+            output::shown(&a.output)
         );
     }
     Ok(())

@@ -2,9 +2,7 @@
 //! on a folder of images (CDnet layout or any folder of jpg/png/bmp) or a video file
 //! (through the `ffmpeg` program).
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -26,12 +24,23 @@ pub enum VideoCommand {
     Eval(EvalArgs),
 }
 
+/// `--method`: the per-pixel background mixture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VideoMethod {
+    /// Zivkovic's adaptive mixture (OpenCV's MOG2).
+    #[value(alias = "mog2")]
+    Zivkovic,
+    /// Stauffer and Grimson's mixture (OpenCV's MOG).
+    #[value(alias = "sg", alias = "mog", alias = "stauffer_grimson")]
+    StaufferGrimson,
+}
+
 /// The background model and mask clean-up, shared by `subtract` and `track`.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Zivkovic's adaptive mixture (OpenCV's MOG2) or Stauffer–Grimson.
-    #[arg(long, default_value = "zivkovic")]
-    pub method: String,
+    /// The per-pixel mixture.
+    #[arg(long, value_enum, ignore_case = true, default_value = "zivkovic")]
+    pub method: VideoMethod,
     /// Frames of history: the automatic learning rate is 1/min(2·frame, history).
     #[arg(long, default_value_t = 500)]
     pub history: u32,
@@ -128,15 +137,9 @@ impl ModelArgs {
         } else {
             base
         };
-        model.method = match self
-            .method
-            .to_ascii_lowercase()
-            .replace(['_', '–'], "-")
-            .as_str()
-        {
-            "zivkovic" | "mog2" => Method::Zivkovic,
-            "stauffer-grimson" | "sg" | "mog" => Method::StaufferGrimson,
-            other => bail!("unknown --method '{other}' (zivkovic or stauffer-grimson)"),
+        model.method = match self.method {
+            VideoMethod::Zivkovic => Method::Zivkovic,
+            VideoMethod::StaufferGrimson => Method::StaufferGrimson,
         };
         model.history = self.history;
         if let Some(a) = self.learning_rate {
@@ -229,7 +232,7 @@ pub struct SubtractArgs {
 pub struct TrackArgs {
     /// A folder of frames or a video file.
     pub input: PathBuf,
-    /// Track rows as CSV.
+    /// Track rows as CSV (see --format), or - for standard output.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
     /// Annotated frames with boxes and ids: a folder of PNGs, or a video (.mp4, .mkv, …).
@@ -282,40 +285,15 @@ pub struct EvalArgs {
     /// Score tracks against this MOTChallenge ground truth (frame,id,x,y,w,h,…).
     #[arg(long, value_name = "GT.txt")]
     pub tracks: Option<PathBuf>,
-    /// With --tracks: print the scores as one JSON object.
-    #[arg(long, requires = "tracks")]
+    /// Print the scores as one JSON object.
+    #[arg(long)]
     pub json: bool,
 }
 
-/// Frames and frames/s on a terminal.
-fn progress(quiet: bool) -> impl FnMut(usize, usize) {
-    let on = !quiet && std::io::stderr().is_terminal();
-    let start = Instant::now();
-    let mut last = 0.0f64;
-    move |done, total| {
-        if !on {
-            return;
-        }
-        let t = start.elapsed().as_secs_f64();
-        if t - last < 0.1 && done != total {
-            return;
-        }
-        last = t;
-        let fps = done as f64 / t.max(1e-9);
-        let mut e = std::io::stderr().lock();
-        if total > 0 {
-            let _ = write!(e, "\r\x1b[2Kframe {done}/{total}  {fps:.0} frames/s");
-        } else {
-            let _ = write!(e, "\r\x1b[2Kframe {done}  {fps:.0} frames/s");
-        }
-        let _ = e.flush();
-    }
-}
-
-fn clear_line(quiet: bool) {
-    if !quiet && std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[2K");
-    }
+/// Frames, frames/s and (when the count is known) an ETA: the crate's indicatif
+/// counter, drawn only on a terminal and never with `--quiet`.
+fn progress(quiet: bool) -> crate::progress::Counter {
+    crate::progress::Counter::new("frames", !quiet)
 }
 
 /// Runs a `video` subcommand.
@@ -324,8 +302,9 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
         VideoCommand::Subtract(a) => {
             let opts = a.model.options(ModelParams::default())?;
             let mut p = progress(a.model.quiet);
-            let r = gaussmix_video::subtract(&a.input, &a.output, &opts, &mut p);
-            clear_line(a.model.quiet);
+            let r =
+                gaussmix_video::subtract(&a.input, &a.output, &opts, &mut |d, t| p.update(d, t));
+            p.finish();
             let r =
                 r.with_context(|| format!("background subtraction of {}", a.input.display()))?;
             if !a.model.quiet {
@@ -360,10 +339,11 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
                 ghost_frames: a.ghost_frames,
                 ..Default::default()
             };
+            let to_stdout = a.output.as_os_str() == "-";
             let opts = TrackOptions {
                 subtract,
                 tracker,
-                csv: Some(a.output.clone()),
+                csv: (!to_stdout).then(|| a.output.clone()),
                 format: if a.format == "mot" {
                     TrackFormat::Mot
                 } else {
@@ -374,16 +354,31 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
                 fps: 0.0,
             };
             let mut p = progress(a.model.quiet);
-            let r = gaussmix_video::track(&a.input, &opts, &mut p);
-            clear_line(a.model.quiet);
+            let r = gaussmix_video::track(&a.input, &opts, &mut |d, t| p.update(d, t));
+            p.finish();
             let r = r.with_context(|| format!("tracking in {}", a.input.display()))?;
+            if to_stdout {
+                // the rows the library writes to a file, in the same form
+                crate::io::write_output("-", |w| {
+                    if opts.format == TrackFormat::Csv {
+                        writeln!(w, "{}", gaussmix_video::TrackRow::CSV_HEADER)?;
+                    }
+                    for row in &r.rows {
+                        match opts.format {
+                            TrackFormat::Csv => writeln!(w, "{}", row.csv())?,
+                            TrackFormat::Mot => writeln!(w, "{}", row.mot())?,
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
             if !a.model.quiet {
                 eprintln!(
                     "{} frames, {} tracks, {} rows written to {} in {:.2?}",
                     r.frames,
                     r.tracks,
                     r.rows.len(),
-                    a.output.display(),
+                    crate::output::shown(&a.output.to_string_lossy()),
                     r.elapsed
                 );
             }
@@ -417,6 +412,10 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
             let m = gaussmix_video::evaluate(masks, sequence).with_context(|| {
                 format!("scoring {} against {}", masks.display(), sequence.display())
             })?;
+            if a.json {
+                crate::output::print_json(&cdnet_json(&m))?;
+                return Ok(());
+            }
             println!(
                 "Re  {:.4}\nSp  {:.4}\nFPR {:.4}\nFNR {:.4}\nPWC {:.4}\nPr  {:.4}\nF   {:.4}",
                 m.recall, m.specificity, m.fpr, m.fnr, m.pwc, m.precision, m.f_measure
@@ -428,6 +427,17 @@ pub fn run(cmd: &VideoCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The CDnet mask scores as one JSON object (CDnet's names; NaN as null).
+fn cdnet_json(m: &gaussmix_video::Metrics) -> serde_json::Value {
+    let f = crate::output::json_f64;
+    serde_json::json!({
+        "recall": f(m.recall), "specificity": f(m.specificity), "fpr": f(m.fpr),
+        "fnr": f(m.fnr), "pwc": f(m.pwc), "precision": f(m.precision),
+        "f_measure": f(m.f_measure),
+        "tp": m.tp, "fp": m.fp, "fn": m.fn_, "tn": m.tn, "frames": m.frames,
+    })
 }
 
 /// The tracking scores as one JSON object (NaN, e.g. MOTA without ground truth, as null).

@@ -73,6 +73,18 @@ fn bundled_highway_frames_score() {
         .unwrap_or_else(|| panic!("no F in {text}"));
     assert!(f >= 0.92, "F = {f}\n{text}");
     assert!(text.contains("over 200 frames"), "{text}");
+    // --json: the same scores as one object (issue 17 item 3)
+    let out = stdout_of(
+        gaussmix()
+            .args(["video", "eval", "--json"])
+            .arg(&masks)
+            .arg(data("video/highway")),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out)));
+    assert_eq!(v["frames"], 200);
+    assert!((v["f_measure"].as_f64().unwrap() - f).abs() < 5e-5, "{v}");
+    assert!(v["tp"].as_u64().unwrap() > 0);
 }
 
 /// Expected: the bundled tabular and anomaly files are byte for byte the shared folder's

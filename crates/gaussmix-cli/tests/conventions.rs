@@ -67,6 +67,85 @@ fn dash_output_is_standard_output() {
     assert_eq!(listing(dir.path()), ["m.json"]);
 }
 
+/// Expected: `select -o -` prints the chosen model on stdout (the bytes `-o m.json`
+/// writes) with the table on stderr, and creates no file named `-`; `anomaly
+/// --save-model -` prints the detector; two results claiming stdout are a usage error.
+#[test]
+fn select_and_anomaly_models_to_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let sel = [
+        "select",
+        &faithful(),
+        "-k",
+        "1..3",
+        "--covariance",
+        "sklearn",
+    ];
+    let out = gaussmix()
+        .current_dir(dir.path())
+        .args(sel)
+        .args(["-o", "-"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(json(&out.stdout)["n_components"], 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("best by BIC") && err.contains("to standard output"),
+        "{err}"
+    );
+    assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+    let m = dir.path().join("m.json");
+    gaussmix()
+        .args(sel)
+        .arg("-q")
+        .arg("-o")
+        .arg(&m)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&m).unwrap(), out.stdout);
+    for extra in [&["--json"][..], &["--table", "-"]] {
+        gaussmix()
+            .current_dir(dir.path())
+            .args(sel)
+            .args(extra)
+            .args(["-o", "-"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("both write to standard output"));
+    }
+
+    let det = stdout_of(gaussmix().current_dir(dir.path()).args([
+        "anomaly",
+        &faithful(),
+        "-q",
+        "-o",
+        "s.csv",
+        "--save-model",
+        "-",
+    ]));
+    assert_eq!(json(&det)["gaussmix_anomaly_ensemble"], 1);
+    let e = dir.path().join("e.json");
+    gaussmix()
+        .args(["anomaly", &faithful(), "-q", "-o"])
+        .arg(dir.path().join("t.csv"))
+        .arg("--save-model")
+        .arg(&e)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&e).unwrap(), det);
+    gaussmix()
+        .current_dir(dir.path())
+        .args(["anomaly", &faithful(), "-q", "--save-model", "-"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("both write to standard output"));
+    let mut files = listing(dir.path());
+    files.sort();
+    assert_eq!(files, ["e.json", "m.json", "s.csv", "t.csv"]);
+}
+
 // ---- item 2: choice flags, exit statuses, version and kernel level ----
 
 /// Expected: a typo in a choice flag exits 2 with clap's suggestion; `--help` lists the
@@ -85,6 +164,41 @@ fn choice_flags_list_values_and_suggest() {
             .stderr(predicate::str::contains(format!(
                 "a similar value exists: '{suggestion}'"
             )));
+    }
+    gaussmix()
+        .args([
+            "select",
+            &faithful(),
+            "-o",
+            "x.json",
+            "--criterion",
+            "icl-sfot",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "a similar value exists: 'icl-soft'",
+        ));
+    gaussmix()
+        .args([
+            "video", "subtract", "in", "-o", "out", "--method", "zivkovik",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "a similar value exists: 'zivkovic'",
+        ));
+    for (cmd, values) in [
+        (&["select", "--help"][..], &["icl-soft", "aic"][..]),
+        (
+            &["video", "track", "--help"],
+            &["stauffer-grimson", "zivkovic"],
+        ),
+    ] {
+        let help = String::from_utf8_lossy(&stdout_of(gaussmix().args(cmd))).into_owned();
+        for v in values {
+            assert!(help.contains(v), "{cmd:?}: {v} not listed");
+        }
     }
     gaussmix()
         .args(["fit", "--help"])
@@ -411,6 +525,51 @@ fn json_results() {
         .args([&faithful(), "--json"])
         .assert()
         .code(2);
+
+    // select: the best cell and every cell, the model still written
+    let sm = dir.path().join("s.json");
+    let v = json(&stdout_of(
+        gaussmix()
+            .args(["select", &faithful(), "-k", "1..3", "-q", "--json", "-o"])
+            .arg(&sm),
+    ));
+    assert_eq!(v["criterion"], "BIC");
+    assert_eq!(v["rows"], 272);
+    assert_eq!(v["cells"].as_array().unwrap().len(), 3 * 14);
+    let best = &v["best"];
+    let model = json(&std::fs::read(&sm).unwrap());
+    assert_eq!(best["k"], model["n_components"]);
+    assert_eq!(best["covariance_type"], model["covariance_type"]);
+    let marked: Vec<&serde_json::Value> = v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["best"] == true)
+        .collect();
+    assert_eq!(marked.len(), 1);
+    assert_eq!(marked[0]["bic"], best["value"]);
+
+    // anomaly --eval: the scores as JSON, alone or inside the rows' object
+    let labelled = data_str("anomaly/4_breastw.npz");
+    let prose = String::from_utf8_lossy(&stdout_of(
+        gaussmix().args(["anomaly", &labelled, "-q", "--eval"]),
+    ))
+    .into_owned();
+    let e = json(&stdout_of(
+        gaussmix().args(["anomaly", &labelled, "-q", "--eval", "--json"]),
+    ));
+    let auc = e["roc_auc"].as_f64().unwrap();
+    assert!(
+        prose.contains(&format!("roc_auc {auc:.4}")),
+        "{prose} / {e}"
+    );
+    assert_eq!(e["n_rows"], 683);
+    let rows =
+        json(&stdout_of(gaussmix().args([
+            "anomaly", &labelled, "-q", "--eval", "--json", "-o", "-",
+        ])));
+    assert_eq!(rows["eval"], e);
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 683);
 }
 
 /// Expected: off a terminal (here stderr is a pipe) no progress bar is drawn, however
@@ -774,5 +933,57 @@ fn docs_cite_only_files_in_the_repository() {
         bad.is_empty(),
         "comments citing {needle} outside the repository:\n{}",
         bad.join("\n")
+    );
+}
+
+// ---- item 7: no import circle in any crate ----
+
+/// Runs `scripts/module_graph.py` on `dirs`; `None` (with a note) where there is no
+/// `python3`.
+fn module_graph(dirs: &[&std::path::Path]) -> Option<std::process::Output> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match std::process::Command::new("python3")
+        .arg(root.join("scripts/module_graph.py"))
+        .args(dirs)
+        .output()
+    {
+        Ok(o) => Some(o),
+        Err(e) => {
+            eprintln!("note: skipping the module-graph check: cannot run python3 ({e})");
+            None
+        }
+    }
+}
+
+/// Expected: the library, the video crate and the CLI have no import circle (drawn from
+/// their `use` and path imports by `scripts/module_graph.py`, which CI also runs); the
+/// script does find a circle planted in a scratch crate.
+#[test]
+fn no_import_circle_in_any_crate() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let crates: Vec<std::path::PathBuf> = ["gaussmix", "gaussmix-video", "gaussmix-cli"]
+        .iter()
+        .map(|c| root.join("crates").join(c).join("src"))
+        .collect();
+    let dirs: Vec<&std::path::Path> = crates.iter().map(|p| p.as_path()).collect();
+    let Some(out) = module_graph(&dirs) else {
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("no import circle").count(), 3, "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("lib.rs"), "mod a;\nmod b;\n").unwrap();
+    std::fs::write(src.join("a.rs"), "use crate::b::g;\npub fn f() { g() }\n").unwrap();
+    std::fs::write(src.join("b.rs"), "pub fn g() { crate::a::h() }\n").unwrap();
+    let out = module_graph(&[&src]).expect("python3 ran above");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("import circle: a <-> b"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

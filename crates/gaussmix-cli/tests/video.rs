@@ -109,6 +109,32 @@ fn track_csv(seq: &Path, csv: &Path, extra: &[&str]) -> String {
     std::fs::read_to_string(csv).unwrap()
 }
 
+/// Expected: `video track -o -` prints the rows the file would hold (CSV and MOT forms)
+/// and creates no file named `-` (issue 17 item 1).
+#[test]
+fn track_rows_to_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = dir.path().join("seq");
+    sequence(&seq);
+    for format in ["csv", "mot"] {
+        let csv = dir.path().join(format!("t.{format}.csv"));
+        let file = track_csv(&seq, &csv, &["--format", format]);
+        assert!(file.lines().count() > 5, "{file}");
+        let out = gaussmix()
+            .current_dir(dir.path())
+            .args(["video", "track"])
+            .arg(&seq)
+            .args(["-o", "-", "-q", "--min-area", "20", "--format", format])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(String::from_utf8(out).unwrap(), file);
+    }
+    assert!(!dir.path().join("-").exists());
+}
+
 /// Rows of `video track` (CSV) on frames where a square stands at the left in the first
 /// 10 frames (learnt into the background: a ghost once it has gone) and another moves right
 /// from frame 20, with the extra arguments; returns (rows on the ghost, rows on the mover).
@@ -196,8 +222,10 @@ fn video_errors_are_clear_and_leave_nothing() {
         .arg(&out)
         .args(["--method", "bogus"])
         .assert()
-        .failure()
-        .stderr(predicate::str::contains("unknown --method"));
+        .code(2)
+        .stderr(predicate::str::contains(
+            "invalid value 'bogus' for '--method",
+        ));
     gaussmix()
         .args(["video", "eval"])
         .arg(dir.path().join("none"))

@@ -73,6 +73,7 @@ pub mod kalman;
 pub mod model;
 pub mod mot;
 pub mod pipeline;
+mod pixel;
 pub mod post;
 pub mod reference;
 pub mod source;

@@ -19,18 +19,10 @@
 #![allow(clippy::needless_range_loop)]
 
 use crate::error::{Error, Result};
+pub(crate) use crate::pixel::Coef;
+pub use crate::pixel::{Mode, MASK_BACKGROUND, MASK_FOREGROUND, MASK_SHADOW, MAX_MODES};
 use rayon::prelude::*;
 use std::sync::Arc;
-
-/// Largest number of mixture components per pixel.
-pub const MAX_MODES: usize = 8;
-
-/// Mask value of a background pixel.
-pub const MASK_BACKGROUND: u8 = 0;
-/// Mask value of a shadow pixel (CDnet: 127 is scored as negative).
-pub const MASK_SHADOW: u8 = 127;
-/// Mask value of a foreground pixel.
-pub const MASK_FOREGROUND: u8 = 255;
 
 /// Which per-pixel mixture algorithm to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -372,44 +364,6 @@ impl ModelParams {
             _ => auto as f32,
         }
     }
-}
-
-/// One mixture component of one pixel, as exposed for inspection and tests.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Mode {
-    /// Mixing weight.
-    pub weight: f32,
-    /// Variance (one for all channels).
-    pub variance: f32,
-    /// Mean per channel (1 or 3 values).
-    pub mean: Vec<f32>,
-}
-
-/// The per-frame constants the kernels need.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Coef {
-    pub alpha: f32,
-    pub alpha1: f32,
-    /// α·c_T (positive).
-    pub prune: f32,
-    pub tb: f32,
-    pub tg: f32,
-    pub big_tb: f32,
-    pub var_init: f32,
-    pub var_min: f32,
-    pub var_max: f32,
-    pub tau: f32,
-    pub shadows: bool,
-    pub m: usize,
-    pub inv_gain: f32,
-    /// Write per-pixel scores for the neighbourhood support.
-    pub score: bool,
-    /// Score per unit of D²: 255 / (cap · Tb).
-    pub qscale: f32,
-    /// Pixels flagged in the feedback plane learn with these instead (ρ·α).
-    pub alpha_fg: f32,
-    pub alpha1_fg: f32,
-    pub prune_fg: f32,
 }
 
 /// α, 1 − α and the pruning threshold α·c_T.
@@ -1199,7 +1153,7 @@ impl BackgroundModel {
                         mean: (0..c).map(|ch| row[idx(k, 2 + ch, px, c, m)]).collect(),
                     });
                 }
-                crate::reference::zivkovic_pixel(&mut modes, x, &pk);
+                crate::pixel::zivkovic_pixel(&mut modes, x, &pk);
                 for k in 0..m {
                     match modes.get(k) {
                         Some(md) => {
@@ -1880,8 +1834,8 @@ fn sg_row<const C: usize>(
                 md.2[c] = state[pl(kk, 2 + c)];
             }
         }
-        let (fg, modes) = crate::reference::sg_pixel::<C>(&mut modes[..m], &x, k);
-        let shadow = fg && k.shadows && crate::reference::shadow_test::<C>(modes, &x, k);
+        let (fg, modes) = crate::pixel::sg_pixel::<C>(&mut modes[..m], &x, k);
+        let shadow = fg && k.shadows && crate::pixel::shadow_test::<C>(modes, &x, k);
         for (kk, md) in modes.iter().enumerate() {
             state[pl(kk, 0)] = md.0;
             state[pl(kk, 1)] = md.1;

@@ -9,7 +9,7 @@
 // Index loops mirror the maths (lanes, modes, matrix entries) more clearly here.
 #![allow(clippy::needless_range_loop)]
 
-use crate::model::{MASK_BACKGROUND, MASK_FOREGROUND, MASK_SHADOW};
+use crate::pixel::{MASK_BACKGROUND, MASK_FOREGROUND, MASK_SHADOW};
 
 /// Mask clean-up settings. The default (median 5, close, fill holes, keep shadows) is the
 /// classic chain: the majority vote removes isolated noise and ragged edges, the closing
@@ -66,17 +66,17 @@ impl PostProcess {
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`crate::Error::InvalidParam`] for an even median window.
-    pub fn validate(&self) -> crate::Result<()> {
+    /// [`crate::error::Error::InvalidParam`] for an even median window.
+    pub fn validate(&self) -> crate::error::Result<()> {
         if !(0.0..=1.0).contains(&self.max_hole_fraction) {
-            return Err(crate::Error::param(
+            return Err(crate::error::Error::param(
                 "max_hole_fraction",
                 self.max_hole_fraction,
                 "must be in [0, 1]",
             ));
         }
         if self.median > 1 && self.median & 1 == 0 {
-            return Err(crate::Error::param(
+            return Err(crate::error::Error::param(
                 "median",
                 self.median,
                 "must be odd (or 0 to disable)",

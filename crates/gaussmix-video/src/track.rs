@@ -184,52 +184,52 @@ impl TrackerOptions {
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`crate::Error::InvalidParam`] for out-of-range values.
-    pub fn validate(&self) -> crate::Result<()> {
+    /// [`crate::error::Error::InvalidParam`] for out-of-range values.
+    pub fn validate(&self) -> crate::error::Result<()> {
         if !(0.0..1.0).contains(&self.min_iou) {
-            return Err(crate::Error::param(
+            return Err(crate::error::Error::param(
                 "min_iou",
                 self.min_iou,
                 "must be in [0, 1)",
             ));
         }
         if !(self.max_distance.is_finite() && self.max_distance >= 0.0) {
-            return Err(crate::Error::param(
+            return Err(crate::error::Error::param(
                 "max_distance",
                 self.max_distance,
                 "must be finite and >= 0",
             ));
         }
         if !(self.appearance_weight.is_finite() && self.appearance_weight >= 0.0) {
-            return Err(crate::Error::param(
+            return Err(crate::error::Error::param(
                 "appearance_weight",
                 self.appearance_weight,
                 "must be finite and >= 0",
             ));
         }
         if !(self.reid_weight.is_finite() && self.reid_weight >= 0.0) {
-            return Err(crate::Error::param(
+            return Err(crate::error::Error::param(
                 "reid_weight",
                 self.reid_weight,
                 "must be finite and >= 0",
             ));
         }
         if !(0.0..=1.0).contains(&self.reid_distance) {
-            return Err(crate::Error::param(
+            return Err(crate::error::Error::param(
                 "reid_distance",
                 self.reid_distance,
                 "must be in [0, 1]",
             ));
         }
         if !(0.0..=1.0).contains(&self.min_visible) {
-            return Err(crate::Error::param(
+            return Err(crate::error::Error::param(
                 "min_visible",
                 self.min_visible,
                 "must be in [0, 1]",
             ));
         }
         if self.birth_hits == 0 {
-            return Err(crate::Error::param(
+            return Err(crate::error::Error::param(
                 "birth_hits",
                 self.birth_hits,
                 "must be >= 1",

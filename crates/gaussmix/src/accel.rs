@@ -37,8 +37,8 @@ use ndarray::{Array1, Array2, Array3};
 
 use crate::covariance::family::Scatter;
 use crate::covariance::SecondMoments;
-use crate::em::IterationEvent;
 use crate::error::{GmmError, Result};
+use crate::event::IterationEvent;
 use crate::model::{FitInfo, GmmModel};
 use crate::stats::{MStepOptions, SufficientStatistics, NK_EPS};
 

@@ -14,6 +14,7 @@ use crate::covariance::family::Prior;
 use crate::covariance::{CovarianceType, Covariances, Storage};
 use crate::degenerate::{degenerate_components, DegeneratePolicy, MAX_RESEEDS};
 use crate::error::{GmmError, Result};
+pub use crate::event::IterationEvent;
 use crate::float::Float;
 use crate::kmeans;
 use crate::missing::{Gaps, MissingValues};
@@ -131,19 +132,6 @@ impl std::fmt::Display for InitMethod {
     }
 }
 
-/// One EM iteration as seen by an observer (for progress bars and verbose output).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct IterationEvent {
-    /// Which initialisation (0-based) of `n_init`.
-    pub init: usize,
-    /// Iteration number within this initialisation (1-based).
-    pub iter: usize,
-    /// Mean log-likelihood of the parameters before this iteration's M-step.
-    pub lower_bound: f64,
-    /// Change from the previous iteration's lower bound.
-    pub change: f64,
-}
-
 /// A flag shared with whoever may stop a fit (see [`GaussianMixture::interrupt`]); two
 /// flags are equal when they are the same flag.
 #[derive(Debug, Clone)]
@@ -208,22 +196,42 @@ pub struct HcTree {
     /// The rows agglomerated (all, or a seeded subset of [`HC_MAX_ROWS`]).
     rows: Vec<usize>,
     merges: Vec<(usize, usize)>,
+    /// Whether merges of exactly equal cost were met (rounded data), so that another rule
+    /// for ties could give another tree.
+    tied: bool,
 }
 
 impl HcTree {
     /// Agglomerates the rows of `x` (rows of zero weight left out; a seeded uniform
-    /// subset of [`HC_MAX_ROWS`] rows of larger data).
+    /// subset of [`HC_MAX_ROWS`] rows of larger data). Merges of equal cost are taken in
+    /// mclust's order, so that the tree is mclust's `hc(x, "VVV", use = "SVD")`.
     pub fn build<T: Float>(x: ArrayView2<T>, weights: Option<ArrayView1<f64>>, seed: u64) -> Self {
+        Self::build_ties(x, weights, seed, crate::hc::Ties::Mclust)
+    }
+
+    /// [`HcTree::build`] with another rule for merges of equal cost.
+    pub(crate) fn build_ties<T: Float>(
+        x: ArrayView2<T>,
+        weights: Option<ArrayView1<f64>>,
+        seed: u64,
+        ties: crate::hc::Ties,
+    ) -> Self {
         let n = x.nrows();
         let rows = subset_rows(n, weights, seed);
         let sub = x.select(ndarray::Axis(0), &rows);
         let (z, dz) = crate::hc::svd_scaled(sub.view());
-        let merges = crate::hc::agglomerate(&z, rows.len(), dz);
+        let (merges, tied) = crate::hc::agglomerate(&z, rows.len(), dz, ties);
         HcTree {
             n_rows: n,
             rows,
             merges,
+            tied,
         }
+    }
+
+    /// Whether the agglomeration met merges of exactly equal cost.
+    pub(crate) fn tied(&self) -> bool {
+        self.tied
     }
 
     /// Labels of every row for the cut at `k` clusters (`usize::MAX` for rows outside the
@@ -778,7 +786,7 @@ impl GaussianMixture {
                 "labels_init",
                 arr(self.labels_init.as_ref().map(|l| format!("{l:?}"))),
             ),
-            ("kernel", crate::kernel_level().to_string()),
+            ("kernel", crate::kernels::Level::detect().name().to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

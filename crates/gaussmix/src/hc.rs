@@ -188,11 +188,33 @@ pub(crate) fn svd_scaled<T: Float>(x: ArrayView2<T>) -> (Vec<f64>, usize) {
     (z, dz)
 }
 
+/// Which of several merges of exactly equal cost goes first. Rounded data (Old Faithful's
+/// durations and waiting times) give many such ties, and the choice changes the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ties {
+    /// mclust's order (Fortran `hcvvv`): the clusters sit in slots, at first the rows' order;
+    /// a merge puts the union in the lower slot of the pair and moves the cluster of the last
+    /// slot into the upper one, and of pairs of equal cost the one scanned last, i.e. the
+    /// largest (upper slot, lower slot), is merged. This gives mclust's trees, checked against
+    /// `hclass(hc(x, "VVV", use = "SVD"), G)` (tests below).
+    Mclust,
+    /// The pair of the earliest rows (smallest first row, then smallest second row).
+    FirstRows,
+}
+
 /// The merge sequence of the agglomeration of the rows of `z` (N×d row-major): pairs of
 /// cluster representatives (row indices), N−1 of them.
-pub(crate) fn agglomerate(z: &[f64], n: usize, d: usize) -> Vec<(usize, usize)> {
+///
+/// `ties` decides between merges of exactly equal cost (see [`Ties`]); the flag returned is
+/// whether any such tie was met (if not, both rules give the same tree).
+pub(crate) fn agglomerate(
+    z: &[f64],
+    n: usize,
+    d: usize,
+    ties: Ties,
+) -> (Vec<(usize, usize)>, bool) {
     if n < 2 || d == 0 {
-        return Vec::new();
+        return (Vec::new(), false);
     }
     let grand: Vec<f64> = (0..d)
         .map(|j| (0..n).map(|r| z[r * d + j]).sum::<f64>() / n as f64)
@@ -239,28 +261,64 @@ pub(crate) fn agglomerate(z: &[f64], n: usize, d: usize) -> Vec<(usize, usize)> 
             cost[j * n + i] = c;
         }
     }
-    let mut best: Vec<(f64, usize)> = vec![(f64::INFINITY, usize::MAX); n];
-    let refresh = |i: usize, alive: &[bool], cost: &[f64]| -> (f64, usize) {
-        let mut b = (f64::INFINITY, usize::MAX);
-        for (j, (&c, &live)) in cost[i * n..(i + 1) * n].iter().zip(alive).enumerate() {
-            if j != i && live && (c < b.0 || (c == b.0 && j < b.1)) {
-                b = (c, j);
+    let mut slot: Vec<usize> = (0..n).collect();
+    let mut at_slot: Vec<usize> = (0..n).collect();
+    // a pair's place among pairs of equal cost: the larger key goes first
+    let key = |slot: &[usize], a: usize, b: usize| -> (usize, usize) {
+        match ties {
+            Ties::Mclust => {
+                let (sa, sb) = (slot[a], slot[b]);
+                (sa.max(sb), sa.min(sb))
             }
+            Ties::FirstRows => (usize::MAX - a.min(b), usize::MAX - a.max(b)),
         }
-        b
     };
+    let mut tied = false;
+    // whether (c, key) comes before `(bc, bkey)`: cheaper, or as cheap and first by key
+    let before =
+        |c: f64, k: (usize, usize), bc: f64, bk: (usize, usize), tied: &mut bool| -> bool {
+            // (a pair is seen from both its clusters: equal keys are the same pair)
+            if c == bc && k != bk {
+                *tied = true;
+            }
+            c < bc || (c == bc && k > bk)
+        };
+    let mut best: Vec<(f64, usize)> = vec![(f64::INFINITY, usize::MAX); n];
+    let refresh =
+        |i: usize, alive: &[bool], cost: &[f64], slot: &[usize], tied: &mut bool| -> (f64, usize) {
+            let mut b = (f64::INFINITY, usize::MAX);
+            let mut bk = (0, 0);
+            for (j, (&c, &live)) in cost[i * n..(i + 1) * n].iter().zip(alive).enumerate() {
+                if j == i || !live {
+                    continue;
+                }
+                let k = key(slot, i, j);
+                if b.1 == usize::MAX || before(c, k, b.0, bk, tied) {
+                    b = (c, j);
+                    bk = k;
+                }
+            }
+            b
+        };
     let mut alive = vec![true; n];
     for (i, b) in best.iter_mut().enumerate() {
-        *b = refresh(i, &alive, &cost);
+        *b = refresh(i, &alive, &cost, &slot, &mut tied);
     }
     let mut merges = Vec::with_capacity(n - 1);
+    let mut groups = n;
     for _ in 0..n - 1 {
-        // the cheapest pair (first of equals)
+        // the first pair in the order above
         let mut i = usize::MAX;
+        let mut bk = (0, 0);
         let mut bc = f64::INFINITY;
         for (c, b) in best.iter().enumerate() {
-            if alive[c] && b.1 != usize::MAX && (b.0 < bc || i == usize::MAX) {
+            if !alive[c] || b.1 == usize::MAX {
+                continue;
+            }
+            let k = key(&slot, c, b.1);
+            if i == usize::MAX || before(b.0, k, bc, bk, &mut tied) {
                 bc = b.0;
+                bk = k;
                 i = c;
             }
         }
@@ -268,12 +326,22 @@ pub(crate) fn agglomerate(z: &[f64], n: usize, d: usize) -> Vec<(usize, usize)> 
             break;
         }
         let j = best[i].1;
+        let (lo_slot, hi_slot) = (slot[i].min(slot[j]), slot[i].max(slot[j]));
         let (i, j) = (i.min(j), i.max(j));
         let a = clusters[i].take().expect("alive");
         let b = clusters[j].take().expect("alive");
         clusters[i] = Some(crit.merge(&a, &b, &mut scratch));
         alive[j] = false;
         merges.push((i, j));
+        // slots: the union in the lower one, the last slot's cluster into the upper one
+        groups -= 1;
+        slot[i] = lo_slot;
+        at_slot[lo_slot] = i;
+        let moved = (hi_slot != groups).then(|| at_slot[groups]);
+        if let Some(m) = moved {
+            slot[m] = hi_slot;
+            at_slot[hi_slot] = m;
+        }
         let mi = clusters[i].as_ref().expect("alive").clone();
         for c in 0..n {
             if c != i && alive[c] {
@@ -283,21 +351,37 @@ pub(crate) fn agglomerate(z: &[f64], n: usize, d: usize) -> Vec<(usize, usize)> 
                 cost[c * n + i] = v;
             }
         }
-        best[i] = refresh(i, &alive, &cost);
+        best[i] = refresh(i, &alive, &cost, &slot, &mut tied);
+        if let Some(m) = moved {
+            if m != i {
+                best[m] = refresh(m, &alive, &cost, &slot, &mut tied);
+            }
+        }
         for c in 0..n {
-            if !alive[c] || c == i {
+            if !alive[c] || c == i || Some(c) == moved {
                 continue;
             }
             let partner = best[c].1;
-            let ci = cost[i * n + c];
-            if partner == i || partner == j {
-                best[c] = refresh(c, &alive, &cost);
-            } else if ci < best[c].0 || (ci == best[c].0 && i < partner) {
-                best[c] = (ci, i);
+            // a pair of the moved cluster changed its place in the order: only a tie with
+            // the current best can be affected
+            let tie_moved = moved.is_some_and(|m| cost[c * n + m] == best[c].0);
+            if partner == i || partner == j || tie_moved {
+                best[c] = refresh(c, &alive, &cost, &slot, &mut tied);
+            } else {
+                let ci = cost[i * n + c];
+                if before(
+                    ci,
+                    key(&slot, c, i),
+                    best[c].0,
+                    key(&slot, c, partner),
+                    &mut tied,
+                ) {
+                    best[c] = (ci, i);
+                }
             }
         }
     }
-    merges
+    (merges, tied)
 }
 
 /// Labels `0..k` of the partition with `k` clusters after the merges (clusters numbered
@@ -355,7 +439,7 @@ mod tests {
         });
         let (z, dz) = svd_scaled(x.view());
         assert_eq!(dz, 3);
-        let merges = agglomerate(&z, n, dz);
+        let (merges, _) = agglomerate(&z, n, dz, Ties::Mclust);
         assert_eq!(merges.len(), n - 1);
         let labels = cut(&merges, n, 3);
         for r in 0..n {
@@ -382,5 +466,64 @@ mod tests {
                 assert!(s.abs() < 1e-9, "{s}");
             }
         }
+    }
+
+    /// Whether two labelings are the same partition (equal up to renaming the labels).
+    fn same_partition(a: &[usize], b: &[usize]) -> bool {
+        let mut ab = std::collections::HashMap::new();
+        let mut ba = std::collections::HashMap::new();
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| *ab.entry(*x).or_insert(*y) == *y && *ba.entry(*y).or_insert(*x) == *x)
+    }
+
+    /// Expected: with mclust's rule for ties, the cuts at G = 1..9 are mclust 6.0.0's
+    /// `hclass(hc(x, "VVV", use = "SVD"), G)` on faithful, iris and a rounded mixture
+    /// (`scripts/gen_mclust_hc.R`). Fails if the order of equal-cost merges, the slot
+    /// bookkeeping or the criterion differs from mclust's: the rule of the earliest rows
+    /// gives other partitions on faithful and the rounded set, so the ties do decide.
+    #[test]
+    fn trees_are_mclusts() {
+        let path = format!(
+            "{}/tests/fixtures/mclust/hc.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let fx: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let gs: Vec<usize> = serde_json::from_value(fx["G"].clone()).unwrap();
+        for name in ["faithful", "iris", "rounded"] {
+            let rows = fx[name]["data"].as_array().unwrap();
+            let (n, d) = (rows.len(), rows[0].as_array().unwrap().len());
+            let x = Array2::from_shape_fn((n, d), |(r, j)| rows[r][j].as_f64().unwrap());
+            let (z, dz) = svd_scaled(x.view());
+            let (merges, tied) = agglomerate(&z, n, dz, Ties::Mclust);
+            let (first, _) = agglomerate(&z, n, dz, Ties::FirstRows);
+            assert_eq!(merges.len(), n - 1);
+            let mut differ = false;
+            for (i, &g) in gs.iter().enumerate() {
+                let want: Vec<usize> =
+                    serde_json::from_value(fx[name]["labels"][i].clone()).unwrap();
+                let got = cut(&merges, n, g);
+                assert!(same_partition(&got, &want), "{name}, G = {g}");
+                differ |= !same_partition(&cut(&first, n, g), &want);
+            }
+            if name != "iris" {
+                assert!(tied, "{name}: rounded values tie");
+                assert!(differ, "{name}: the order of ties should matter here");
+            }
+        }
+    }
+
+    /// Expected: continuous data meet no merge of equal cost, and then both rules for ties
+    /// give the same tree.
+    #[test]
+    fn continuous_data_have_no_ties() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x = Array2::from_shape_fn((120, 3), |_| rng.random::<f64>());
+        let (z, dz) = svd_scaled(x.view());
+        let (a, tied) = agglomerate(&z, 120, dz, Ties::Mclust);
+        let (b, _) = agglomerate(&z, 120, dz, Ties::FirstRows);
+        assert!(!tied);
+        assert_eq!(a, b);
     }
 }

@@ -274,6 +274,9 @@ pub(crate) struct KMeansResult {
     #[allow(dead_code)] // kept for diagnostics and a k-means front end later
     pub(crate) centers: Array2<f64>,
     pub(crate) labels: Vec<usize>,
+    /// Lloyd iterations run.
+    #[allow(dead_code)] // for diagnostics and tests
+    pub(crate) n_iter: usize,
 }
 
 /// One assignment pass: labels, per-cluster weighted sums about `ref_point` and counts,
@@ -285,11 +288,37 @@ struct Assignment {
     counts: Array1<f64>,
 }
 
+/// Labels and squared distances of a block's rows to the nearest centre.
+type NearestFn<T> = fn(&Prepared, ArrayView2<T>, &mut [usize], &mut [f64], &mut Workspace);
+
+/// The assignment kernel: one fused pass per tile (distances to every centre and the
+/// argmin in registers).
+fn nearest_fused<T: Float>(
+    prep: &Prepared,
+    x: ArrayView2<T>,
+    labels: &mut [usize],
+    dists: &mut [f64],
+    ws: &mut Workspace,
+) {
+    kernels::run(prep, x, Sink::Nearest { labels, dists }, ws);
+}
+
+#[cfg(test)]
 fn assign<T: Float>(
     x: ArrayView2<T>,
     w: Option<ArrayView1<f64>>,
     centers: &Array2<f64>,
     par: Parallelism,
+) -> Assignment {
+    assign_with(x, w, centers, par, nearest_fused::<T>)
+}
+
+fn assign_with<T: Float>(
+    x: ArrayView2<T>,
+    w: Option<ArrayView1<f64>>,
+    centers: &Array2<f64>,
+    par: Parallelism,
+    nearest: NearestFn<T>,
 ) -> Assignment {
     let (n, d) = x.dim();
     let k = centers.nrows();
@@ -307,15 +336,7 @@ fn assign<T: Float>(
         |ws, s, e| {
             let mut labels = vec![0; e - s];
             let mut dists = vec![0.0; e - s];
-            kernels::run(
-                &prep,
-                x.slice(s![s..e, ..]),
-                Sink::Nearest {
-                    labels: &mut labels,
-                    dists: &mut dists,
-                },
-                ws,
-            );
+            nearest(&prep, x.slice(s![s..e, ..]), &mut labels, &mut dists, ws);
             let mut sums = Array2::<f64>::zeros((k, d));
             let mut counts = Array1::<f64>::zeros(k);
             let cs = centers.as_slice().expect("standard layout");
@@ -366,16 +387,29 @@ fn add_centred<'a, T: Float + 'a>(
 pub(crate) fn lloyd<T: Float>(
     x: ArrayView2<T>,
     w: Option<ArrayView1<f64>>,
+    centers: Array2<f64>,
+    max_iter: usize,
+    par: Parallelism,
+) -> KMeansResult {
+    lloyd_with(x, w, centers, max_iter, par, nearest_fused::<T>)
+}
+
+fn lloyd_with<T: Float>(
+    x: ArrayView2<T>,
+    w: Option<ArrayView1<f64>>,
     mut centers: Array2<f64>,
     max_iter: usize,
     par: Parallelism,
+    nearest: NearestFn<T>,
 ) -> KMeansResult {
     let k = centers.nrows();
     let tol = 1e-4 * mean_variance(x, w);
     let positive = |i: usize| weight(w, i) > 0.0;
     let mut labels: Vec<usize> = Vec::new();
+    let mut n_iter = 0;
     for _ in 0..max_iter {
-        let a = assign(x, w, &centers, par);
+        n_iter += 1;
+        let a = assign_with(x, w, &centers, par, nearest);
         let mut new_centers = centers.clone();
         for c in 0..k {
             if a.counts[c] > 0.0 {
@@ -412,29 +446,41 @@ pub(crate) fn lloyd<T: Float>(
         }
     }
     // final labels consistent with the final centres
-    let labels = assign(x, w, &centers, par).labels;
-    KMeansResult { centers, labels }
+    let labels = assign_with(x, w, &centers, par, nearest).labels;
+    KMeansResult {
+        centers,
+        labels,
+        n_iter,
+    }
 }
 
 /// Mean over the features of the (weighted) variance: the scale of Lloyd's tolerance.
+/// Two passes over the rows in row order, every column's sums carried at once (each
+/// column sees the additions of a column-by-column pass in the same order, so the value
+/// is that one's bit for bit, without strided reads).
 fn mean_variance<T: Float>(x: ArrayView2<T>, w: Option<ArrayView1<f64>>) -> f64 {
     let n: f64 = (0..x.nrows()).map(|i| weight(w, i)).sum();
     let d = x.ncols();
+    let mut mean = vec![0.0; d];
+    for (i, row) in x.rows().into_iter().enumerate() {
+        let wi = weight(w, i);
+        for (m, v) in mean.iter_mut().zip(row) {
+            *m += wi * v.to_f64();
+        }
+    }
+    for m in mean.iter_mut() {
+        *m /= n;
+    }
+    let mut var = vec![0.0; d];
+    for (i, row) in x.rows().into_iter().enumerate() {
+        let wi = weight(w, i);
+        for ((s, m), v) in var.iter_mut().zip(&mean).zip(row) {
+            *s += wi * (v.to_f64() - m) * (v.to_f64() - m);
+        }
+    }
     let mut total = 0.0;
-    for j in 0..d {
-        let col = x.column(j);
-        let m = col
-            .iter()
-            .enumerate()
-            .map(|(i, v)| weight(w, i) * v.to_f64())
-            .sum::<f64>()
-            / n;
-        total += col
-            .iter()
-            .enumerate()
-            .map(|(i, v)| weight(w, i) * (v.to_f64() - m) * (v.to_f64() - m))
-            .sum::<f64>()
-            / n;
+    for s in var {
+        total += s / n;
     }
     total / d as f64
 }
@@ -442,7 +488,7 @@ fn mean_variance<T: Float>(x: ArrayView2<T>, w: Option<ArrayView1<f64>>) -> f64 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array2;
+    use ndarray::{Array1, Array2};
     use rand::{Rng, SeedableRng};
 
     /// The definition: a stable sort of the rows of positive weight by their keys,
@@ -465,6 +511,141 @@ mod tests {
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
         order
+    }
+
+    /// The assignment as it was before the fused kernel: every distance written out
+    /// (`Sink::Distances`), then the first smallest per row.
+    fn nearest_two_pass<T: Float>(
+        prep: &Prepared,
+        x: ArrayView2<T>,
+        labels: &mut [usize],
+        dists: &mut [f64],
+        ws: &mut Workspace,
+    ) {
+        let k = prep.n_components();
+        let mut all = Array2::zeros((x.nrows(), k));
+        kernels::run(
+            prep,
+            x,
+            Sink::Distances {
+                out: all.view_mut(),
+            },
+            ws,
+        );
+        for (r, row) in all.rows().into_iter().enumerate() {
+            let (mut b, mut a) = (row[0], 0);
+            for (c, &v) in row.iter().enumerate().skip(1) {
+                if v < b {
+                    (b, a) = (v, c);
+                }
+            }
+            labels[r] = a;
+            dists[r] = b;
+        }
+    }
+
+    /// Lloyd with the fused assignment kernel gives the labels, centres and iteration
+    /// count of the two-pass assignment bit for bit: clustered data, the same shifted far
+    /// from the origin, weighted rows (zeros included), a tied grid (rows equidistant
+    /// from several centres) and float32 input, sequential and parallel, on sizes that
+    /// leave ragged tiles and blocks.
+    #[test]
+    fn fused_assignment_equals_the_two_pass_one() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let (n, d, k) = (5_123usize, 5usize, 6usize);
+        let clustered = Array2::from_shape_fn((n, d), |(i, j)| {
+            3.0 * ((i * 7 + j) % k) as f64 + rng.random::<f64>()
+        });
+        let shifted = clustered.mapv(|v| v + 1e7);
+        let grid = Array2::from_shape_fn((n, d), |(i, j)| ((i / (j + 1)) % 4) as f64);
+        let w = Array1::from_shape_fn(n, |i| [0.0, 1.0, 2.5, 0.5][i % 4]);
+        let seeds: Vec<usize> = (0..k).map(|c| c * 97 + 3).collect();
+        let start = |x: &Array2<f64>| Array2::from_shape_fn((k, d), |(c, j)| x[[seeds[c], j]]);
+        let check = |tag: &str, fast: KMeansResult, slow: KMeansResult| {
+            assert_eq!(fast.labels, slow.labels, "{tag} labels");
+            assert_eq!(fast.n_iter, slow.n_iter, "{tag} iterations");
+            let (a, b): (Vec<u64>, Vec<u64>) = (
+                fast.centers.iter().map(|v| v.to_bits()).collect(),
+                slow.centers.iter().map(|v| v.to_bits()).collect(),
+            );
+            assert_eq!(a, b, "{tag} centres");
+            assert!(fast.n_iter >= 1);
+        };
+        for par in [Parallelism::Sequential, Parallelism::Rayon] {
+            for (name, x) in [
+                ("clustered", &clustered),
+                ("shifted", &shifted),
+                ("grid", &grid),
+            ] {
+                for weights in [None, Some(w.view())] {
+                    let tag = format!("{name} weighted={} {par:?}", weights.is_some());
+                    check(
+                        &tag,
+                        lloyd_with(x.view(), weights, start(x), 50, par, nearest_fused::<f64>),
+                        lloyd_with(
+                            x.view(),
+                            weights,
+                            start(x),
+                            50,
+                            par,
+                            nearest_two_pass::<f64>,
+                        ),
+                    );
+                }
+            }
+            let x32 = clustered.mapv(|v| v as f32);
+            let c32 = start(&x32.mapv(f64::from));
+            check(
+                &format!("f32 {par:?}"),
+                lloyd_with(x32.view(), None, c32.clone(), 50, par, nearest_fused::<f32>),
+                lloyd_with(x32.view(), None, c32, 50, par, nearest_two_pass::<f32>),
+            );
+        }
+        // a grid point equidistant from two centres goes to the first of them
+        let x = Array2::from_shape_vec((3, 1), vec![0.0, 1.0, 2.0]).unwrap();
+        let centers = Array2::from_shape_vec((2, 1), vec![0.0, 2.0]).unwrap();
+        let a = assign(x.view(), None, &centers, Parallelism::Sequential);
+        assert_eq!(a.labels, vec![0, 0, 1]);
+    }
+
+    /// The column-by-column definition [`mean_variance`] was first written as.
+    fn mean_variance_by_columns<T: Float>(x: ArrayView2<T>, w: Option<ArrayView1<f64>>) -> f64 {
+        let n: f64 = (0..x.nrows()).map(|i| weight(w, i)).sum();
+        let d = x.ncols();
+        let mut total = 0.0;
+        for j in 0..d {
+            let col = x.column(j);
+            let m = col
+                .iter()
+                .enumerate()
+                .map(|(i, v)| weight(w, i) * v.to_f64())
+                .sum::<f64>()
+                / n;
+            total += col
+                .iter()
+                .enumerate()
+                .map(|(i, v)| weight(w, i) * (v.to_f64() - m) * (v.to_f64() - m))
+                .sum::<f64>()
+                / n;
+        }
+        total / d as f64
+    }
+    #[test]
+    fn mean_variance_equals_the_column_by_column_passes() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let x = Array2::from_shape_fn((3001, 7), |(_, j)| 1e6 * j as f64 + rng.random::<f64>());
+        let w = Array1::from_shape_fn(3001, |i| (i % 3) as f64 * 0.7);
+        for weights in [None, Some(w.view())] {
+            assert_eq!(
+                mean_variance(x.view(), weights).to_bits(),
+                mean_variance_by_columns(x.view(), weights).to_bits()
+            );
+            let xt = x.t().to_owned();
+            assert_eq!(
+                mean_variance(xt.t(), weights).to_bits(),
+                mean_variance_by_columns(x.view(), weights).to_bits()
+            );
+        }
     }
 
     #[test]
@@ -497,5 +678,113 @@ mod tests {
                 reference_order(y.view(), None)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// Where k-means initialisation's time goes on a benchmark file (run by hand:
+    /// `GAUSSMIX_KMEANS_NPY=target/bench-data/P4_X.npy cargo test --release -p gaussmix
+    /// --lib kmeans::timing -- --ignored --nocapture`; `<f8` C-order `.npy` only).
+    #[test]
+    #[ignore]
+    fn kmeans_phases() {
+        let Ok(path) = std::env::var("GAUSSMIX_KMEANS_NPY") else {
+            return;
+        };
+        let k: usize = std::env::var("GAUSSMIX_KMEANS_K")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(8);
+        let bytes = std::fs::read(path).unwrap();
+        let hl = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        let header = std::str::from_utf8(&bytes[10..10 + hl]).unwrap();
+        let shape = &header[header.find("'shape': (").unwrap() + 10..];
+        let dims: Vec<usize> = shape[..shape.find(')').unwrap()]
+            .split(',')
+            .filter_map(|v| v.trim().parse().ok())
+            .collect();
+        let data: Vec<f64> = bytes[10 + hl..]
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        let x = Array2::from_shape_vec((dims[0], dims[1]), data).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let par = Parallelism::Rayon;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+            let t = std::time::Instant::now();
+            let order = canonical_order(x.view(), None);
+            eprintln!("canonical_order {:.3} s", t.elapsed().as_secs_f64());
+            drop(order);
+            let t = std::time::Instant::now();
+            let seeds = kmeans_plusplus(x.view(), None, k, &mut rng, par);
+            eprintln!("k-means++ {:.3} s", t.elapsed().as_secs_f64());
+            let mut centers = Array2::from_shape_fn((k, x.ncols()), |(c, j)| x[[seeds[c], j]]);
+            let t = std::time::Instant::now();
+            let a = assign(x.view(), None, &centers, par);
+            eprintln!("one assign {:.4} s", t.elapsed().as_secs_f64());
+            {
+                // one thread: the assignment kernel, then the sums
+                let prep = Prepared::for_centers(&centers);
+                let mut ws = Workspace::new(k, x.ncols());
+                let n = x.nrows();
+                let (mut labels, mut dists) = (vec![0usize; n], vec![0.0; n]);
+                let t = std::time::Instant::now();
+                for _ in 0..3 {
+                    kernels::run(
+                        &prep,
+                        x.view(),
+                        Sink::Nearest {
+                            labels: &mut labels,
+                            dists: &mut dists,
+                        },
+                        &mut ws,
+                    );
+                }
+                let t1 = t.elapsed().as_secs_f64() / 3.0;
+                let t = std::time::Instant::now();
+                let d = x.ncols();
+                let mut sums = vec![0.0; k * d];
+                let mut counts = vec![0.0; k];
+                let cs = centers.as_slice().unwrap();
+                let f = x.as_slice().unwrap();
+                for (r, &c) in labels.iter().enumerate() {
+                    counts[c] += 1.0;
+                    add_centred(
+                        &mut sums[c * d..(c + 1) * d],
+                        &cs[c * d..(c + 1) * d],
+                        1.0,
+                        &f[r * d..(r + 1) * d],
+                    );
+                }
+                let t2 = t.elapsed().as_secs_f64();
+                eprintln!(
+                    "1 thread: Nearest {t1:.4} s, sums {t2:.4} s ({})",
+                    counts[0]
+                );
+            }
+            for c in 0..k {
+                if a.counts[c] > 0.0 {
+                    let mut row = centers.row_mut(c);
+                    row.zip_mut_with(&a.sums.row(c), |v, s| *v += s / a.counts[c]);
+                }
+            }
+            for max_iter in [1usize, 300] {
+                let t = std::time::Instant::now();
+                let r = lloyd(x.view(), None, centers.clone(), max_iter, par);
+                eprintln!(
+                    "lloyd max_iter={max_iter} {:.3} s ({} iterations)",
+                    t.elapsed().as_secs_f64(),
+                    r.n_iter
+                );
+            }
+        });
     }
 }

@@ -60,6 +60,7 @@ pub mod covariance;
 pub mod degenerate;
 mod em;
 mod error;
+mod event;
 mod float;
 mod hc;
 mod kernels;

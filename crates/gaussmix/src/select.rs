@@ -14,8 +14,12 @@
 //! **Starts.** EM finds a local optimum; which one depends on the start, and a poor start
 //! changes the choice. Every cell is started, by default, from mclust's model-based
 //! hierarchical agglomeration on SVD-scaled data ([`InitMethod::Hc`], one merge tree shared
-//! by all cells) and from `n_kmeans_starts` k-means runs on the standardised data (k-means++
-//! seeds, distinct seeds). The starts compete on at most [`crate::HC_MAX_ROWS`] rows (a
+//! by all cells, mclust's tree to the order of merges of equal cost) and from
+//! `n_kmeans_starts` k-means runs on the standardised data (k-means++ seeds, distinct seeds).
+//! Rounded data (Old Faithful) give merges of exactly equal cost, whose order is arbitrary and
+//! changes the tree; there a second tree, which takes such merges in the order of their rows,
+//! gives one more start (`hc-ties`): on faithful each order finds the better optimum in some
+//! cells. The starts compete on at most [`crate::HC_MAX_ROWS`] rows (a
 //! seeded uniform subset of larger data, the rows the agglomeration also uses), each running
 //! EM to `start_tol`; the best start whose model is not degenerate then continues on all
 //! rows under the tolerance rule.
@@ -29,7 +33,7 @@
 //! which the cell reports as not converged. Every cell is first refined to a screening
 //! tolerance, `screen_tol` (0.1) or mclust's own rule (a change below 1e-5 of the total
 //! log-likelihood) where that is looser; the cells whose criterion is within reach of the
-//! best then continue to `total_tol`.
+//! best then continue to `total_tol` (not the degenerate ones, which cannot be chosen).
 //!
 //! **Cells that cannot win.** When the starts ran on a subset of n of the N rows (larger
 //! data), a cell's best start is a fit to the subset, and its mean log-likelihood per row
@@ -68,6 +72,7 @@ use crate::degenerate::{degenerate_components, DegeneratePolicy};
 use crate::em::{GaussianMixture, HcTree, InitMethod, InitScaling, PriorChoice};
 use crate::error::{GmmError, Result};
 use crate::float::Float;
+use crate::hc::Ties;
 use crate::model::GmmModel;
 use crate::par::Parallelism;
 use crate::summary::DataSummary;
@@ -498,19 +503,28 @@ impl Selection {
             x: xs.as_ref().map(|a| a.view()),
             w: ws.as_ref().map(|w| w.view()),
         };
-        let tree = self.hc_start.then(|| {
-            Arc::new(match sub.x {
-                Some(xs) => HcTree::build(xs, sub.w, self.seed),
-                None => HcTree::build(x, weights, self.seed),
-            })
-        });
+        // mclust's tree, and where the data have merges of equal cost (rounded values) the
+        // tree that takes them in the other order too: either can give the better start
+        let build = |ties| match sub.x {
+            Some(xs) => HcTree::build_ties(xs, sub.w, self.seed, ties),
+            None => HcTree::build_ties(x, weights, self.seed, ties),
+        };
+        let mut trees: Vec<Arc<HcTree>> = Vec::new();
+        if self.hc_start {
+            let mclust = build(Ties::Mclust);
+            let tied = mclust.tied();
+            trees.push(Arc::new(mclust));
+            if tied {
+                trees.push(Arc::new(build(Ties::FirstRows)));
+            }
+        }
         // the start partitions of each K, shared by the families; a partition that repeats
         // an earlier one (k-means landing on the hc cut, or on another seed's) is one start
         let start_sets: Vec<(usize, Vec<Start>)> = self
             .ks
             .par_iter()
             .filter(|&&k| k <= n_pos)
-            .map(|&k| (k, self.start_partitions(x, weights, &sub, k, tree.as_ref())))
+            .map(|&k| (k, self.start_partitions(x, weights, &sub, k, &trees)))
             .collect();
         let cells: Vec<(usize, CovarianceType)> = self
             .families
@@ -551,6 +565,11 @@ impl Selection {
                     let Some(m) = model else {
                         return (cell, None);
                     };
+                    // a degenerate cell cannot be chosen: the tight tolerance would only
+                    // follow its collapse (up to `max_iter` slow iterations on rounded data)
+                    if !matches!(cell.outcome, CellOutcome::Fitted(_)) {
+                        return (cell, Some(m));
+                    }
                     let v = cell
                         .scores()
                         .map_or(f64::INFINITY, |s| s.get(self.criterion));
@@ -837,13 +856,14 @@ impl Selection {
         weights: Option<ArrayView1<f64>>,
         sub: &Subset<'_>,
         k: usize,
-        tree: Option<&Arc<HcTree>>,
+        trees: &[Arc<HcTree>],
     ) -> Vec<Start> {
         let base = self.estimator(k, CovarianceType::Full);
         let mut methods: Vec<(String, GaussianMixture)> = Vec::new();
-        if let Some(t) = tree {
+        for (i, t) in trees.iter().enumerate() {
+            let name = if i == 0 { "hc" } else { "hc-ties" };
             methods.push((
-                "hc".into(),
+                name.into(),
                 base.clone().init(InitMethod::Hc).hc_tree(t.clone()),
             ));
         }

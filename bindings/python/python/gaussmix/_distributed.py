@@ -309,16 +309,16 @@ def em(
     return model.with_info(converged, n_iter, lower_bound, lower_bounds)
 
 
-def fit(
+def run_starts(
     stats_pass: StatsPass,
     est: GaussianMixture,
-    n_features: int,
     starts: List[_core.Model],
-    feature_names: Optional[List[str]] = None,
     checkpointer: Optional[Checkpointer] = None,
-) -> GaussianMixture:
-    """Runs EM from each start, keeps the best lower bound, and returns ``est`` fitted;
-    with a ``checkpointer``, checkpoints as it goes and resumes from its state."""
+) -> _core.Model:
+    """Runs EM from each start and returns the model of the best lower bound (the first of
+    equal ones); with a ``checkpointer``, checkpoints as it goes and resumes from its state.
+    This loop runs on the driver (one pass per iteration) or, for a barrier-mode Spark fit,
+    in every task at once with the same merged statistics."""
     best: Optional[_core.Model] = None
     resume = checkpointer.take_resume() if checkpointer is not None else None
     if resume is not None and resume["best"] is not None:
@@ -344,6 +344,16 @@ def fit(
         if best is None or model.lower_bound > best.lower_bound:
             best = model
     assert best is not None
+    return best
+
+
+def finish(
+    est: GaussianMixture,
+    best: _core.Model,
+    n_features: int,
+    feature_names: Optional[List[str]] = None,
+) -> GaussianMixture:
+    """``est`` fitted with the best model (scikit-learn's warning when it did not converge)."""
     if not best.converged and est.max_iter > 0:
         warnings.warn(
             "Best performing initialization did not converge. "
@@ -354,6 +364,20 @@ def fit(
     if feature_names is not None:
         est.feature_names_in_ = np.asarray(feature_names, dtype=object)
     return est.set_model(best, n_features)
+
+
+def fit(
+    stats_pass: StatsPass,
+    est: GaussianMixture,
+    n_features: int,
+    starts: List[_core.Model],
+    feature_names: Optional[List[str]] = None,
+    checkpointer: Optional[Checkpointer] = None,
+) -> GaussianMixture:
+    """Runs EM from each start, keeps the best lower bound, and returns ``est`` fitted;
+    with a ``checkpointer``, checkpoints as it goes and resumes from its state."""
+    best = run_starts(stats_pass, est, starts, checkpointer)
+    return finish(est, best, n_features, feature_names)
 
 
 def checkpointer(

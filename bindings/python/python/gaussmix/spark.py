@@ -1,19 +1,42 @@
 """Fit a Gaussian mixture on a Spark DataFrame: ``gaussmix.spark.fit(df, features, k)``.
 
-Each EM iteration is one Spark job. The features are assembled once, in the JVM, into a
-single ``array<double>`` column (a list of numeric columns, an array column or an ML
-``Vector`` column all work) and cached; ``mapInArrow`` then hands every Python task Arrow
-record batches whose list values are one contiguous N×D buffer, which is viewed as a NumPy
-array and passed to Rust without a copy. Each task returns the merged sufficient statistics
-of its partition (a few KB of bytes); the driver sums them in partition order, runs the M-step
-and ships the new model (its JSON) with the next job.
+The features are assembled once, in the JVM, into a single ``array<double>`` column (a list
+of numeric columns, an array column or an ML ``Vector`` column all work); ``mapInArrow``
+hands every Python task Arrow record batches whose list values are one contiguous N×D
+buffer, which is viewed as a NumPy array and passed to Rust without a copy. Statistics of a
+partition are the merged E-step statistics of its batches (a few KB of bytes); the
+partitions' statistics are summed in partition order, the M-step runs on the sum.
 
-On a local master the first pass also leaves each partition's rows, as the NumPy buffers it
-fitted, in a file on the worker machine (``worker_cache``); later passes are jobs of one
-small task per partition that map those files and never touch the DataFrame, because a pass
-over a cached DataFrame costs far more than the E-step (Spark decodes the cached rows and
-re-encodes them as Arrow every time). A partition whose file is gone is read from the
-DataFrame again, so the result is the same either way, bit for bit.
+Two ways to run the EM loop (``mode``):
+
+- ``"barrier"``: ONE barrier-mode Spark job for the whole fit. Each task reads its rows
+  once and keeps them in its Python worker; every iteration it computes its partitions'
+  statistics, exchanges them with the other tasks (an all-gather over TCP through task 0;
+  Spark's ``allGather`` answers in steps of a second, so it only publishes the address), and
+  every task merges all partitions' statistics in partition order and runs the same M-step
+  and convergence test, so all tasks hold the same model; task 0 returns it. An iteration
+  then costs one E-step plus one exchange of a few KB, not a Spark job. Barrier tasks run all
+  at once, so a DataFrame with more partitions than the cluster has task slots is first
+  regrouped (once) into as many partitions as there are slots, each original partition
+  whole in one task and its rows in their original order (on a local master by a coalesce
+  and a local checkpoint, elsewhere by a shuffle): the fit is the ``"jobs"`` fit of the
+  original partitioning, bit for bit. A task that fails makes Spark rerun the whole stage
+  (all tasks, from the start of the fit: the result is the same).
+- ``"jobs"``: one Spark job per EM iteration, driven from the driver. On a local master the
+  first pass also leaves each partition's rows, as the NumPy buffers it fitted, in a file on
+  the worker machine (``worker_cache``); later passes are jobs of one small task per
+  partition that map those files and never touch the DataFrame (a pass over a cached
+  DataFrame costs far more than the E-step: Spark decodes the cached rows and re-encodes
+  them as Arrow every time). A partition whose file is gone is read from the DataFrame
+  again, so the result is the same either way, bit for bit. Checkpointing
+  (``checkpoint``/``resume``) needs this mode: the driver holds the EM state.
+
+``"auto"`` (the default) is ``"barrier"`` where it can run and ``"jobs"`` otherwise (with
+``checkpoint``/``resume``, with dynamic allocation, or where the number of task slots cannot
+be read; a ``UserWarning`` says why in the last two cases). On ``local[2]`` at the P2 scale
+(1M rows, D=16, K=16, full) a barrier iteration cost 0.95-1.24x the in-process one, a jobs
+iteration 1.9-5.2x it, most of that Spark's own cost of a job (measured by
+``bindings/python/bench/bench_p2.py``; see the Python README).
 
 Requirements on the cluster: ``gaussmix`` (and ``pyarrow``) installed in the executors'
 Python. Tasks run the E-step on one thread each (Spark already runs one task per core).
@@ -21,11 +44,19 @@ Python. Tasks run the E-step on one thread each (Spark already runs one task per
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import io
 import json
 import os
+import re
+import secrets
 import shutil
+import socket
+import struct
 import tempfile
 import uuid
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -193,6 +224,378 @@ def _cached_partition_stats(
     return "ok", None if acc is None else acc.to_bytes()
 
 
+#: Column names the barrier mode adds when it shuffles the rows to the task slots.
+_PART_COL, _ROW_COL = "_gaussmix_part", "_gaussmix_row"
+
+#: The modes of :func:`fit`.
+MODES = ("auto", "barrier", "jobs")
+
+
+def _task_slots(sc: Any) -> Optional[int]:
+    """How many tasks the cluster runs at once (what a barrier stage may use), or None when
+    it cannot be read."""
+    try:
+        jsc = sc._jsc.sc()
+        n = int(jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile()))
+        if n > 0:
+            return n
+    except Exception:  # noqa: BLE001 - a private JVM method: fall back to the master URL
+        pass
+    m = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\s*\d+)?\])?", str(sc.master))
+    if m is None:
+        return None
+    if m.group(1) == "*":
+        return os.cpu_count() or 1
+    return int(m.group(1) or 1)
+
+
+class _StatsError(ValueError):
+    """An error one barrier task met in its rows, raised in every task after the exchange."""
+
+
+def _batch_weights(b: Any, has_w: bool) -> Optional[np.ndarray]:
+    if not has_w:
+        return None
+    wc = b.column("w")
+    if wc.null_count:
+        raise ValueError("null sample weight")
+    return np.ascontiguousarray(wc.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _barrier_rows(
+    batches: Iterator[Any], task: int, d: int, names: Optional[Sequence[str]], has_w: bool,
+    shuffled: bool, batch_rows: int,
+) -> Dict[int, List[Tuple[np.ndarray, Optional[np.ndarray]]]]:
+    """A barrier task's rows: original partition -> its batches (rows, weights), the
+    batches of the ``"jobs"`` passes over that partition. Unshuffled, the task's input is
+    partition ``task``'s batches as they come; shuffled, the rows are put back in their
+    original order (by the row ids added before the shuffle) and cut into batches of
+    ``batch_rows`` (Spark's ``arrow.maxRecordsPerBatch``) per original partition."""
+    from gaussmix._distributed import check_finite
+
+    parts: Dict[int, List[Tuple[np.ndarray, Optional[np.ndarray]]]] = {}
+    if not shuffled:
+        mine = parts.setdefault(task, [])
+        for b in batches:
+            if b.num_rows == 0:
+                continue
+            x = _list_column_to_numpy(b.column("x"), d, names)
+            check_finite(x, names, f"partition {task}")
+            mine.append((x, _batch_weights(b, has_w)))
+        return parts
+    xs, ws, ids = [], [], []
+    for b in batches:
+        if b.num_rows == 0:
+            continue
+        xs.append(_list_column_to_numpy(b.column("x"), d, names))
+        ws.append(_batch_weights(b, has_w))
+        ids.append(b.column(_ROW_COL).to_numpy())
+    if not xs:
+        return parts
+    row = np.concatenate(ids)
+    order = np.argsort(row, kind="stable")
+    row = row[order]
+    x = np.concatenate(xs)[order]
+    del xs
+    w = np.concatenate(ws)[order] if has_w else None
+    pid = row >> 33  # monotonically_increasing_id: partition << 33 | row in partition
+    cuts = [0, *(np.flatnonzero(np.diff(pid)) + 1).tolist(), len(row)]
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        p = int(pid[lo])
+        step = batch_rows if batch_rows > 0 else hi - lo
+        mine = parts.setdefault(p, [])
+        for a in range(lo, hi, step):
+            e = min(a + step, hi)
+            check_finite(x[a:e], names, f"partition {p}")
+            mine.append((x[a:e], None if w is None else w[a:e]))
+    return parts
+
+
+class _Exchange:
+    """All-gather of byte strings among the tasks of a barrier stage, over TCP with task 0 as
+    the hub: each task sends its message, task 0 sends every task all messages in task order.
+
+    Spark's own ``BarrierTaskContext.allGather`` waits in steps of one second (its JVM side
+    polls the reply with ``Thread.sleep(1000)``), which would cost about a second per EM
+    iteration; it is used once, to publish task 0's address. Connections are authenticated
+    with a random secret the driver ships in the task closure."""
+
+    def __init__(self, ctx: Any, task: int, n_tasks: int, secret: bytes) -> None:
+        self.task, self.n = task, n_tasks
+        self.peers: Dict[int, socket.socket] = {}
+        self.hub: Optional[socket.socket] = None
+        srv = None
+        addr = ""
+        if task == 0 and n_tasks > 1:
+            if socket.has_dualstack_ipv6():
+                srv = socket.create_server(("", 0), family=socket.AF_INET6, dualstack_ipv6=True)
+            else:
+                srv = socket.create_server(("", 0))
+            host = ctx.getTaskInfos()[0].address.rsplit(":", 1)[0]
+            addr = f"{host}:{srv.getsockname()[1]}"
+        addrs = ctx.allGather(addr)
+        try:
+            if n_tasks <= 1:
+                return
+            if task == 0:
+                assert srv is not None
+                srv.settimeout(600.0)
+                while len(self.peers) < n_tasks - 1:
+                    c, _ = srv.accept()
+                    c.settimeout(60.0)
+                    try:
+                        head = _recv_exact(c, len(secret) + 4)
+                    except OSError:
+                        c.close()
+                        continue
+                    if not secrets.compare_digest(head[: len(secret)], secret):
+                        c.close()
+                        continue
+                    c.settimeout(None)
+                    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    self.peers[struct.unpack("<I", head[len(secret):])[0]] = c
+            else:
+                host, port = addrs[0].rsplit(":", 1)
+                c = socket.create_connection((host.strip("[]"), int(port)), timeout=60.0)
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                c.sendall(secret + struct.pack("<I", task))
+                c.settimeout(None)
+                self.hub = c
+        finally:
+            if srv is not None:
+                srv.close()
+
+    def all_gather(self, msg: bytes) -> List[bytes]:
+        if self.n <= 1:
+            return [msg]
+        if self.task == 0:
+            got = [msg] + [_recv_frame(self.peers[t]) for t in range(1, self.n)]
+            blob = b"".join(struct.pack("<Q", len(m)) + m for m in got)
+            frame = struct.pack("<Q", len(blob)) + blob
+            for t in range(1, self.n):
+                self.peers[t].sendall(frame)
+            return got
+        assert self.hub is not None
+        self.hub.sendall(struct.pack("<Q", len(msg)) + msg)
+        blob = _recv_frame(self.hub)
+        out, off = [], 0
+        while off < len(blob):
+            (n,) = struct.unpack_from("<Q", blob, off)
+            out.append(blob[off + 8 : off + 8 + n])
+            off += 8 + n
+        return out
+
+    def close(self) -> None:
+        for c in [*self.peers.values(), *([self.hub] if self.hub is not None else [])]:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def _recv_exact(c: socket.socket, n: int) -> bytes:
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        r = c.recv_into(view[got:])
+        if r == 0:
+            raise ConnectionError("a barrier task closed its connection (it failed or was killed)")
+        got += r
+    return bytes(buf)
+
+
+def _recv_frame(c: socket.socket) -> bytes:
+    (n,) = struct.unpack("<Q", _recv_exact(c, 8))
+    return _recv_exact(c, n)
+
+
+def _barrier_task(
+    batches: Iterator[Any], d: int, names: Optional[Sequence[str]], has_w: bool,
+    shuffled: bool, batch_rows: int, est: GaussianMixture, starts: List[_core.Model],
+    hook: Optional[Callable[[int], None]], secret: bytes,
+) -> Iterator[Any]:
+    """The body of one barrier task (see the module's notes): the whole EM loop, with one
+    all-gather (:class:`_Exchange`) of the partitions' statistics per iteration. Task 0 yields the result: the
+    best model's JSON, or the error every task met (a ``ValueError`` of the data or of an
+    M-step, the same in every task, is returned, not raised: Spark would rerun the stage)."""
+    import pyarrow as pa
+    from pyspark import BarrierTaskContext
+
+    from gaussmix import _core as core
+    from gaussmix import _distributed as dist
+
+    ctx = BarrierTaskContext.get()
+    task = ctx.partitionId()
+    err: Optional[str] = None
+    parts: Dict[int, List[Tuple[np.ndarray, Optional[np.ndarray]]]] = {}
+    try:
+        parts = _barrier_rows(batches, task, d, names, has_w, shuffled, batch_rows)
+    except ValueError as e:
+        err = str(e)
+    exchange = _Exchange(ctx, task, len(ctx.getTaskInfos()), secret)
+    passes = [0]
+
+    def stats_pass(model: Any) -> List[bytes]:
+        passes[0] += 1
+        if hook is not None:
+            hook(passes[0])
+        msg: Dict[str, Any]
+        if err is not None:
+            msg = {"error": err}
+        else:
+            try:
+                # the model the driver of the "jobs" mode would ship: its JSON
+                m = core.Model.from_json(model.to_json())
+                mine = {}
+                for p in sorted(parts):
+                    acc = None
+                    for x, w in parts[p]:
+                        s = core.Stats.from_chunk(m, x, w, parallel=False)
+                        if acc is None:
+                            acc = s
+                        else:
+                            acc.merge(s)
+                    if acc is not None:
+                        mine[str(p)] = base64.b64encode(acc.to_bytes()).decode("ascii")
+                msg = {"stats": mine}
+            except ValueError as e:
+                msg = {"error": str(e)}
+        everyone = [json.loads(g) for g in exchange.all_gather(json.dumps(msg).encode())]
+        for g in everyone:
+            if "error" in g:
+                raise _StatsError(g["error"])
+        got: Dict[int, str] = {}
+        for g in everyone:
+            got.update((int(p), b) for p, b in g["stats"].items())
+        return [base64.b64decode(got[p]) for p in sorted(got)]
+
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            best = dist.run_starts(stats_pass, est, starts)
+        kind, text = "model", best.to_json()
+    except ValueError as e:
+        kind, text = "error", str(e)
+    finally:
+        exchange.close()
+    if task == 0:
+        yield pa.RecordBatch.from_arrays(
+            [pa.array([task], pa.int32()), pa.array([kind]), pa.array([text]),
+             pa.array([out.getvalue()])],
+            names=["task", "kind", "text", "out"],
+        )  # fmt: skip
+
+
+#: How barrier mode regroups more partitions than slots: "auto" (coalesce and local
+#: checkpoint on a local master, a range shuffle elsewhere), "checkpoint" or "shuffle".
+_REGROUP = "auto"
+
+
+def _regroup_by_checkpoint(sc: Any) -> bool:
+    """Whether to regroup partitions by a local checkpoint (cheaper: no shuffle, about half
+    the one-off cost on P2) rather than a shuffle. A local checkpoint lives on the
+    executors and is lost with one, so it is used on a local master only (where losing the
+    executor is losing the driver)."""
+    if _REGROUP != "auto":
+        return _REGROUP == "checkpoint"
+    return str(sc.master).startswith("local")
+
+
+def _release_checkpoint(df: Any) -> None:
+    """Frees the blocks of a ``localCheckpoint`` DataFrame (best effort)."""
+    try:
+        df._jdf.queryExecution().analyzed().rdd().unpersist(False)
+    except Exception:  # noqa: BLE001 - Spark's cleaner frees them later anyway
+        pass
+
+
+def _barrier_fit(
+    prepared: Any, d: int, names: Optional[List[str]], has_w: bool, est: GaussianMixture,
+    starts: List[_core.Model], slots: int, hook: Optional[Callable[[int], None]],
+) -> _core.Model:
+    """Runs the barrier-mode fit (one Spark job) and returns the best model."""
+    from pyspark.sql import functions as F
+
+    n_parts = prepared.rdd.getNumPartitions()
+    spark = prepared.sparkSession
+    batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000"))
+    shuffled = n_parts > slots
+    src = prepared
+    held = None
+    if shuffled:
+        # each original partition whole in one of `slots` partitions, its rows tagged with
+        # their place so that the task can restore their order
+        tagged = prepared.withColumn(_ROW_COL, F.monotonically_increasing_id())
+        if _regroup_by_checkpoint(spark.sparkContext):
+            # coalesced (no shuffle) and locally checkpointed: a barrier stage may not
+            # contain a coalesce, and a checkpoint cuts the lineage there
+            src = held = tagged.coalesce(slots).localCheckpoint()
+        else:
+            src = (
+                tagged.withColumn(_PART_COL, F.spark_partition_id())
+                .repartitionByRange(slots, _PART_COL)
+                .drop(_PART_COL)
+            )
+    secret = secrets.token_bytes(32)
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        from gaussmix.spark import _barrier_task
+
+        yield from _barrier_task(
+            batches, d, names, has_w, shuffled, batch_rows, est, starts, hook, secret
+        )
+
+    # the barrier stage ends in a shuffle (to one partition: task 0's row) so that it is a
+    # shuffle-map stage: Spark reruns a failed one as a whole, but not a result stage
+    fitted = src.mapInArrow(run, "task int, kind string, text string, out string", barrier=True)
+    try:
+        rows = fitted.repartition(1).collect()
+    finally:
+        if held is not None:
+            _release_checkpoint(held)
+    if len(rows) != 1:
+        raise RuntimeError(f"the barrier fit returned {len(rows)} results, expected 1")
+    r = rows[0]
+    if r["out"]:
+        print(r["out"], end="")
+    if r["kind"] == "error":
+        raise ValueError(r["text"])
+    return _core.Model.from_json(r["text"])
+
+
+def _choose_mode(mode: str, sc: Any, checkpointing: bool) -> Tuple[str, Optional[int]]:
+    """("barrier", slots) or ("jobs", None) for ``mode`` (see :func:`fit`)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
+    if mode == "jobs":
+        return "jobs", None
+    if checkpointing:
+        if mode == "barrier":
+            raise ValueError(
+                "checkpoint/resume need mode='jobs' (the driver holds the EM state there); "
+                "mode='barrier' runs the whole fit in one Spark job"
+            )
+        return "jobs", None
+    why = None
+    if str(sc.getConf().get("spark.dynamicAllocation.enabled", "false")).lower() == "true":
+        why = "Spark's barrier mode does not run with dynamic allocation"
+        slots = None
+    else:
+        slots = _task_slots(sc)
+        if slots is None:
+            why = "the number of task slots of this cluster could not be read"
+    if why is None:
+        return "barrier", slots
+    if mode == "barrier":
+        raise ValueError(f"mode='barrier' cannot run: {why}")
+    warnings.warn(
+        f"gaussmix.spark.fit: {why}; running one Spark job per EM iteration (mode='jobs')",
+        UserWarning,
+        stacklevel=3,
+    )
+    return "jobs", None
+
+
 def fit(
     df: Any,
     features: Union[str, Sequence[str]],
@@ -213,6 +616,7 @@ def fit(
     verbose_interval: int = 10,
     init_sample_rows: int = 100_000,
     cache: bool = True,
+    mode: str = "auto",
     worker_cache: Optional[bool] = None,
     worker_cache_dir: Optional[str] = None,
     checkpoint: Optional[str] = None,
@@ -237,7 +641,14 @@ def fit(
         initialisation (k-means etc.) runs on the driver on a seeded random sample of about
         this many rows; each of the ``n_init`` starts uses its own seed.
     cache : persist the assembled feature column for the passes (recommended).
-    worker_cache : keep each partition's rows in a file on its worker after the first pass
+    mode : ``"auto"`` (default), ``"barrier"`` or ``"jobs"``: the whole fit as one
+        barrier-mode Spark job whose tasks keep their rows and exchange statistics each
+        iteration, or one Spark job per iteration (see the module's notes; both give the
+        same model bit for bit). ``"auto"`` is ``"barrier"`` unless checkpointing, dynamic
+        allocation or an unknown slot count rule it out (then ``"jobs"``, with a warning
+        for the last two). ``"barrier"`` where it cannot run is a ``ValueError``.
+        In barrier mode, ``verbose`` output is printed when the fit ends.
+    worker_cache : (``"jobs"`` mode) keep each partition's rows in a file on its worker after the first pass
         and run the later passes from those files (a pass then costs about one E-step; see
         the module's notes). None (default): on for a local master (``local[...]``), where
         every task sees every file; on a cluster a task may run on another executor than the
@@ -253,7 +664,8 @@ def fit(
         what differs); the fit ends with the model it would have given uninterrupted, bit
         for bit. Checkpointing goes on to ``checkpoint``, or to ``resume`` if none.
     _task_hook : for fault-injection tests only: called at the start of every statistics
-        task with the pass number (1 for the first pass over the data), in the executor.
+        task (``"jobs"``) or of every iteration in every barrier task, with the pass number
+        (1 for the first pass over the data), in the executor.
 
     Returns
     -------
@@ -281,7 +693,14 @@ def fit(
     if cache:
         prepared = prepared.persist()
     sc = prepared.sparkSession.sparkContext
+    try:
+        run_mode, slots = _choose_mode(mode, sc, checkpoint is not None or resume is not None)
+    except BaseException:
+        if cache:
+            prepared.unpersist()
+        raise
     keep = sc.master.startswith("local") if worker_cache is None else bool(worker_cache)
+    keep = keep and run_mode == "jobs"
     folder = _worker_dir(worker_cache_dir, uuid.uuid4().hex)
     n_parts = prepared.rdd.getNumPartitions() if keep else 0
     try:
@@ -400,6 +819,10 @@ def fit(
         if sample is not None:
             _distributed.check_finite(sample, names, "the initialisation sample")
         starts = _distributed.initial_models(est, d, sample, sample_w)
+        if run_mode == "barrier":
+            assert slots is not None
+            best = _barrier_fit(prepared, d, names, has_w, est, starts, slots, hook)
+            return _distributed.finish(est, best, d, names)
         ckpt = _distributed.checkpointer(
             "spark", est, checkpoint, checkpoint_every, resume,
             init_sample_rows=init_sample_rows, features=features, weight_col=weight_col,

@@ -67,7 +67,7 @@ use std::str::FromStr;
 
 use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView2};
 
-use crate::covariance::{Covariances, Storage};
+use crate::covariance::shapes::{Covariances, Storage};
 use crate::error::{GmmError, Result};
 use crate::linalg::{cholesky_lower, invert_lower, polar_orthogonal, sym_eigen};
 

@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayViewMut2, Axis};
 
-use super::{centred_scatter, ill_defined};
+use super::common::{centred_scatter, ill_defined};
 use crate::error::Result;
 use crate::linalg;
 

@@ -13,11 +13,16 @@
 //! The precision factor `P_k` is upper triangular with `P_k P_kᵀ = Σ_k⁻¹` (scikit-learn's
 //! `precisions_cholesky_`), so that `ln N(x|μ_k,Σ_k) = −½(D ln 2π + ‖(x−μ_k)P_k‖²) + Σ_i ln (P_k)_ii`.
 
+mod common;
 pub mod diag;
 pub mod family;
 pub mod full;
+mod shapes;
 pub mod spherical;
 pub mod tied;
+
+pub(crate) use common::{centred_scatter, ill_defined};
+pub use shapes::{Covariances, Storage};
 
 use std::fmt;
 use std::str::FromStr;
@@ -79,19 +84,6 @@ pub enum CovarianceType {
     VEV,
     /// λ D_k A_k D_kᵀ: equal volume, variable shape and orientation.
     EVV,
-}
-
-/// How a family's covariances are stored (and which kernel computes its densities).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Storage {
-    /// K×D×D.
-    Full,
-    /// One D×D shared matrix.
-    Tied,
-    /// K×D diagonals.
-    Diag,
-    /// K single variances.
-    Spherical,
 }
 
 impl Storage {
@@ -295,20 +287,6 @@ impl<'de> Deserialize<'de> for CovarianceType {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
     }
-}
-
-/// A set of per-component matrices in the shape of a covariance type: used for
-/// covariances, precisions and precision Cholesky factors alike.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Covariances {
-    /// K×D×D.
-    Full(Array3<f64>),
-    /// D×D, shared by all components.
-    Tied(Array2<f64>),
-    /// K×D diagonals.
-    Diag(Array2<f64>),
-    /// K single variances.
-    Spherical(Array1<f64>),
 }
 
 impl Covariances {
@@ -639,28 +617,6 @@ impl SecondMoments {
     }
 }
 
-/// `Σ_n g (x_n − s)(x_n − s)ᵀ` − correction for the mean offset `m = s1/nk_eff`:
-/// the scatter about the new mean `s + m`, for a full `d×d` block (lower triangle of `s2`
-/// read, full symmetric result written to `out`).
-pub(crate) fn centred_scatter(
-    s2: &[f64],
-    s1: &[f64],
-    nk: f64,
-    nk_eff: f64,
-    d: usize,
-    out: &mut [f64],
-) {
-    for i in 0..d {
-        let mi = s1[i] / nk_eff;
-        for j in 0..=i {
-            let mj = s1[j] / nk_eff;
-            let v = s2[i * d + j] - s1[i] * mj - mi * s1[j] + nk * mi * mj;
-            out[i * d + j] = v;
-            out[j * d + i] = v;
-        }
-    }
-}
-
 /// The posterior modes of the means under a conjugate prior:
 /// `(n_k x̄_k + κ μ_P) / (n_k + κ)`.
 pub(crate) fn posterior_means(
@@ -706,14 +662,5 @@ pub(crate) fn shift_scatter(
                 }
             }
         }
-    }
-}
-
-/// Error for a non-finite or non-positive-definite covariance.
-pub(crate) fn ill_defined(component: usize, reg_covar: f64, reason: &str) -> GmmError {
-    GmmError::IllDefinedCovariance {
-        component,
-        reg_covar,
-        reason: reason.to_string(),
     }
 }

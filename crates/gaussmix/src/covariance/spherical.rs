@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
-use super::ill_defined;
+use super::common::ill_defined;
 use crate::error::Result;
 
 /// `1/√σ²` per component.

@@ -322,3 +322,78 @@ pub(super) unsafe fn load_tile_rows(
         }
     }
 }
+
+/// The nearest of `k` centres for the first `len` rows of the tile: `m` and `p` are the
+/// centres' offsets and unit factors (`k×d` each), as in `super::quad_diag`; 32 rows at a
+/// time, each distance accumulated in registers and compared at once (`>` on
+/// `fma(−½, q, 0)`, so the first of equals wins), labels and squared distances out.
+///
+/// # Safety
+/// AVX-512F must be available; `xt` holds `d` rows of `TILE`, `m` and `p` `k·d` values,
+/// `labels` and `dists` `len ≤ TILE`.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn nearest(
+    xt: &[f64],
+    m: &[f64],
+    p: &[f64],
+    k: usize,
+    d: usize,
+    labels: &mut [usize],
+    dists: &mut [f64],
+) {
+    let len = labels.len();
+    debug_assert!(
+        xt.len() >= d * TILE
+            && m.len() >= k * d
+            && p.len() >= k * d
+            && dists.len() == len
+            && len <= TILE
+            && k >= 1
+    );
+    let half = _mm512_set1_pd(-0.5);
+    let zero = _mm512_setzero_pd();
+    let mut r0 = 0;
+    while r0 < len {
+        let base = xt.as_ptr().add(r0);
+        let mut best = [zero; 4];
+        let mut arg = [zero; 4];
+        for kk in 0..k {
+            let mut q = [zero; 4];
+            for i in 0..d {
+                let mi = _mm512_set1_pd(*m.get_unchecked(kk * d + i));
+                let pi = _mm512_set1_pd(*p.get_unchecked(kk * d + i));
+                let r = base.add(i * TILE);
+                for u in 0..4 {
+                    let y = _mm512_mul_pd(_mm512_sub_pd(_mm512_loadu_pd(r.add(8 * u)), mi), pi);
+                    q[u] = _mm512_fmadd_pd(y, y, q[u]);
+                }
+            }
+            if kk == 0 {
+                for u in 0..4 {
+                    best[u] = _mm512_fmadd_pd(half, q[u], zero);
+                }
+            } else {
+                let kf = _mm512_set1_pd(kk as f64);
+                for u in 0..4 {
+                    let v = _mm512_fmadd_pd(half, q[u], zero);
+                    let gt = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, best[u]);
+                    best[u] = _mm512_mask_mov_pd(best[u], gt, v);
+                    arg[u] = _mm512_mask_mov_pd(arg[u], gt, kf);
+                }
+            }
+        }
+        let mut b = [0.0f64; 32];
+        let mut a = [0.0f64; 32];
+        for u in 0..4 {
+            _mm512_storeu_pd(b.as_mut_ptr().add(8 * u), best[u]);
+            _mm512_storeu_pd(a.as_mut_ptr().add(8 * u), arg[u]);
+        }
+        let n = 32.min(len - r0);
+        for j in 0..n {
+            *labels.get_unchecked_mut(r0 + j) = a[j] as usize;
+            *dists.get_unchecked_mut(r0 + j) = -2.0 * b[j];
+        }
+        r0 += 32;
+    }
+}
