@@ -37,7 +37,10 @@ pub(crate) const GEMM_MIN_D: usize = 96;
 /// `d ≥ GEMM_MIN_D`, and a vector level (the portable level stays on the portable tile
 /// kernels, whose results do not depend on the CPU).
 pub(crate) fn wanted(shape: super::Shape, d: usize, level: super::Level) -> bool {
-    shape == super::Shape::Full && d >= GEMM_MIN_D && level != super::Level::Portable
+    shape == super::Shape::Full
+        && d >= GEMM_MIN_D
+        && level != super::Level::Portable
+        && crate::linalg::faer_enabled()
 }
 
 /// Scratch of the GEMM path (grown on first use, then reused from tile to tile).
@@ -320,7 +323,7 @@ mod simd_free {
 mod tests {
     use super::super::Level;
     use crate::par::Parallelism;
-    use crate::{CovarianceType, GaussianMixture, GmmModel, SufficientStatistics};
+    use crate::{CovarianceType, Covariances, GaussianMixture, GmmModel, SufficientStatistics};
     use ndarray::{Array1, Array2, ArrayViewMut2};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -391,7 +394,7 @@ mod tests {
 
     /// The GEMM path equals the plain reference kernel and the tile kernels (statistics,
     /// responsibilities, log densities), with and without weights, around the threshold
-    /// and at D = 200, for row counts that are not multiples of the tile or the block.
+    /// and at D = 200 and 257, for row counts that are not multiples of the tile or the block.
     #[test]
     fn gemm_path_equals_the_reference_and_the_tile_kernels() {
         let Some(level) = vector_level() else {
@@ -403,6 +406,7 @@ mod tests {
             (2301, t, 2),
             (517, t + 5, 4),
             (2100, 200, 3),
+            (600, 257, 2),
         ] {
             let (m, x) = model(n, d, k, (n + d) as u64);
             let x_max = x.iter().fold(0.0f64, |a, v| a.max(v.abs()));
@@ -533,6 +537,78 @@ mod tests {
                 assert!((u - v).abs() < 1e-8 * v.abs().max(1.0), "s1 {u} {v}");
             }
             rel_close(a.s2.as_slice(), b.s2.as_slice(), 1e-11, "s2");
+        }
+    }
+
+    /// A whole seeded fit (k-means++ init, EM, score) at D ≥ `GEMM_MIN_D` on faer (GEMM
+    /// E-step and statistics, faer's Cholesky and inverse) agrees to tight tolerance with
+    /// the same fit on the plain loops and tile kernels, at odd sizes on both sides of the
+    /// blocked kernels' tiles, unweighted and weighted.
+    #[test]
+    fn gemm_fit_equals_the_plain_fit() {
+        if vector_level().is_none() {
+            return;
+        }
+        for &(n, d, k) in &[(2600usize, super::GEMM_MIN_D, 3usize), (2300, 131, 2)] {
+            let mut rng = ChaCha8Rng::seed_from_u64(d as u64);
+            let x = Array2::from_shape_fn((n, d), |(i, j)| {
+                rng.random::<f64>() * (1 + j % 5) as f64 + 3.0 * (i % k) as f64 + 0.05 * j as f64
+            });
+            let w = Array1::from_shape_fn(n, |i| 0.5 + (i % 4) as f64);
+            for weights in [None, Some(w.view())] {
+                let fit = || {
+                    let g = GaussianMixture::new(k)
+                        .covariance_type(CovarianceType::Full)
+                        .max_iter(6)
+                        .tol(0.0)
+                        .seed(5)
+                        .parallelism(Parallelism::Sequential);
+                    let m = match weights {
+                        Some(w) => g.fit_weighted(x.view(), w),
+                        None => g.fit(x.view()),
+                    }
+                    .unwrap();
+                    let s = m.score_samples(x.view()).unwrap();
+                    (m, s)
+                };
+                let (a, sa) = fit();
+                let (b, sb) = crate::linalg::plain_paths(fit);
+                let tag = format!("n={n} d={d} k={k} weighted={}", weights.is_some());
+                let (la, lb) = (a.info().lower_bound, b.info().lower_bound);
+                assert!(
+                    (la - lb).abs() <= 1e-11 * lb.abs(),
+                    "{tag} lower bound {la} vs {lb}"
+                );
+                rel_close(
+                    a.weights().as_slice().unwrap(),
+                    b.weights().as_slice().unwrap(),
+                    1e-10,
+                    &format!("{tag} weights"),
+                );
+                rel_close(
+                    a.means().as_slice().unwrap(),
+                    b.means().as_slice().unwrap(),
+                    1e-10,
+                    &format!("{tag} means"),
+                );
+                let (Covariances::Full(ca), Covariances::Full(cb)) =
+                    (a.covariances(), b.covariances())
+                else {
+                    panic!("{tag}: full covariances expected")
+                };
+                rel_close(
+                    ca.as_slice().unwrap(),
+                    cb.as_slice().unwrap(),
+                    1e-9,
+                    &format!("{tag} covariances"),
+                );
+                rel_close(
+                    sa.as_slice().unwrap(),
+                    sb.as_slice().unwrap(),
+                    1e-11,
+                    &format!("{tag} score_samples"),
+                );
+            }
         }
     }
 
