@@ -93,8 +93,11 @@ def sklearn_child(d, threads, iters):
     gm._t_e, gm._t_m = [], []
     gm.fit(x)
     per = [e + m for e, m in zip(gm._t_e[:iters], gm._t_m[:iters])]
+    import resource
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     print("RESULT " + json.dumps({"D": d, "iters": iters, "iter_time_s_instrumented": sum(per) / len(per),
-                                  "iter_time_s_worst": max(per), "lower_bound": float(gm.lower_bound_)}),
+                                  "iter_time_s_worst": max(per), "lower_bound": float(gm.lower_bound_),
+                                  "peak_rss_MiB": rss}),
           flush=True)
 
 
@@ -117,10 +120,12 @@ def main():
     env.pop("OPENBLAS_CORETYPE", None)
     env.pop("OPENBLAS_L2_SIZE", None)
     peak = args.peak if args.peak else float("nan")
+    load0 = os.getloadavg()
     lines = [f"Large D (full, N={N}, K={K}); dgemm peak {peak:.0f} GFLOP/s on {args.threads} threads; "
              f"flops 2NKD(D+1); sklearn {args.sk_iters} iterations, gaussmix {args.gm_iters}", "",
-             "| problem | sklearn s/iter (worst iteration) | gaussmix s/iter (by subtraction) | ratio | GFLOP/s | % of dgemm peak |",
-             "|---|---|---|---|---|---|"]
+             "| problem | sklearn s/iter (worst iteration) | gaussmix s/iter (by subtraction) | ratio | GFLOP/s | % of dgemm peak "
+             "| peak RSS MiB (sk / gm) | X MiB | gm RSS / (1.5 X + 100) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for d in [int(v) for v in args.dims.split(",")]:
         generate(d)
         sk = None
@@ -142,8 +147,15 @@ def main():
         s_it = sk["iter_time_s_instrumented"] if sk else float("nan")
         s_w = sk["iter_time_s_worst"] if sk else float("nan")
         gf = flops(d) / g_it / 1e9
+        s_rss = f"{sk['peak_rss_MiB']:.0f}" if sk else "–"
+        x_mib = gm["X_MiB"]
         lines.append(f"| L{d} (full, N={N}, D={d}, K={K}) | {s_it:.3f} ({s_w:.3f}) | {g_it:.4f} ({g_alt:.4f}) "
-                     f"| {s_it / g_it:.1f}× | {gf:.1f} | {100 * gf / peak:.0f} % |")
+                     f"| {s_it / g_it:.1f}× | {gf:.1f} | {100 * gf / peak:.0f} % | {s_rss} / {gm['peak_rss_MiB']:.0f} "
+                     f"| {x_mib:.0f} | {gm['peak_rss_MiB'] / (1.5 * x_mib + 100):.2f} |")
+    load1 = os.getloadavg()
+    lines.append("")
+    lines.append(f"Load average (1/5/15 min) at start {load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f}, "
+                 f"at end {load1[0]:.2f} / {load1[1]:.2f} / {load1[2]:.2f}")
     report = "\n".join(lines)
     print(report)
     open(os.path.join(OUT, "em-large-d.md"), "w").write(report + "\n")
