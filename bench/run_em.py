@@ -19,6 +19,10 @@ seed 0) from scikit-learn, from the CLI (`gaussmix fit`: the fit's own seconds a
 reports them, and the process's wall time, reading the file included) and from Python
 (gaussmix.GaussianMixture, when --python names an interpreter that imports gaussmix).
 
+Problems L128, L256, L512 (large D: N = 100k, K = 8, full) are generated and run by
+bench/large_d.py, which gets the dgemm peak of this run; they are not in the default set
+(scikit-learn needs minutes there): --problems P1,P2,P3,P4,L128,L256,L512.
+
 Usage: python3 bench/run_em.py [--problems P1,P2,P3,P4] [--init-problems P1,P2,P3,P4,U]
        [--threads 2] [--skip-sklearn] [--python PY]
 Needs: pip install -r bench/requirements.txt
@@ -62,7 +66,8 @@ def main():
     ap.add_argument("--python", default=sys.executable,
                     help="interpreter that imports gaussmix, for the Python whole fits")
     args = ap.parse_args()
-    problems = args.problems.split(",")
+    problems = [p for p in args.problems.split(",") if not p.startswith("L")]
+    large_d = [p[1:] for p in args.problems.split(",") if p.startswith("L")]
     os.makedirs(OUT, exist_ok=True)
     os.makedirs(DATA, exist_ok=True)
     env = clean_env()
@@ -115,6 +120,12 @@ def main():
             f"{fmt(sk, 'predict_proba_s')} / {gm['predict_proba_s']:.3f} | {fmt(sk, 'score_samples_s')} / {gm['score_samples_s']:.3f} | "
             f"{fmt(sk, 'peak_rss_MiB', 0)} / {gm['peak_rss_MiB']:.0f} | {gm['X_MiB']:.0f} |")
     report = "\n".join(lines)
+    if large_d:
+        out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "large_d.py"), "--exe", exe,
+                              "--peak", str(peak), "--dims", ",".join(large_d), "--threads", str(args.threads)]
+                             + (["--skip-sklearn"] if args.skip_sklearn else []),
+                             check=True, capture_output=True, text=True, env=env)
+        report += "\n\n" + out.stdout.strip()
     print()
     print(report)
     open(os.path.join(OUT, "em-report.md"), "w").write(report + "\n")

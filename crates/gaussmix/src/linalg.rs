@@ -1,6 +1,58 @@
 //! Small dense linear algebra on row-major `D×D` slices: Cholesky factors and
 //! triangular inverses. D is the number of features, usually small, so plain loops
-//! are adequate here; the hot loops over data live in the covariance kernels.
+//! are adequate here; the hot loops over data live in the covariance kernels. From
+//! [`FAER_MIN_D`] features on, the Cholesky factorisation, the triangular inverse and
+//! `A Aᵀ` go through faer's blocked kernels (on the calling thread): the plain loops are
+//! O(D³) scalar code, and the inverse's column-wise access misses the cache at large D.
+
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+/// Number of features from which [`cholesky_lower`], [`invert_lower`], [`a_at`] and
+/// [`sym_eigen`] use faer (measured: `cargo test --release -p gaussmix --lib
+/// linalg_timing -- --ignored --nocapture`; see the issue 16 note in the CHANGELOG).
+///
+/// faer is built without its `rayon` feature, so its only parallelism is `Par::Seq`:
+/// every call here runs on the calling thread, also inside gaussmix's parallel regions
+/// (the model selection's and missing-data paths' per-unit work), and never adds
+/// threads to the caller's pool.
+pub(crate) const FAER_MIN_D: usize = 64;
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: while set, this thread takes the plain loops and the tile kernels at
+    /// every size (see [`plain_paths`]).
+    static PLAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the faer paths off on this thread ([`FAER_MIN_D`] here and the GEMM
+/// path of the kernels): a sequential fit inside compares with the same fit on faer.
+#[cfg(test)]
+pub(crate) fn plain_paths<R>(f: impl FnOnce() -> R) -> R {
+    PLAIN.with(|p| p.set(true));
+    let r = f();
+    PLAIN.with(|p| p.set(false));
+    r
+}
+
+/// Whether the faer paths are on for this thread (always, outside tests).
+#[inline]
+pub(crate) fn faer_enabled() -> bool {
+    #[cfg(test)]
+    {
+        !PLAIN.with(|p| p.get())
+    }
+    #[cfg(not(test))]
+    {
+        true
+    }
+}
+
+/// Whether a `d×d` problem goes through faer.
+#[inline]
+fn faer_at(d: usize) -> bool {
+    d >= FAER_MIN_D && faer_enabled()
+}
 
 /// In-place Cholesky factorisation `A = L Lᵀ` of a symmetric matrix stored row-major
 /// in `a` (`d×d`). On success the lower triangle holds `L` and the strict upper
@@ -8,6 +60,14 @@
 /// (numerically) positive definite or holds non-finite values.
 pub(crate) fn cholesky_lower(a: &mut [f64], d: usize) -> Result<(), usize> {
     debug_assert_eq!(a.len(), d * d);
+    if faer_at(d) {
+        return cholesky_lower_faer(a, d);
+    }
+    cholesky_lower_loops(a, d)
+}
+
+/// [`cholesky_lower`] by plain loops.
+fn cholesky_lower_loops(a: &mut [f64], d: usize) -> Result<(), usize> {
     for j in 0..d {
         let mut s = a[j * d + j];
         for k in 0..j {
@@ -32,9 +92,75 @@ pub(crate) fn cholesky_lower(a: &mut [f64], d: usize) -> Result<(), usize> {
     Ok(())
 }
 
+/// [`cholesky_lower`] by faer's blocked left-looking factorisation, with the same
+/// contract (lower triangle read, `L` written below and on the diagonal, zeros above;
+/// `Err(j)` for a non-positive or non-finite pivot `j`, or the first row holding a
+/// non-finite value).
+fn cholesky_lower_faer(a: &mut [f64], d: usize) -> Result<(), usize> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::factor::{
+        cholesky_in_place, cholesky_in_place_scratch, LltError,
+    };
+    let first_non_finite =
+        |a: &[f64]| (0..d).find(|&i| a[i * d..i * d + i + 1].iter().any(|v| !v.is_finite()));
+    if let Some(i) = first_non_finite(a) {
+        return Err(i);
+    }
+    let mut m = Mat::<f64>::zeros(d, d);
+    for i in 0..d {
+        for j in 0..=i {
+            m[(i, j)] = a[i * d + j];
+        }
+    }
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+        d,
+        Par::Seq,
+        Default::default(),
+    ));
+    cholesky_in_place(
+        m.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| match e {
+        LltError::NonPositivePivot { index } => index,
+    })?;
+    for i in 0..d {
+        for j in 0..d {
+            a[i * d + j] = if j <= i { m[(i, j)] } else { 0.0 };
+        }
+    }
+    match first_non_finite(a) {
+        Some(i) => Err(i),
+        None => Ok(()),
+    }
+}
+
 /// Inverse of a lower-triangular matrix (row-major), returned as a new lower-triangular
 /// matrix.
 pub(crate) fn invert_lower(l: &[f64], d: usize) -> Vec<f64> {
+    if faer_at(d) {
+        let mut inv = Mat::<f64>::zeros(d, d);
+        faer::linalg::triangular_inverse::invert_lower_triangular(
+            inv.as_mut(),
+            MatRef::from_row_major_slice(l, d, d),
+            Par::Seq,
+        );
+        let mut out = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..=i {
+                out[i * d + j] = inv[(i, j)];
+            }
+        }
+        return out;
+    }
+    invert_lower_loops(l, d)
+}
+
+/// [`invert_lower`] by plain loops.
+fn invert_lower_loops(l: &[f64], d: usize) -> Vec<f64> {
     let mut inv = vec![0.0; d * d];
     for j in 0..d {
         inv[j * d + j] = 1.0 / l[j * d + j];
@@ -79,6 +205,37 @@ pub(crate) fn upper_factor_of_precision(prec: &[f64], d: usize) -> Result<Vec<f6
 
 /// `A Aᵀ` for a row-major square matrix.
 pub(crate) fn a_at(a: &[f64], d: usize) -> Vec<f64> {
+    if faer_at(d) {
+        return a_at_faer(a, d);
+    }
+    a_at_loops(a, d)
+}
+
+/// [`a_at`] by faer's triangular matmul (the lower triangle, mirrored).
+fn a_at_faer(a: &[f64], d: usize) -> Vec<f64> {
+    let mut out = vec![0.0; d * d];
+    let a = MatRef::from_row_major_slice(a, d, d);
+    triangular::matmul(
+        MatMut::from_row_major_slice_mut(&mut out, d, d),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a,
+        BlockStructure::Rectangular,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
+    for i in 0..d {
+        for j in 0..i {
+            out[j * d + i] = out[i * d + j];
+        }
+    }
+    out
+}
+
+/// [`a_at`] by plain loops.
+fn a_at_loops(a: &[f64], d: usize) -> Vec<f64> {
     let mut out = vec![0.0; d * d];
     for i in 0..d {
         for j in 0..=i {
@@ -117,10 +274,42 @@ pub(crate) fn transpose(a: &[f64], d: usize) -> Vec<f64> {
 /// modified). Returns `(w, v)`: the eigenvalues in descending order and `V` row-major with the
 /// matching unit eigenvectors as its columns (`VᵀV = I`).
 ///
-/// Jacobi is slower than tridiagonal QR for large `d` but has no dependencies, is accurate
-/// for small eigenvalues and fine for the `d` of a mixture model (a few hundred at most).
+/// Below [`FAER_MIN_D`] cyclic Jacobi (accurate for small eigenvalues); from it on faer's
+/// tridiagonal solver, since Jacobi's O(D³) sweeps took minutes at D = 1555 (the noise
+/// component's hypervolume of the InternetAds anomaly set).
 pub(crate) fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     debug_assert_eq!(a.len(), d * d);
+    if faer_at(d) {
+        if let Some(r) = sym_eigen_faer(a, d) {
+            return r;
+        }
+    }
+    sym_eigen_jacobi(a, d)
+}
+
+/// [`sym_eigen`] by faer's tridiagonal self-adjoint eigensolver (Jacobi's sweeps cost
+/// minutes at D = 1555); reads the lower triangle; `None` if it fails (non-finite input).
+fn sym_eigen_faer(a: &[f64], d: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+    if a.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let evd = MatRef::from_row_major_slice(a, d, d)
+        .self_adjoint_eigen(faer::Side::Lower)
+        .ok()?;
+    let (s, u) = (evd.S().column_vector(), evd.U());
+    // faer's eigenvalues ascend: reverse into descending order
+    let w: Vec<f64> = (0..d).rev().map(|j| s[j]).collect();
+    let mut v = vec![0.0; d * d];
+    for i in 0..d {
+        for (c, j) in (0..d).rev().enumerate() {
+            v[i * d + c] = u[(i, j)];
+        }
+    }
+    Some((w, v))
+}
+
+/// [`sym_eigen`] by cyclic Jacobi rotations.
+fn sym_eigen_jacobi(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     let mut m = a.to_vec();
     let mut vt = vec![0.0; d * d];
     for i in 0..d {
@@ -360,6 +549,93 @@ mod tests {
         }
     }
 
+    /// From `FAER_MIN_D` on, faer's factor, inverse and `A Aᵀ` equal the plain loops' to
+    /// tight relative tolerance, read only the lower triangle, and fail where they fail.
+    #[test]
+    fn faer_kernels_equal_the_loops_at_large_d() {
+        for d in [FAER_MIN_D, FAER_MIN_D + 1, 96, 130, 257] {
+            let a = random_spd(d, d as u64);
+            let mut garbage = a.clone();
+            for i in 0..d {
+                for j in i + 1..d {
+                    garbage[i * d + j] = f64::NAN;
+                }
+            }
+            let mut l = garbage.clone();
+            cholesky_lower(&mut l, d).unwrap();
+            let mut l0 = a.clone();
+            cholesky_lower_loops(&mut l0, d).unwrap();
+            let tol = 1e-10 * max_abs(&l0);
+            for (x, y) in l.iter().zip(&l0) {
+                assert!((x - y).abs() <= tol, "d={d} factor {x} vs {y}");
+            }
+            let inv = invert_lower(&l, d);
+            let inv0 = invert_lower_loops(&l, d);
+            let tol = 1e-10 * max_abs(&inv0);
+            for (x, y) in inv.iter().zip(&inv0) {
+                assert!((x - y).abs() <= tol, "d={d} inverse {x} vs {y}");
+            }
+            let r = a_at(&l, d);
+            let r0 = a_at_loops(&l, d);
+            for (x, y) in r.iter().zip(&r0) {
+                assert!(
+                    (x - y).abs() <= 1e-12 * max_abs(&r0),
+                    "d={d} A Aᵀ {x} vs {y}"
+                );
+            }
+            for (x, y) in r.iter().zip(&a) {
+                assert!(
+                    (x - y).abs() <= 1e-10 * max_abs(&a),
+                    "d={d} L Lᵀ {x} vs {y}"
+                );
+            }
+            // indefinite at a known pivot, and a NaN in the lower triangle
+            let mut bad = a.clone();
+            bad[(d - 3) * d + d - 3] = -1.0;
+            let mut bad0 = bad.clone();
+            assert_eq!(
+                cholesky_lower(&mut bad, d),
+                cholesky_lower_loops(&mut bad0, d),
+                "d={d}"
+            );
+            let mut nan = a.clone();
+            nan[5 * d + 2] = f64::NAN;
+            assert_eq!(cholesky_lower(&mut nan, d), Err(5), "d={d}");
+        }
+    }
+
+    /// From `FAER_MIN_D` on, faer's eigensolver agrees with Jacobi: same descending
+    /// eigenvalues, orthonormal vectors that reconstruct the matrix.
+    #[test]
+    fn faer_eigen_equals_jacobi_at_large_d() {
+        for d in [FAER_MIN_D, 97, 130, 257] {
+            faer_eigen_equals_jacobi(d);
+        }
+    }
+
+    fn faer_eigen_equals_jacobi(d: usize) {
+        let a = random_spd(d, 77 + d as u64);
+        let (w, v) = sym_eigen(&a, d);
+        let (w0, _) = sym_eigen_jacobi(&a, d);
+        for (x, y) in w.iter().zip(&w0) {
+            assert!((x - y).abs() <= 1e-10 * w0[0], "d={d} {x} vs {y}");
+        }
+        for i in 0..d {
+            for j in 0..d {
+                let r: f64 = (0..d).map(|c| v[i * d + c] * w[c] * v[j * d + c]).sum();
+                assert!(
+                    (r - a[i * d + j]).abs() <= 1e-10 * max_abs(&a),
+                    "d={d} A[{i}][{j}]"
+                );
+                let o: f64 = (0..d).map(|c| v[c * d + i] * v[c * d + j]).sum();
+                assert!(
+                    (o - f64::from(u8::from(i == j))).abs() < 1e-10,
+                    "d={d} VᵀV[{i}][{j}]"
+                );
+            }
+        }
+    }
+
     #[test]
     fn cholesky_rejects_indefinite_and_nan() {
         let mut a = vec![1.0, 2.0, 2.0, 1.0];
@@ -527,6 +803,78 @@ mod tests {
         let q = polar_orthogonal(&rot, 2);
         for (a, b) in q.iter().zip(&rot) {
             assert!((a - b).abs() < 1e-15);
+        }
+    }
+}
+
+#[cfg(test)]
+mod linalg_timing {
+    use super::*;
+    use std::time::Instant;
+
+    fn best(mut f: impl FnMut(), reps: usize) -> f64 {
+        let mut b = f64::MAX;
+        for _ in 0..reps {
+            let t = Instant::now();
+            f();
+            b = b.min(t.elapsed().as_secs_f64());
+        }
+        b
+    }
+
+    /// Not a test: prints the plain loops' and faer's times for the factor, the inverse,
+    /// `A Aᵀ` and the eigendecomposition around [`FAER_MIN_D`] (`cargo test --release -p
+    /// gaussmix --lib linalg_timing -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn print_loops_vs_faer() {
+        for d in [16usize, 32, 48, 64, 96, 128, 256] {
+            let b: Vec<f64> = (0..d * d)
+                .map(|t| ((t * 7919) % 101) as f64 / 101.0 - 0.5)
+                .collect();
+            let mut a = a_at_loops(&b, d);
+            for i in 0..d {
+                a[i * d + i] += 1.0;
+            }
+            let reps = (2_000_000 / (d * d * d)).clamp(3, 2000);
+            let us = |t: f64| t * 1e6;
+            let chol_l = best(
+                || {
+                    let mut m = a.clone();
+                    cholesky_lower_loops(&mut m, d).unwrap();
+                },
+                reps,
+            );
+            let chol_f = best(
+                || {
+                    let mut m = a.clone();
+                    cholesky_lower_faer(&mut m, d).unwrap();
+                },
+                reps,
+            );
+            let mut l = a.clone();
+            cholesky_lower_loops(&mut l, d).unwrap();
+            let inv_l = best(|| drop(invert_lower_loops(&l, d)), reps);
+            let inv_f = best(
+                || {
+                    let mut inv = Mat::<f64>::zeros(d, d);
+                    faer::linalg::triangular_inverse::invert_lower_triangular(
+                        inv.as_mut(),
+                        MatRef::from_row_major_slice(&l, d, d),
+                        Par::Seq,
+                    );
+                },
+                reps,
+            );
+            let aat_l = best(|| drop(a_at_loops(&l, d)), reps);
+            let aat_f = best(|| drop(a_at_faer(&l, d)), reps);
+            let eig_reps = reps.min(50);
+            let eig_l = best(|| drop(sym_eigen_jacobi(&a, d)), eig_reps);
+            let eig_f = best(|| drop(sym_eigen_faer(&a, d)), eig_reps);
+            println!(
+                "d={d:4}: cholesky {:9.1} / {:9.1} µs, inverse {:9.1} / {:9.1} µs, A·Aᵀ {:9.1} / {:9.1} µs, eigen {:10.1} / {:10.1} µs (loops / faer)",
+                us(chol_l), us(chol_f), us(inv_l), us(inv_f), us(aat_l), us(aat_f), us(eig_l), us(eig_f)
+            );
         }
     }
 }

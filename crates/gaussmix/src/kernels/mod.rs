@@ -18,6 +18,7 @@
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod gemm;
 pub(crate) mod simd;
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
@@ -158,6 +159,8 @@ pub(crate) struct Prepared {
     /// one more row of log-probabilities, constant over the data.
     noise: Option<f64>,
     level: Level,
+    /// Full models at large D: run on the matrix products of [`gemm`].
+    gemm: bool,
 }
 
 impl Prepared {
@@ -220,7 +223,16 @@ impl Prepared {
             offset,
             noise,
             level,
+            gemm: gemm::wanted(shape, d, level),
         }
+    }
+
+    /// The same constants on the tile kernels (`false`) or the GEMM path (`true`), for
+    /// tests that compare the two at one size.
+    #[cfg(test)]
+    pub(crate) fn with_gemm(mut self, on: bool) -> Prepared {
+        self.gemm = on && self.shape == Shape::Full;
+        self
     }
 
     /// Kernel constants for accumulating statistics about `shift` (K×D) with given
@@ -252,6 +264,7 @@ impl Prepared {
             offset: vec![0.0; k],
             noise: None,
             level,
+            gemm: gemm::wanted(shape, d, level),
         }
     }
 
@@ -310,6 +323,8 @@ pub(crate) struct Workspace {
     /// Per-feature sums of one component over a tile (first and second moments).
     f1: Vec<f64>,
     f2: Vec<f64>,
+    /// Buffers of the GEMM path (empty until it runs).
+    gemm: gemm::GemmScratch,
 }
 
 /// `D` rounded up to the Gram kernel's tile of 4.
@@ -333,6 +348,7 @@ impl Workspace {
             s2t: vec![0.0; dp * dp],
             f1: vec![0.0; d],
             f2: vec![0.0; d],
+            gemm: gemm::GemmScratch::default(),
         }
     }
 }
@@ -436,6 +452,9 @@ fn run_generic<T: Float, const F: bool>(
     mut sink: Sink<'_>,
     ws: &mut Workspace,
 ) {
+    if prep.gemm {
+        return gemm::run::<T, F>(prep, x, sink, ws);
+    }
     let n = x.nrows();
     let mut r0 = 0;
     let mut given = Vec::new();
