@@ -118,7 +118,10 @@ pub(crate) fn run<T: Float, const F: bool>(
                     }
                 }
             }
-            Sink::Distances { .. } | Sink::Nearest { .. } | Sink::Potentials { .. } => {
+            Sink::Distances { .. }
+            | Sink::Nearest { .. }
+            | Sink::Nearest2 { .. }
+            | Sink::Potentials { .. } => {
                 unreachable!("k-means sinks run on diag constants, never on the GEMM path")
             }
         }
