@@ -23,7 +23,20 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::{Level, Shape, TILE};
+use super::simd::TILE;
+
+/// The instruction set the f32 lanes run with (the kernels' level, for the levels that
+/// have them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// 16 f32 per vector.
+    Avx512,
+    /// 8 f32 per vector.
+    Avx2,
+    /// Plain loops (tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Plain,
+}
 
 /// Rows per register group of the f32 quadratic-form kernels.
 const GROUP32: usize = 128;
@@ -53,24 +66,50 @@ macro_rules! rep4 {
 }
 
 /// The f32 copies of a full / tied model's constants (rounded once per E-step).
+///
+/// Feature `i` of the f32 tile is `(x_i − c_i)·s_i`, with `s_i` a power of two near the
+/// largest `(P_k)_ii` (about one over the feature's spread), and the factors' rows are
+/// divided by `s_i` to match: the quadratic forms are unchanged, and the tile, the
+/// centred rows and their Gram products stay near 1 whatever the data's units (data of
+/// magnitude 1e35 would overflow f32 in `x²`, 1e-35 underflow). Powers of two scale
+/// exactly; the statistics are scaled back in f64.
 pub(crate) struct Lanes32 {
-    /// The upper factors, as [`super::Prepared`] lays them out.
+    isa: Isa,
+    /// The upper factors, as [`super::Prepared`] lays them out, row `i` divided by `s_i`.
     p: Vec<f32>,
     /// `(μ_k − c)P_k` (K×D).
     bias: Vec<f32>,
+    /// `s_i` (D).
+    scale: Vec<f64>,
 }
 
 impl Lanes32 {
-    /// f32 constants for the shape, or `None` where the f32 lanes do not apply: only the
-    /// full and tied quadratic forms at the AVX2 and AVX-512 levels run in f32.
-    pub(crate) fn new(shape: Shape, level: Level, p: &[f64], bias: &[f64]) -> Option<Lanes32> {
-        if !matches!(shape, Shape::Full | Shape::Tied) || level == Level::Portable {
-            return None;
-        }
-        Some(Lanes32 {
-            p: p.iter().map(|&v| v as f32).collect(),
+    /// f32 constants from the f64 factors `p` (K or one D×D upper factors) and `bias`.
+    pub(crate) fn new(isa: Isa, d: usize, p: &[f64], bias: &[f64]) -> Lanes32 {
+        let scale: Vec<f64> = (0..d)
+            .map(|i| {
+                let top = p
+                    .chunks_exact(d * d)
+                    .map(|pk| pk[i * d + i].abs())
+                    .fold(0.0f64, f64::max);
+                if top.is_finite() && top > 0.0 {
+                    2f64.powi(top.log2().round().clamp(-120.0, 120.0) as i32)
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let p = p
+            .iter()
+            .enumerate()
+            .map(|(t, &v)| (v / scale[(t / d) % d]) as f32)
+            .collect();
+        Lanes32 {
+            isa,
+            p,
             bias: bias.iter().map(|&v| v as f32).collect(),
-        })
+            scale,
+        }
     }
 
     /// Component `kk`'s factor and bias (`tied`: one factor for all).
@@ -106,11 +145,17 @@ impl Scratch32 {
         }
     }
 
-    /// Rounds the f64 tile (`d` rows of `TILE`) to f32.
+    /// Scales the f64 tile (`d` rows of `TILE`) by `s_i` and rounds it to f32.
     #[inline(always)]
-    pub(crate) fn round_tile(&mut self, xt: &[f64], d: usize) {
-        for (o, v) in self.xt[..d * TILE].iter_mut().zip(&xt[..d * TILE]) {
-            *o = *v as f32;
+    pub(crate) fn round_tile(&mut self, lanes: &Lanes32, xt: &[f64], d: usize) {
+        for i in 0..d {
+            let s = lanes.scale[i];
+            for (o, v) in self.xt[i * TILE..(i + 1) * TILE]
+                .iter_mut()
+                .zip(&xt[i * TILE..(i + 1) * TILE])
+            {
+                *o = (*v * s) as f32;
+            }
         }
     }
 }
@@ -119,7 +164,6 @@ impl Scratch32 {
 /// `kk`, from the f32 tile.
 #[inline(always)]
 pub(crate) fn quad_component(
-    level: Level,
     lanes: &Lanes32,
     s: &Scratch32,
     kk: usize,
@@ -129,15 +173,15 @@ pub(crate) fn quad_component(
 ) {
     let (p, bias) = lanes.component(kk, d, tied);
     for g0 in (0..TILE).step_by(GROUP32) {
-        match level {
+        match lanes.isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the level was detected at run time; sizes as documented.
-            Level::Avx512 => unsafe {
+            Isa::Avx512 => unsafe {
                 quad_triangular_avx512(&s.xt, g0, p, bias, d, &mut out[g0..g0 + GROUP32])
             },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Level::Avx2 => unsafe {
+            Isa::Avx2 => unsafe {
                 quad_triangular_avx2(&s.xt, g0, p, bias, d, &mut out[g0..g0 + GROUP32])
             },
             _ => quad_triangular_plain(&s.xt, g0, p, bias, d, &mut out[g0..g0 + GROUP32]),
@@ -153,7 +197,7 @@ pub(crate) fn quad_component(
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn moments_component(
-    level: Level,
+    lanes: &Lanes32,
     s: &mut Scratch32,
     g: &[f64],
     m: &[f64],
@@ -167,23 +211,33 @@ pub(crate) fn moments_component(
         *o = *v as f32;
     }
     let Scratch32 { xt, at, zt } = s;
-    match level {
+    // the offsets on the tile's scale
+    let sc = &lanes.scale;
+    let ms: Vec<f64> = (0..d).map(|i| m[i] * sc[i]).collect();
+    match lanes.isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the level was detected at run time; sizes as documented.
-        Level::Avx512 => unsafe { centre_weight_avx512(xt, &g32, m, d, at, zt, s1) },
+        Isa::Avx512 => unsafe { centre_weight_avx512(xt, &g32, &ms, d, at, zt, s1) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Level::Avx2 => unsafe { centre_weight_avx2(xt, &g32, m, d, at, zt, s1) },
-        _ => centre_weight_plain(xt, &g32, m, d, at, zt, s1),
+        Isa::Avx2 => unsafe { centre_weight_avx2(xt, &g32, &ms, d, at, zt, s1) },
+        _ => centre_weight_plain(xt, &g32, &ms, d, at, zt, s1),
     }
-    match level {
+    match lanes.isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the level was detected at run time; sizes as documented.
-        Level::Avx512 => unsafe { gram_lower_avx512(zt, at, dp, s2t) },
+        Isa::Avx512 => unsafe { gram_lower_avx512(zt, at, dp, s2t) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Level::Avx2 => unsafe { gram_lower_avx2(zt, at, dp, s2t) },
+        Isa::Avx2 => unsafe { gram_lower_avx2(zt, at, dp, s2t) },
         _ => gram_lower_plain(zt, at, dp, s2t),
+    }
+    // back to the data's units (exact: powers of two)
+    for i in 0..d {
+        s1[i] /= sc[i];
+        for j in 0..=i {
+            s2t[i * dp + j] /= sc[i] * sc[j];
+        }
     }
 }
 
@@ -694,17 +748,17 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    fn simd_levels() -> Vec<Level> {
+    fn simd_levels() -> Vec<Isa> {
         let mut v = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
             {
-                v.push(Level::Avx2);
+                v.push(Isa::Avx2);
             }
             if std::arch::is_x86_feature_detected!("avx512f") {
-                v.push(Level::Avx512);
+                v.push(Isa::Avx512);
             }
         }
         v
@@ -731,61 +785,57 @@ mod tests {
                 })
                 .collect();
             let bias: Vec<f32> = (0..d).map(|_| rng.random::<f32>() - 0.5).collect();
-            let mut s = Scratch32::default();
-            s.ensure(d, dp);
             let xt64: Vec<f64> = (0..d * TILE)
                 .map(|_| rng.random::<f64>() * 4.0 - 2.0)
                 .collect();
-            s.round_tile(&xt64, d);
             let g: Vec<f64> = (0..TILE).map(|_| rng.random::<f64>()).collect();
             let m: Vec<f64> = (0..d).map(|_| rng.random::<f64>() - 0.5).collect();
-            // f64 sums of the f32 inputs
+            // f64 sums of the same inputs
             let mut q_ref = vec![0.0f64; TILE];
             for (r, q) in q_ref.iter_mut().enumerate() {
                 for j in 0..d {
                     let mut y = -f64::from(bias[j]);
                     for i in 0..=j {
-                        y += f64::from(p[i * d + j]) * f64::from(s.xt[i * TILE + r]);
+                        y += f64::from(p[i * d + j]) * xt64[i * TILE + r];
                     }
                     *q += y * y;
                 }
             }
-            let a_ref = |i: usize, r: usize| f64::from(s.xt[i * TILE + r]) - m[i];
-            let lanes = Lanes32 {
-                p: p.clone(),
-                bias: bias.clone(),
-            };
-            for level in simd_levels().into_iter().chain([Level::Portable]) {
+            let a_ref = |i: usize, r: usize| xt64[i * TILE + r] - m[i];
+            let p64: Vec<f64> = p.iter().map(|&v| f64::from(v)).collect();
+            let b64: Vec<f64> = bias.iter().map(|&v| f64::from(v)).collect();
+            for isa in simd_levels().into_iter().chain([Isa::Plain]) {
+                let lanes = Lanes32::new(isa, d, &p64, &b64);
+                let mut s = Scratch32::default();
+                s.ensure(d, dp);
+                s.round_tile(&lanes, &xt64, d);
                 let mut q = vec![0.0; TILE];
-                quad_component(level, &lanes, &s, 0, d, true, &mut q);
+                quad_component(&lanes, &s, 0, d, true, &mut q);
                 for r in 0..TILE {
                     let tol = 1e-5 * q_ref[r].max(1.0);
                     assert!(
                         (q[r] - q_ref[r]).abs() <= tol,
-                        "{level:?} d={d} r={r}: {} vs {}",
+                        "{isa:?} d={d} r={r}: {} vs {}",
                         q[r],
                         q_ref[r]
                     );
                 }
                 let mut s1 = vec![0.0; d];
                 let mut s2t = vec![f64::NAN; dp * dp];
-                let mut sc = Scratch32::default();
-                sc.ensure(d, dp);
-                sc.xt.copy_from_slice(&s.xt);
-                moments_component(level, &mut sc, &g, &m, d, dp, &mut s1, &mut s2t);
+                moments_component(&lanes, &mut s, &g, &m, d, dp, &mut s1, &mut s2t);
                 let scale: f64 = g.iter().sum::<f64>() * 9.0;
                 for i in 0..d {
                     let want: f64 = (0..TILE).map(|r| g[r] * a_ref(i, r)).sum();
                     assert!(
                         (s1[i] - want).abs() <= 1e-5 * scale,
-                        "{level:?} d={d} s1[{i}]"
+                        "{isa:?} d={d} s1[{i}]"
                     );
                     for j in 0..=i {
                         let want: f64 = (0..TILE).map(|r| g[r] * a_ref(i, r) * a_ref(j, r)).sum();
                         let got = s2t[i * dp + j];
                         assert!(
                             (got - want).abs() <= 1e-5 * scale,
-                            "{level:?} d={d} s2[{i},{j}]: {got} vs {want}"
+                            "{isa:?} d={d} s2[{i},{j}]: {got} vs {want}"
                         );
                     }
                 }

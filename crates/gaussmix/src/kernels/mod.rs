@@ -208,7 +208,15 @@ impl Prepared {
         } else {
             p
         };
-        let lanes32 = lanes32::Lanes32::new(shape, level, &p, &bias);
+        // f32 data of full / tied models at the SIMD levels: the float32 lanes
+        let isa = match level {
+            Level::Avx512 => Some(lanes32::Isa::Avx512),
+            Level::Avx2 => Some(lanes32::Isa::Avx2),
+            Level::Portable => None,
+        };
+        let lanes32 = isa
+            .filter(|_| matches!(shape, Shape::Full | Shape::Tied))
+            .map(|isa| lanes32::Lanes32::new(isa, d, &p, &bias));
         let half_log_2pi = 0.5 * d as f64 * (2.0 * std::f64::consts::PI).ln();
         let offset = (0..k)
             .map(|kk| weights[kk].ln() + log_det[kk] - half_log_2pi)
@@ -438,7 +446,8 @@ fn run_generic<T: Float, const F: bool>(
         let len = TILE.min(n - r0);
         load_tile(prep, x, r0, len, ws);
         if ws.lanes32 {
-            ws.s32.round_tile(&ws.xt, prep.d);
+            let lanes = prep.lanes32.as_ref().expect("f32 constants");
+            ws.s32.round_tile(lanes, &ws.xt, prep.d);
         }
         match &mut sink {
             Sink::Given {
@@ -641,7 +650,7 @@ fn log_probs<const F: bool>(prep: &Prepared, ws: &mut Workspace) {
             Shape::Full | Shape::Tied if ws.lanes32 => {
                 let lanes = prep.lanes32.as_ref().expect("f32 constants");
                 let tied = prep.shape == Shape::Tied;
-                lanes32::quad_component(prep.level, lanes, &ws.s32, kk, d, tied, out);
+                lanes32::quad_component(lanes, &ws.s32, kk, d, tied, out);
             }
             Shape::Full | Shape::Tied => {
                 let p = if prep.shape == Shape::Full {
@@ -941,7 +950,8 @@ fn accumulate<const F: bool>(prep: &Prepared, ws: &mut Workspace, len: usize, pa
         match &mut part.s2 {
             Moments::Full(_) | Moments::Tied(_) if ws.lanes32 => {
                 let s1 = &mut ws.f1;
-                lanes32::moments_component(prep.level, &mut ws.s32, g, m, d, dp, s1, &mut ws.s2t);
+                let lanes = prep.lanes32.as_ref().expect("f32 constants");
+                lanes32::moments_component(lanes, &mut ws.s32, g, m, d, dp, s1, &mut ws.s2t);
                 for i in 0..d {
                     part.s1[kk * d + i] += s1[i];
                 }
@@ -1640,8 +1650,8 @@ mod phase_timing {
                 let len = TILE.min(n - r0);
                 let a = std::time::Instant::now();
                 load_tile(prep, xs, r0, len, &mut ws);
-                if ws.lanes32 {
-                    ws.s32.round_tile(&ws.xt, d);
+                if let Some(lanes) = prep.lanes32.as_ref().filter(|_| ws.lanes32) {
+                    ws.s32.round_tile(lanes, &ws.xt, d);
                 }
                 let b = std::time::Instant::now();
                 unsafe { lp_avx512(prep, &mut ws) };
