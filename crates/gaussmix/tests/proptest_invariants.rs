@@ -233,7 +233,7 @@ proptest! {
     /// Responsibilities lie in [0, 1] with rows summing to 1; predict is the argmax of
     /// predict_proba; weights are positive and sum to 1; covariances are symmetric
     /// positive definite; score_samples equals a plain log-sum-exp of the weighted log
-    /// densities (to 1e-9 relative; 1e-5 in the float32 lanes).
+    /// densities (to 1e-9 relative; 1e-4 in the float32 lanes).
     #[test]
     fn model_and_predictions_are_consistent(c in case(400)) {
         let x = data(&c);
@@ -263,7 +263,9 @@ proptest! {
             prop_assert_eq!(*label, first);
         }
         let plain = plain_score_samples(&m, x.view());
-        let tol = if lanes32(&c) { 1e-5 } else { 1e-9 };
+        // f32 lanes: a narrow component far from the mean of the means loses f32 digits
+        // in `(x − c)P − (μ − c)P`
+        let tol = if lanes32(&c) { 1e-4 } else { 1e-9 };
         for (a, b) in scores.iter().zip(&plain) {
             prop_assert!(close(*a, *b, tol), "score_samples {} vs plain {}", a, b);
         }
