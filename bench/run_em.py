@@ -6,8 +6,11 @@ measures the machine's dgemm peak (../shared/bench/machine_bench.py), then for e
 problem runs scikit-learn (../shared/bench/sklearn_bench.py) and `gaussmix bench-em`
 back to back with the same thread count, and prints per-iteration seconds, the ratio,
 achieved GFLOP/s against the dgemm peak measured in the same run, init and
-predict/score times, and peak RSS. Results go to target/bench/em-*.json and a
-Markdown table to target/bench/em-report.md.
+predict/score times, and peak RSS; then, right after each f64 run, the same problem
+converted once to float32 (`bench-em --dtype f32`: float32 lanes for the full / tied
+E-step and Gram products), whose per-iteration time goes in the f32 column with its
+speed-up over the f64 run. Results go to target/bench/em-*.json and a Markdown table to
+target/bench/em-report.md.
 
 A second table (target/bench/init-report.md, init-*.json) times the fit's default
 initialisation and whole default fits, on P1-P4 and on unclustered data (U: 1M uniform
@@ -24,7 +27,7 @@ bench/large_d.py, which gets the dgemm peak of this run; they are not in the def
 (scikit-learn needs minutes there): --problems P1,P2,P3,P4,L128,L256,L512.
 
 Usage: python3 bench/run_em.py [--problems P1,P2,P3,P4] [--init-problems P1,P2,P3,P4,U]
-       [--threads 2] [--skip-sklearn] [--python PY]
+       [--threads 2] [--skip-sklearn] [--skip-f32] [--python PY]
 Needs: pip install -r bench/requirements.txt
 """
 import argparse
@@ -65,6 +68,7 @@ def main():
                     help="problems of the init / whole-fit table ('' for none)")
     ap.add_argument("--python", default=sys.executable,
                     help="interpreter that imports gaussmix, for the Python whole fits")
+    ap.add_argument("--skip-f32", action="store_true", help="no float32 run")
     args = ap.parse_args()
     problems = [p for p in args.problems.split(",") if not p.startswith("L")]
     large_d = [p[1:] for p in args.problems.split(",") if p.startswith("L")]
@@ -86,6 +90,7 @@ def main():
     run(["cargo", "build", "--release", "-q", "-p", "gaussmix-cli"], cwd=ROOT)
     exe = os.path.join(ROOT, "target", "release", "gaussmix")
 
+    load_start = os.getloadavg()[0]
     rows = []
     for p in problems:
         k, cov = PROBLEMS[p]
@@ -98,19 +103,28 @@ def main():
             if "error" in sk:
                 print(f"scikit-learn failed on {p}: {sk['error'][-500:]}")
                 sk = None
-        out = subprocess.run([exe, "bench-em", os.path.join(DATA, f"{p}_X.npy"), "-k", str(k), "--covariance", cov,
-                              "--threads", str(args.threads)], check=True, capture_output=True, text=True, env=env)
-        gm = json.loads(out.stdout.strip().splitlines()[-1])
+        def bench(dtype):
+            out = subprocess.run([exe, "bench-em", os.path.join(DATA, f"{p}_X.npy"), "-k", str(k), "--covariance", cov,
+                                  "--threads", str(args.threads), "--dtype", dtype],
+                                 check=True, capture_output=True, text=True, env=env)
+            return json.loads(out.stdout.strip().splitlines()[-1])
+        gm = bench("f64")
         json.dump(gm, open(os.path.join(OUT, f"em-{p}-gaussmix.json"), "w"), indent=1)
-        rows.append((p, cov, sk, gm))
+        g32 = None
+        if not args.skip_f32:
+            g32 = bench("f32")
+            json.dump(g32, open(os.path.join(OUT, f"em-{p}-gaussmix-f32.json"), "w"), indent=1)
+        rows.append((p, cov, sk, gm, g32))
 
     peak = find_peak(machine, args.threads)
     lines = [f"Machine: {machine_desc(machine)}; dgemm peak {peak:.0f} GFLOP/s on {args.threads} threads "
-             f"(measured in this run); {time.strftime('%Y-%m-%d')}", "",
+             f"(measured in this run); load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
+             f"{time.strftime('%Y-%m-%d')}", "",
              "| problem | sklearn s/iter | gaussmix s/iter | ratio | GFLOP/s (2NKD(D+1)) | % of dgemm peak | init s (sk / gm) "
-             "| predict_proba s (sk / gm) | score_samples s (sk / gm) | peak RSS MiB (sk / gm) | X MiB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for p, cov, sk, gm in rows:
+             "| predict_proba s (sk / gm) | score_samples s (sk / gm) | peak RSS MiB (sk / gm) | X MiB "
+             "| gaussmix f32 s/iter (× f64) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p, cov, sk, gm, g32 in rows:
         g_it = gm["iter_time_s"]
         s_it = sk["iter_time_s_instrumented"] if sk else float("nan")
         gf = gm["gflops_2NKD(D+1)"]
@@ -118,7 +132,8 @@ def main():
             f"| {p} ({cov}, N={gm['N']}, D={gm['D']}, K={gm['K']}) | {s_it:.4f} | {g_it:.4f} | {s_it / g_it:.1f}× | "
             f"{gf:.1f} | {100 * gf / peak:.0f} % | {fmt(sk, 'init_time_s')} / {gm['init_time_s']:.3f} | "
             f"{fmt(sk, 'predict_proba_s')} / {gm['predict_proba_s']:.3f} | {fmt(sk, 'score_samples_s')} / {gm['score_samples_s']:.3f} | "
-            f"{fmt(sk, 'peak_rss_MiB', 0)} / {gm['peak_rss_MiB']:.0f} | {gm['X_MiB']:.0f} |")
+            f"{fmt(sk, 'peak_rss_MiB', 0)} / {gm['peak_rss_MiB']:.0f} | {gm['X_MiB']:.0f} | "
+            + (f"{g32['iter_time_s']:.4f} ({g_it / g32['iter_time_s']:.2f}×) |" if g32 else "– |"))
     report = "\n".join(lines)
     if large_d:
         out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "large_d.py"), "--exe", exe,

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
-use gaussmix::{CovarianceType, GaussianMixture, IterationEvent};
+use gaussmix::{CovarianceType, Float, GaussianMixture, IterationEvent};
+use ndarray::ArrayView2;
 
 use crate::io::{self, ReadOptions};
 
@@ -30,6 +31,8 @@ pub struct BenchArgs {
     /// Worker threads.
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub dtype: crate::args::DtypeArg,
 }
 
 /// Peak resident memory of this process (VmHWM), MiB.
@@ -62,10 +65,34 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     )?;
     let load_s = t.elapsed().as_secs_f64();
     let rss_after_load = peak_rss_mib();
-    let x = data.x.view();
+    let x32 = (a.dtype.dtype == crate::args::Dtype::F32).then(|| data.x.mapv(|v| v as f32));
+    let body = || match &x32 {
+        Some(x32) => time_em(a, cov, x32.view(), load_s, rss_after_load),
+        None => time_em(a, cov, data.x.view(), load_s, rss_after_load),
+    };
+    let v = match a.threads {
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()?
+            .install(body)?,
+        None => body()?,
+    };
+    println!("{v}");
+    Ok(())
+}
+
+/// Times the fit, prediction and scoring on `x` (f64 as read, or its f32 copy).
+fn time_em<T: Float>(
+    a: &BenchArgs,
+    cov: CovarianceType,
+    x: ArrayView2<T>,
+    load_s: f64,
+    rss_after_load: f64,
+) -> Result<serde_json::Value> {
     let (n, d) = x.dim();
     let k = a.k;
-    let body = || -> Result<serde_json::Value> {
+    let elem = std::mem::size_of::<T>();
+    {
         let g = GaussianMixture::new(k)
             .covariance_type(cov)
             .init(a.init.get())
@@ -97,9 +124,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         }
         let flops = 2.0 * n as f64 * k as f64 * (d * (d + 1)) as f64;
         Ok(serde_json::json!({
-            "problem_file": a.data, "cov": cov.name(), "init": a.init.get().to_string(), "N": n, "D": d, "K": k,
+            "problem_file": a.data, "cov": cov.name(), "dtype": if elem == 4 { "f32" } else { "f64" }, "init": a.init.get().to_string(), "N": n, "D": d, "K": k,
             "threads": a.threads.unwrap_or_else(rayon::current_num_threads),
-            "load_s": load_s, "X_MiB": (n * d * 8) as f64 / 1048576.0, "rss_after_load_MiB": rss_after_load,
+            "load_s": load_s, "X_MiB": (n * d * elem) as f64 / 1048576.0, "rss_after_load_MiB": rss_after_load,
             "fit_time_s_maxiter1": t1, "fit_time_s_maxiter_n": tn, "n_iter": model.info().n_iter,
             "init_time_s": init_s,
             "iter_time_s": per_iter,
@@ -109,14 +136,5 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             "gflops_2NKD(D+1)": flops / per_iter / 1e9,
             "peak_rss_MiB": peak_rss_mib(),
         }))
-    };
-    let v = match a.threads {
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()?
-            .install(body)?,
-        None => body()?,
-    };
-    println!("{v}");
-    Ok(())
+    }
 }

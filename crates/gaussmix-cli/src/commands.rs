@@ -10,7 +10,7 @@ use gaussmix::{Covariances, GaussianMixture, GmmError, GmmModel, IterationEvent}
 use ndarray::{Array2, Axis};
 use serde_json::{json, Value};
 
-use crate::args::{Covariance, Degenerate, Init, JsonArg};
+use crate::args::{Covariance, Degenerate, Dtype, DtypeArg, Init, JsonArg};
 use crate::exit::{self, NotConverged};
 use crate::interrupt;
 use crate::io::{self, ReadOptions};
@@ -79,6 +79,8 @@ pub struct FitArgs {
     pub weights: Option<String>,
     #[command(flatten)]
     pub data_args: DataArgs,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -205,6 +207,8 @@ pub struct PredictArgs {
     pub data: String,
     #[command(flatten)]
     pub data_args: DataArgs,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
     /// Write the K responsibilities of each row instead of a label.
     #[arg(long)]
     pub proba: bool,
@@ -232,6 +236,8 @@ pub struct ScoreArgs {
     pub data: String,
     #[command(flatten)]
     pub data_args: DataArgs,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
     /// Print only the mean log density.
     #[arg(long)]
     pub mean: bool,
@@ -405,6 +411,12 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         quiet: a.quiet,
     };
     a.missing.apply();
+    let f32_data = a.dtype.dtype == Dtype::F32;
+    if f32_data && (a.online || a.missing == MissingArg::Em) {
+        return Err(exit::usage(
+            "--dtype f32 applies to in-memory fits of complete data (not --online or --missing em)",
+        ));
+    }
     if a.online {
         return crate::online::fit(
             g,
@@ -422,6 +434,11 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         );
     }
     let stream = crate::stream::should_stream(&a.data, a.stream)?;
+    if stream && f32_data {
+        return Err(exit::usage(
+            "--dtype f32 applies to in-memory fits (the data would be streamed: drop --stream, or --dtype f32)",
+        ));
+    }
     let plan = checkpoint_plan(a)?;
     let ckpt_path = plan.as_ref().map(|(p, _)| p.clone());
     // checkpoints written and the seconds spent writing them, for the summary
@@ -468,32 +485,49 @@ pub fn fit(a: &FitArgs) -> Result<()> {
         };
         (fitted, src.names, report, Vec::new())
     } else {
-        let data = io::read_dataset(&a.data, &opts).map_err(|e| gaps::hint(e, a.missing))?;
+        let mut data = io::read_dataset(&a.data, &opts).map_err(|e| gaps::hint(e, a.missing))?;
         let gappy = gaps::has_gaps(data.x.view());
-        interrupt::set_graceful(true);
-        let fitted = with_threads(a.threads, || {
-            let (x, w) = (data.x.view(), data.weights.as_ref().map(|w| w.view()));
-            match checkpointer.as_mut() {
-                Some(c) => g.fit_checkpointed(x, w, &mut observer, c),
-                None => g.fit_observed(x, w, None, &mut observer),
-            }
+        let (rows, columns) = data.x.dim();
+        // --dtype f32: converted once, the f64 copy freed before the fit
+        let x32 = f32_data.then(|| {
+            let x32 = data.x.mapv(|v| v as f32);
+            data.x = Array2::zeros((0, columns));
+            x32
         });
-        interrupt::set_graceful(false);
-        let bic = match &fitted {
-            Ok(Ok(m)) if gappy => Some(gaps::bic(m, data.x.view())?),
-            Ok(Ok(m)) => Some(m.bic(data.x.view())?),
-            _ => None,
+        let w = data.weights.as_ref().map(|w| w.view());
+        let mut fit_on = |x: Rows<'_>| {
+            interrupt::set_graceful(true);
+            let fitted = with_threads(a.threads, || match (x, checkpointer.as_mut()) {
+                (Rows::F64(x), Some(c)) => g.fit_checkpointed(x, w, &mut observer, c),
+                (Rows::F64(x), None) => g.fit_observed(x, w, None, &mut observer),
+                (Rows::F32(x), Some(c)) => g.fit_checkpointed(x, w, &mut observer, c),
+                (Rows::F32(x), None) => g.fit_observed(x, w, None, &mut observer),
+            });
+            interrupt::set_graceful(false);
+            let bic = match (&fitted, x) {
+                (Ok(Ok(m)), Rows::F64(x)) if gappy => Some(gaps::bic(m, x)?),
+                (Ok(Ok(m)), Rows::F64(x)) => Some(m.bic(x)?),
+                (Ok(Ok(m)), Rows::F32(x)) => Some(m.bic(x)?),
+                _ => None,
+            };
+            // the default --degenerate warn: say which components are spikes
+            let degenerate = match (&fitted, x) {
+                (Ok(Ok(m)), x) if a.degenerate == Degenerate::Warn && !a.quiet && !gappy => match x
+                {
+                    Rows::F64(x) => m.degenerate_components(x, a.reg_covar)?,
+                    Rows::F32(x) => m.degenerate_components(x, a.reg_covar)?,
+                },
+                _ => Vec::new(),
+            };
+            anyhow::Ok((fitted, bic, degenerate))
         };
-        // the default --degenerate warn: say which components are spikes
-        let degenerate = match &fitted {
-            Ok(Ok(m)) if a.degenerate == Degenerate::Warn && !a.quiet && !gappy => {
-                m.degenerate_components(data.x.view(), a.reg_covar)?
-            }
-            _ => Vec::new(),
+        let (fitted, bic, degenerate) = match &x32 {
+            Some(x32) => fit_on(Rows::F32(x32.view()))?,
+            None => fit_on(Rows::F64(data.x.view()))?,
         };
         let report = FitReport {
-            rows: Some(data.x.nrows()),
-            columns: data.x.ncols(),
+            rows: Some(rows),
+            columns,
             bic,
             streamed: false,
             seconds: 0.0,
@@ -597,19 +631,40 @@ pub fn fit(a: &FitArgs) -> Result<()> {
     Ok(())
 }
 
+/// The rows a command computes on: as read (f64), or converted once to f32 (`--dtype f32`).
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    F64(ndarray::ArrayView2<'a, f64>),
+    F32(ndarray::ArrayView2<'a, f32>),
+}
+
+/// `--dtype f32` with `--missing em`: masked EM computes in f64 only.
+fn check_dtype(dtype: DtypeArg, missing: MissingArg) -> Result<()> {
+    if dtype.dtype == Dtype::F32 && missing == MissingArg::Em {
+        return Err(exit::usage(
+            "--dtype f32 applies to complete data (not --missing em)",
+        ));
+    }
+    Ok(())
+}
+
 /// `gaussmix predict`.
 pub fn predict(a: &PredictArgs) -> Result<()> {
     let model = load_model(&a.model)?;
+    check_dtype(a.dtype, a.missing)?;
     a.missing.apply();
     let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)
         .map_err(|e| gaps::hint(e, a.missing))?;
     let x = data.x.view();
+    let x32 = (a.dtype.dtype == Dtype::F32).then(|| data.x.mapv(|v| v as f32));
     let em = a.missing == MissingArg::Em;
     let explain = |e| gaps::explain(e, &a.data, &data.feature_names);
     if a.proba {
         let p = with_threads(a.threads, || {
             if em {
                 model.predict_proba_missing(x)
+            } else if let Some(x32) = &x32 {
+                model.predict_proba(x32.view())
             } else {
                 model.predict_proba(x)
             }
@@ -621,6 +676,8 @@ pub fn predict(a: &PredictArgs) -> Result<()> {
         let labels = with_threads(a.threads, || {
             if em {
                 model.predict_missing(x)
+            } else if let Some(x32) = &x32 {
+                model.predict(x32.view())
             } else {
                 model.predict(x)
             }
@@ -633,12 +690,16 @@ pub fn predict(a: &PredictArgs) -> Result<()> {
 /// `gaussmix score`.
 pub fn score(a: &ScoreArgs) -> Result<()> {
     let model = load_model(&a.model)?;
+    check_dtype(a.dtype, a.missing)?;
     a.missing.apply();
     let data = read_for_model(&a.data, &a.data_args, &model, a.quiet)
         .map_err(|e| gaps::hint(e, a.missing))?;
+    let x32 = (a.dtype.dtype == Dtype::F32).then(|| data.x.mapv(|v| v as f32));
     let s = with_threads(a.threads, || {
         if a.missing == MissingArg::Em {
             model.score_samples_missing(data.x.view())
+        } else if let Some(x32) = &x32 {
+            model.score_samples(x32.view())
         } else {
             model.score_samples(data.x.view())
         }

@@ -1,6 +1,8 @@
 //! The element types data may have: `f64`, and `f32` read as it is (no widened copy of the
 //! data set) and widened to f64 tile by tile inside the kernels, with every statistic
-//! accumulated in f64.
+//! accumulated in f64. For full and tied models at the AVX2 and AVX-512 levels, the
+//! quadratic forms and Gram products of f32 data then run in float32 lanes (the kernels'
+//! `lanes32` module), so results agree with those of the f64 copy to float32 rounding.
 
 mod sealed {
     pub trait Sealed {}

@@ -440,12 +440,19 @@ fn streaming_reports_bad_rows_by_stream_position() {
     assert!(e.contains("row 4321, column 1"), "{e}");
 }
 
+/// Diag and spherical models widen f32 rows exactly: the model of the f64 values. Full
+/// and tied models run f32 data in float32 lanes (`tests/f32_lanes.rs` bounds the
+/// difference); with those lanes off (`GAUSSMIX_KERNEL=portable`) they widen too.
 #[test]
 fn f32_input_gives_the_model_of_its_exact_f64_values() {
     let (x, _) = mixture_data(5000, 5, 3, 41, 3.0);
     let x32 = x.mapv(|v| v as f32);
     let x64 = x32.mapv(f64::from);
+    let widened = gaussmix::kernel_level() == "portable";
     for ct in CovarianceType::SKLEARN {
+        if matches!(ct, CovarianceType::Full | CovarianceType::Tied) && !widened {
+            continue;
+        }
         let g = GaussianMixture::new(3).covariance_type(ct).seed(4);
         let a = g.fit(x32.view()).unwrap();
         let b = g.fit(x64.view()).unwrap();

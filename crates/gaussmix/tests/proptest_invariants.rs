@@ -79,6 +79,14 @@ fn estimator(c: &Case) -> GaussianMixture {
         .max_iter(30)
 }
 
+/// Whether the case runs in the float32 lanes (f32 data, a full or tied model, a SIMD
+/// kernel level): its results then agree with f64 arithmetic to f32 rounding only.
+fn lanes32(c: &Case) -> bool {
+    c.f32
+        && matches!(c.ct, CovarianceType::Full | CovarianceType::Tied)
+        && gaussmix::kernel_level() != "portable"
+}
+
 /// Fits `x` as f32 or f64 as the case says, with an observer.
 fn fit(
     c: &Case,
@@ -211,10 +219,12 @@ proptest! {
         let m = r.unwrap();
         prop_assert_eq!(&seen, &m.info().lower_bounds);
         prop_assert!(!seen.is_empty());
+        // f32 data of full / tied models: the bound in float32 lanes, monotone to f32 rounding
+        let slack = if lanes32(&c) { 1e-6 } else { 1e-10 };
         for w in seen.windows(2) {
             prop_assert!(w[0].is_finite() && w[1].is_finite());
             prop_assert!(
-                w[1] >= w[0] - 1e-10 * w[0].abs().max(1.0),
+                w[1] >= w[0] - slack * w[0].abs().max(1.0),
                 "{:?}: lower bound fell from {} to {}", c, w[0], w[1]
             );
         }
@@ -223,7 +233,7 @@ proptest! {
     /// Responsibilities lie in [0, 1] with rows summing to 1; predict is the argmax of
     /// predict_proba; weights are positive and sum to 1; covariances are symmetric
     /// positive definite; score_samples equals a plain log-sum-exp of the weighted log
-    /// densities (to 1e-9 relative).
+    /// densities (to 1e-9 relative; 1e-4 in the float32 lanes).
     #[test]
     fn model_and_predictions_are_consistent(c in case(400)) {
         let x = data(&c);
@@ -253,8 +263,11 @@ proptest! {
             prop_assert_eq!(*label, first);
         }
         let plain = plain_score_samples(&m, x.view());
+        // f32 lanes: a narrow component far from the mean of the means loses f32 digits
+        // in `(x − c)P − (μ − c)P`
+        let tol = if lanes32(&c) { 1e-4 } else { 1e-9 };
         for (a, b) in scores.iter().zip(&plain) {
-            prop_assert!(close(*a, *b, 1e-9), "score_samples {} vs plain {}", a, b);
+            prop_assert!(close(*a, *b, tol), "score_samples {} vs plain {}", a, b);
         }
     }
 
