@@ -11,20 +11,21 @@
 //! Each pass over the tile besides the products is fused into one (the `O(len·D)` work
 //! is not negligible next to the `O(len·D²)` products at these sizes).
 //!
-//! The log-sum-exp between them is the tile kernels' own ([`super::normalise`]), on the
+//! This module holds the products on slices; the tile loop that calls them (and the
+//! log-sum-exp between them, the tile kernels' own) is in the parent module, on the
 //! same tile of [`TILE`] rows, so the two paths differ only in the order of the sums
 //! inside the quadratic forms and Gram products. Everything runs on the calling thread
 //! (`Par::Seq`): the caller's fixed row blocks, reduced in a fixed order, keep a result
 //! independent of the thread count, as for the tile kernels.
 //!
-//! Below [`GEMM_MIN_D`] the register-tiled triangular kernels of [`super`] are faster
-//! (and are kept as they are).
+//! Below [`GEMM_MIN_D`] the register-tiled triangular kernels are faster (and are kept
+//! as they are).
 
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, MatMut, MatRef, Par};
-use ndarray::{ArrayView1, ArrayView2};
+use ndarray::ArrayView2;
 
-use super::{hsum, lanes, normalise, write_rows, Acc, Moments, Prepared, Sink, Workspace, TILE};
+use super::simd::TILE;
 use crate::float::{Elems, Float};
 use simd_free::row_dist_sq;
 
@@ -33,29 +34,27 @@ use simd_free::row_dist_sq;
 /// `gaussmix bench-em`: see the issue 16 note).
 pub(crate) const GEMM_MIN_D: usize = 96;
 
-/// Whether a model of this shape, size and level takes the GEMM path: full covariance,
-/// `d ≥ GEMM_MIN_D`, and a vector level (the portable level stays on the portable tile
+/// Whether a model takes the GEMM path: full covariance (`full`), `d ≥ GEMM_MIN_D`,
+/// and a vector level (`vector_level`: AVX2 or AVX-512) (the portable level stays on the portable tile
 /// kernels, whose results do not depend on the CPU).
-pub(crate) fn wanted(shape: super::Shape, d: usize, level: super::Level) -> bool {
-    shape == super::Shape::Full
-        && d >= GEMM_MIN_D
-        && level != super::Level::Portable
-        && crate::linalg::faer_enabled()
+pub(crate) fn wanted(full: bool, d: usize, vector_level: bool) -> bool {
+    full && d >= GEMM_MIN_D && vector_level && crate::linalg::faer_enabled()
 }
 
 /// Scratch of the GEMM path (grown on first use, then reused from tile to tile).
 #[derive(Default)]
 pub(crate) struct GemmScratch {
     /// `X − c` of the tile (`len × D`, row-major).
-    xc: Vec<f64>,
+    pub(crate) xc: Vec<f64>,
     /// `Y = (X − c)P_k`, then `Z = diag(√γ_k)(X − μ_k)`.
-    y: Vec<f64>,
+    pub(crate) y: Vec<f64>,
     /// Given responsibilities of a tile (`len × K`).
-    given: Vec<f64>,
+    pub(crate) given: Vec<f64>,
 }
 
 impl GemmScratch {
-    fn ensure(&mut self, d: usize) {
+    /// Grows the tile buffers to `TILE × d`.
+    pub(crate) fn ensure(&mut self, d: usize) {
         if self.xc.len() < TILE * d {
             self.xc = vec![0.0; TILE * d];
             self.y = vec![0.0; TILE * d];
@@ -63,76 +62,15 @@ impl GemmScratch {
     }
 }
 
-/// The GEMM-path version of [`super::run`] for full models (`prep.gemm`): the sinks of a
-/// mixture (statistics, given responsibilities, rows); the k-means sinks never reach it.
-#[inline(always)]
-pub(crate) fn run<T: Float, const F: bool>(
-    prep: &Prepared,
-    x: ArrayView2<T>,
-    mut sink: Sink<'_>,
-    ws: &mut Workspace,
-) {
-    let (n, d, k) = (x.nrows(), prep.d, prep.k);
-    let mut gs = std::mem::take(&mut ws.gemm);
-    gs.ensure(d);
-    let mut r0 = 0;
-    while r0 < n {
-        let len = TILE.min(n - r0);
-        load_centred(x, r0, len, &prep.c, &mut gs.xc[..len * d]);
-        match &mut sink {
-            Sink::Stats { part, w } => {
-                log_probs(prep, &mut gs, len, ws);
-                normalise::<F>(
-                    prep,
-                    ws,
-                    len,
-                    w.map(|w| w.slice_move(ndarray::s![r0..r0 + len])),
-                );
-                accumulate(prep, &mut gs, len, ws, part);
-            }
-            Sink::Given {
-                part,
-                w,
-                fill,
-                offset,
-            } => {
-                gs.given.resize(len * k, 0.0);
-                gs.given.fill(0.0);
-                fill(
-                    *offset + r0,
-                    ndarray::ArrayViewMut2::from_shape((len, k), &mut gs.given).expect("len×k"),
-                );
-                given_weights(prep, &gs.given, *w, r0, len, ws);
-                accumulate(prep, &mut gs, len, ws, part);
-                *part.log_likelihood = 0.0;
-            }
-            Sink::Rows { resp, ln } => {
-                log_probs(prep, &mut gs, len, ws);
-                normalise::<F>(prep, ws, len, None);
-                for r in 0..len {
-                    ln[r0 + r] = ws.ln[r];
-                }
-                if let Some(resp) = resp {
-                    if resp.nrows() > 0 {
-                        write_rows(&ws.lp, 1.0, r0, len, prep.rows(), resp.view_mut());
-                    }
-                }
-            }
-            Sink::Distances { .. }
-            | Sink::Nearest { .. }
-            | Sink::Nearest2 { .. }
-            | Sink::Potentials { .. } => {
-                unreachable!("k-means sinks run on diag constants, never on the GEMM path")
-            }
-        }
-        r0 += len;
-    }
-    ws.gemm = gs;
-}
-
 /// `xc[r][i] = x[r0 + r][i] − c_i` for the tile's rows, widened to f64.
 #[inline(always)]
-fn load_centred<T: Float>(x: ArrayView2<T>, r0: usize, len: usize, c: &[f64], xc: &mut [f64]) {
+pub(crate) fn load_centred<T: Float>(
+    x: ArrayView2<T>,
+    r0: usize,
+    len: usize,
+    c: &[f64],
+    xc: &mut [f64],
+) {
     let d = c.len();
     match x.as_slice().map(T::elems) {
         Some(Elems::F64(xs)) => {
@@ -166,138 +104,51 @@ fn load_centred<T: Float>(x: ArrayView2<T>, r0: usize, len: usize, c: &[f64], xc
     }
 }
 
-/// `lp[k][r] = offset_k − ½ ‖(x_r − μ_k) P_k‖²` for the tile (padding rows: `offset_k`),
-/// and the noise row.
+/// One component's quadratic forms over the tile's `len = q.len()` rows:
+/// `y = (X − c)P_k` (`P_k` upper triangular, `d × d` row-major) by faer's triangular
+/// product, then `q[r] = ‖y_r − bias_k‖²`.
 #[inline(always)]
-fn log_probs(prep: &Prepared, gs: &mut GemmScratch, len: usize, ws: &mut Workspace) {
-    let (k, d) = (prep.k, prep.d);
-    for kk in 0..k {
-        // y = (x − c)P_k, then ‖y − (μ_k − c)P_k‖²
-        let y = &mut gs.y[..len * d];
-        triangular::matmul(
-            MatMut::from_row_major_slice_mut(y, len, d),
-            BlockStructure::Rectangular,
-            Accum::Replace,
-            MatRef::from_row_major_slice(&gs.xc[..len * d], len, d),
-            BlockStructure::Rectangular,
-            MatRef::from_row_major_slice(&prep.p[kk * d * d..(kk + 1) * d * d], d, d),
-            BlockStructure::TriangularUpper,
-            1.0,
-            Par::Seq,
-        );
-        let bias = &prep.bias[kk * d..(kk + 1) * d];
-        let off = prep.offset[kk];
-        let out = &mut ws.lp[kk * TILE..(kk + 1) * TILE];
-        for (o, row) in out.iter_mut().zip(y.chunks_exact(d)) {
-            *o = off - 0.5 * row_dist_sq(row, bias);
-        }
-        out[len..].fill(off);
-    }
-    if let Some(noise) = prep.noise {
-        ws.lp[k * TILE..(k + 1) * TILE].fill(noise);
+pub(crate) fn quad_forms(
+    xc: &[f64],
+    d: usize,
+    p_k: &[f64],
+    bias_k: &[f64],
+    y: &mut [f64],
+    q: &mut [f64],
+) {
+    let len = q.len();
+    triangular::matmul(
+        MatMut::from_row_major_slice_mut(&mut y[..len * d], len, d),
+        BlockStructure::Rectangular,
+        Accum::Replace,
+        MatRef::from_row_major_slice(&xc[..len * d], len, d),
+        BlockStructure::Rectangular,
+        MatRef::from_row_major_slice(p_k, d, d),
+        BlockStructure::TriangularUpper,
+        1.0,
+        Par::Seq,
+    );
+    for (o, row) in q.iter_mut().zip(y[..len * d].chunks_exact(d)) {
+        *o = row_dist_sq(row, bias_k);
     }
 }
 
-/// Given responsibilities as the tile's weighted responsibilities (`lp`), row weights
-/// (`wt`) and zero log densities, as the tile kernels lay them out.
+/// `s2_k += ZᵀZ` into the lower triangle of `s2_k` (`d × d` row-major), `Z` the tile's
+/// `len × d` rows (row-major): a symmetric rank-`len` update by faer.
 #[inline(always)]
-fn given_weights(
-    prep: &Prepared,
-    given: &[f64],
-    w: Option<ArrayView1<f64>>,
-    r0: usize,
-    len: usize,
-    ws: &mut Workspace,
-) {
-    let k = prep.k;
-    for r in 0..TILE {
-        let wr = if r < len {
-            w.map_or(1.0, |w| w[r0 + r])
-        } else {
-            0.0
-        };
-        ws.wt[r] = wr;
-        ws.ln[r] = 0.0;
-        for kk in 0..k {
-            ws.lp[kk * TILE + r] = if r < len { wr * given[r * k + kk] } else { 0.0 };
-        }
-    }
-}
-
-/// Adds the tile's statistics (about each `μ_k`) to `part`, from the weighted
-/// responsibilities in `ws.lp`.
-#[inline(always)]
-fn accumulate(
-    prep: &Prepared,
-    gs: &mut GemmScratch,
-    len: usize,
-    ws: &mut Workspace,
-    part: &mut Acc<'_>,
-) {
-    let (k, d) = (prep.k, prep.d);
-    let mut ll = 0.0;
-    let mut wsum = 0.0;
-    for r in 0..len {
-        if ws.wt[r] != 0.0 {
-            ll += ws.wt[r] * ws.ln[r];
-        }
-        wsum += ws.wt[r];
-    }
-    *part.log_likelihood += ll;
-    *part.weight_sum += wsum;
-    *part.n_samples += len as u64;
-    let lane_sum = |g: &[f64]| {
-        let mut acc = [0.0; super::LANES];
-        for gv in lanes(g) {
-            for l in 0..super::LANES {
-                acc[l] += gv[l];
-            }
-        }
-        hsum(&acc)
-    };
-    if prep.noise.is_some() {
-        *part.noise_nk += lane_sum(&ws.lp[k * TILE..(k + 1) * TILE]);
-    }
-    let Moments::Full(s2) = &mut part.s2 else {
-        unreachable!("the GEMM path takes full models only")
-    };
-    for kk in 0..k {
-        let g = &ws.lp[kk * TILE..(kk + 1) * TILE];
-        part.nk[kk] += lane_sum(g);
-        let m = &prep.m[kk * d..(kk + 1) * d];
-        let z = &mut gs.y[..len * d];
-        let s1 = &mut part.s1[kk * d..(kk + 1) * d];
-        // z_r = √γ_r (x_r − μ_k), so Σ_r γ_r a_r a_rᵀ = zᵀz; s1 += Σ_r √γ_r z_r (rows in
-        // order)
-        let f1 = &mut ws.f1;
-        f1.fill(0.0);
-        for ((zr, xr), gr) in z
-            .chunks_exact_mut(d)
-            .zip(gs.xc.chunks_exact(d))
-            .zip(&g[..len])
-        {
-            let h = gr.sqrt();
-            for (((zi, xi), mi), fi) in zr.iter_mut().zip(xr).zip(m).zip(f1.iter_mut()) {
-                *zi = h * (xi - mi);
-                *fi += h * *zi;
-            }
-        }
-        for (s, f) in s1.iter_mut().zip(f1.iter()) {
-            *s += f;
-        }
-        let z = MatRef::from_row_major_slice(&gs.y[..len * d], len, d);
-        triangular::matmul(
-            MatMut::from_row_major_slice_mut(&mut s2[kk * d * d..(kk + 1) * d * d], d, d),
-            BlockStructure::TriangularLower,
-            Accum::Add,
-            z.transpose(),
-            BlockStructure::Rectangular,
-            z,
-            BlockStructure::Rectangular,
-            1.0,
-            Par::Seq,
-        );
-    }
+pub(crate) fn gram_lower_add(z: &[f64], len: usize, d: usize, s2_k: &mut [f64]) {
+    let z = MatRef::from_row_major_slice(&z[..len * d], len, d);
+    triangular::matmul(
+        MatMut::from_row_major_slice_mut(s2_k, d, d),
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        z.transpose(),
+        BlockStructure::Rectangular,
+        z,
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
 }
 
 mod simd_free {
@@ -318,7 +169,7 @@ mod simd_free {
         for (x, bb) in rest.iter().zip(br) {
             tail += (x - bb) * (x - bb);
         }
-        super::hsum(&acc) + tail
+        crate::kernels::simd::hsum(&acc) + tail
     }
 }
 
@@ -465,11 +316,11 @@ mod tests {
             // per-row outputs against the reference
             let mut resp = Array2::zeros((n, k));
             let mut ln = Array1::zeros(n);
-            let mut ws = super::Workspace::new(k, d);
+            let mut ws = super::super::Workspace::new(k, d);
             super::super::run(
                 &gemm,
                 x.view(),
-                super::Sink::Rows {
+                super::super::Sink::Rows {
                     resp: Some(resp.view_mut()),
                     ln: ln.view_mut(),
                 },

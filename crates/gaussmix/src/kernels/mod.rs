@@ -25,7 +25,7 @@ pub(crate) mod simd;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
 use crate::float::{Elems, Float};
-use simd::{exp1, fma, ln1, LANES};
+use simd::{exp1, fma, hsum, ln1, LANES};
 
 use simd::GROUP;
 pub(crate) use simd::TILE;
@@ -218,7 +218,7 @@ impl Prepared {
             Level::Portable => None,
         };
         // (not where the GEMM path runs: it widens f32 tiles to f64 itself)
-        let gemm = gemm::wanted(shape, d, level);
+        let gemm = gemm::wanted(shape == Shape::Full, d, level != Level::Portable);
         let lanes32 = isa
             .filter(|_| matches!(shape, Shape::Full | Shape::Tied) && !gemm)
             .map(|isa| lanes32::Lanes32::new(isa, d, &p, &bias));
@@ -279,7 +279,7 @@ impl Prepared {
             offset: vec![0.0; k],
             noise: None,
             level,
-            gemm: gemm::wanted(shape, d, level),
+            gemm: gemm::wanted(shape == Shape::Full, d, level != Level::Portable),
             lanes32: None,
         }
     }
@@ -466,6 +466,191 @@ unsafe fn run_avx2<F: Float>(
     run_generic::<F, true>(prep, x, sink, ws)
 }
 
+/// The GEMM-path version of [`run`] for full models ([`gemm`]'s products) (`prep.gemm`): the sinks of a
+/// mixture (statistics, given responsibilities, rows); the k-means sinks never reach it.
+#[inline(always)]
+fn run_gemm<T: Float, const F: bool>(
+    prep: &Prepared,
+    x: ArrayView2<T>,
+    mut sink: Sink<'_>,
+    ws: &mut Workspace,
+) {
+    let (n, d, k) = (x.nrows(), prep.d, prep.k);
+    let mut gs = std::mem::take(&mut ws.gemm);
+    gs.ensure(d);
+    let mut r0 = 0;
+    while r0 < n {
+        let len = TILE.min(n - r0);
+        gemm::load_centred(x, r0, len, &prep.c, &mut gs.xc[..len * d]);
+        match &mut sink {
+            Sink::Stats { part, w } => {
+                gemm_log_probs(prep, &mut gs, len, ws);
+                normalise::<F>(
+                    prep,
+                    ws,
+                    len,
+                    w.map(|w| w.slice_move(ndarray::s![r0..r0 + len])),
+                );
+                gemm_accumulate(prep, &mut gs, len, ws, part);
+            }
+            Sink::Given {
+                part,
+                w,
+                fill,
+                offset,
+            } => {
+                gs.given.resize(len * k, 0.0);
+                gs.given.fill(0.0);
+                fill(
+                    *offset + r0,
+                    ndarray::ArrayViewMut2::from_shape((len, k), &mut gs.given).expect("len×k"),
+                );
+                gemm_given_weights(prep, &gs.given, *w, r0, len, ws);
+                gemm_accumulate(prep, &mut gs, len, ws, part);
+                *part.log_likelihood = 0.0;
+            }
+            Sink::Rows { resp, ln } => {
+                gemm_log_probs(prep, &mut gs, len, ws);
+                normalise::<F>(prep, ws, len, None);
+                for r in 0..len {
+                    ln[r0 + r] = ws.ln[r];
+                }
+                if let Some(resp) = resp {
+                    if resp.nrows() > 0 {
+                        write_rows(&ws.lp, 1.0, r0, len, prep.rows(), resp.view_mut());
+                    }
+                }
+            }
+            Sink::Distances { .. }
+            | Sink::Nearest { .. }
+            | Sink::Nearest2 { .. }
+            | Sink::Potentials { .. } => {
+                unreachable!("k-means sinks run on diag constants, never on the GEMM path")
+            }
+        }
+        r0 += len;
+    }
+    ws.gemm = gs;
+}
+
+/// GEMM path: `lp[k][r] = offset_k − ½ ‖(x_r − μ_k) P_k‖²` for the tile (padding rows: `offset_k`),
+/// and the noise row.
+#[inline(always)]
+fn gemm_log_probs(prep: &Prepared, gs: &mut gemm::GemmScratch, len: usize, ws: &mut Workspace) {
+    let (k, d) = (prep.k, prep.d);
+    for kk in 0..k {
+        // y = (x − c)P_k, then ‖y − (μ_k − c)P_k‖²
+        let out = &mut ws.lp[kk * TILE..(kk + 1) * TILE];
+        let off = prep.offset[kk];
+        gemm::quad_forms(
+            &gs.xc,
+            d,
+            &prep.p[kk * d * d..(kk + 1) * d * d],
+            &prep.bias[kk * d..(kk + 1) * d],
+            &mut gs.y,
+            &mut out[..len],
+        );
+        for o in &mut out[..len] {
+            *o = off - 0.5 * *o;
+        }
+        out[len..].fill(off);
+    }
+    if let Some(noise) = prep.noise {
+        ws.lp[k * TILE..(k + 1) * TILE].fill(noise);
+    }
+}
+
+/// GEMM path: given responsibilities as the tile's weighted responsibilities (`lp`), row weights
+/// (`wt`) and zero log densities, as the tile kernels lay them out.
+#[inline(always)]
+fn gemm_given_weights(
+    prep: &Prepared,
+    given: &[f64],
+    w: Option<ArrayView1<f64>>,
+    r0: usize,
+    len: usize,
+    ws: &mut Workspace,
+) {
+    let k = prep.k;
+    for r in 0..TILE {
+        let wr = if r < len {
+            w.map_or(1.0, |w| w[r0 + r])
+        } else {
+            0.0
+        };
+        ws.wt[r] = wr;
+        ws.ln[r] = 0.0;
+        for kk in 0..k {
+            ws.lp[kk * TILE + r] = if r < len { wr * given[r * k + kk] } else { 0.0 };
+        }
+    }
+}
+
+/// GEMM path: adds the tile's statistics (about each `μ_k`) to `part`, from the weighted
+/// responsibilities in `ws.lp`.
+#[inline(always)]
+fn gemm_accumulate(
+    prep: &Prepared,
+    gs: &mut gemm::GemmScratch,
+    len: usize,
+    ws: &mut Workspace,
+    part: &mut Acc<'_>,
+) {
+    let (k, d) = (prep.k, prep.d);
+    let mut ll = 0.0;
+    let mut wsum = 0.0;
+    for r in 0..len {
+        if ws.wt[r] != 0.0 {
+            ll += ws.wt[r] * ws.ln[r];
+        }
+        wsum += ws.wt[r];
+    }
+    *part.log_likelihood += ll;
+    *part.weight_sum += wsum;
+    *part.n_samples += len as u64;
+    let lane_sum = |g: &[f64]| {
+        let mut acc = [0.0; LANES];
+        for gv in lanes(g) {
+            for l in 0..LANES {
+                acc[l] += gv[l];
+            }
+        }
+        hsum(&acc)
+    };
+    if prep.noise.is_some() {
+        *part.noise_nk += lane_sum(&ws.lp[k * TILE..(k + 1) * TILE]);
+    }
+    let Moments::Full(s2) = &mut part.s2 else {
+        unreachable!("the GEMM path takes full models only")
+    };
+    for kk in 0..k {
+        let g = &ws.lp[kk * TILE..(kk + 1) * TILE];
+        part.nk[kk] += lane_sum(g);
+        let m = &prep.m[kk * d..(kk + 1) * d];
+        let z = &mut gs.y[..len * d];
+        let s1 = &mut part.s1[kk * d..(kk + 1) * d];
+        // z_r = √γ_r (x_r − μ_k), so Σ_r γ_r a_r a_rᵀ = zᵀz; s1 += Σ_r √γ_r z_r (rows in
+        // order)
+        let f1 = &mut ws.f1;
+        f1.fill(0.0);
+        for ((zr, xr), gr) in z
+            .chunks_exact_mut(d)
+            .zip(gs.xc.chunks_exact(d))
+            .zip(&g[..len])
+        {
+            let h = gr.sqrt();
+            for (((zi, xi), mi), fi) in zr.iter_mut().zip(xr).zip(m).zip(f1.iter_mut()) {
+                *zi = h * (xi - mi);
+                *fi += h * *zi;
+            }
+        }
+        for (s, f) in s1.iter_mut().zip(f1.iter()) {
+            *s += f;
+        }
+        gemm::gram_lower_add(&gs.y, len, d, &mut s2[kk * d * d..(kk + 1) * d * d]);
+    }
+}
+
 #[inline(always)]
 fn run_generic<T: Float, const F: bool>(
     prep: &Prepared,
@@ -474,7 +659,7 @@ fn run_generic<T: Float, const F: bool>(
     ws: &mut Workspace,
 ) {
     if prep.gemm {
-        return gemm::run::<T, F>(prep, x, sink, ws);
+        return run_gemm::<T, F>(prep, x, sink, ws);
     }
     let n = x.nrows();
     let mut r0 = 0;
@@ -1226,11 +1411,6 @@ fn lanes_mut(v: &mut [f64]) -> &mut [[f64; LANES]] {
     let (chunks, rest) = v.as_chunks_mut::<LANES>();
     debug_assert!(rest.is_empty());
     chunks
-}
-
-#[inline(always)]
-fn hsum(v: &[f64; LANES]) -> f64 {
-    ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
 }
 
 /// `out[i][j] = Σ_r z[i][r]·a[j][r]` for `j ≤ i` (lower triangle by 4×4 tiles; `dp` a

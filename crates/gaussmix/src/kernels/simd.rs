@@ -9,6 +9,12 @@ pub(crate) const TILE: usize = 256;
 /// Rows per register group of the quadratic-form kernel.
 pub(crate) const GROUP: usize = 64;
 
+/// The sum of one lane group in a fixed order (pairs four apart, then their sums).
+#[inline(always)]
+pub(crate) fn hsum(v: &[f64; LANES]) -> f64 {
+    ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
+}
+
 /// Fused multiply-add where the target has it (the wrappers enable FMA), plain
 /// multiply-add in the portable fallback.
 #[inline(always)]
