@@ -342,66 +342,12 @@ pub(super) unsafe fn nearest(
     labels: &mut [usize],
     dists: &mut [f64],
 ) {
-    let len = labels.len();
-    debug_assert!(
-        xt.len() >= d * TILE
-            && m.len() >= k * d
-            && p.len() >= k * d
-            && dists.len() == len
-            && len <= TILE
-            && k >= 1
-    );
-    let half = _mm512_set1_pd(-0.5);
-    let zero = _mm512_setzero_pd();
-    let mut r0 = 0;
-    while r0 < len {
-        let base = xt.as_ptr().add(r0);
-        let mut best = [zero; 4];
-        let mut arg = [zero; 4];
-        for kk in 0..k {
-            let mut q = [zero; 4];
-            for i in 0..d {
-                let mi = _mm512_set1_pd(*m.get_unchecked(kk * d + i));
-                let pi = _mm512_set1_pd(*p.get_unchecked(kk * d + i));
-                let r = base.add(i * TILE);
-                for u in 0..4 {
-                    let y = _mm512_mul_pd(_mm512_sub_pd(_mm512_loadu_pd(r.add(8 * u)), mi), pi);
-                    q[u] = _mm512_fmadd_pd(y, y, q[u]);
-                }
-            }
-            if kk == 0 {
-                for u in 0..4 {
-                    best[u] = _mm512_fmadd_pd(half, q[u], zero);
-                }
-            } else {
-                let kf = _mm512_set1_pd(kk as f64);
-                for u in 0..4 {
-                    let v = _mm512_fmadd_pd(half, q[u], zero);
-                    let gt = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, best[u]);
-                    best[u] = _mm512_mask_mov_pd(best[u], gt, v);
-                    arg[u] = _mm512_mask_mov_pd(arg[u], gt, kf);
-                }
-            }
-        }
-        let mut b = [0.0f64; 32];
-        let mut a = [0.0f64; 32];
-        for u in 0..4 {
-            _mm512_storeu_pd(b.as_mut_ptr().add(8 * u), best[u]);
-            _mm512_storeu_pd(a.as_mut_ptr().add(8 * u), arg[u]);
-        }
-        let n = 32.min(len - r0);
-        for j in 0..n {
-            *labels.get_unchecked_mut(r0 + j) = a[j] as usize;
-            *dists.get_unchecked_mut(r0 + j) = -2.0 * b[j];
-        }
-        r0 += 32;
-    }
+    nearest_tiles::<false>(xt, m, p, k, d, labels, dists, &mut [])
 }
 
 /// [`nearest`] that also gives each row's second smallest squared distance (over the
 /// other centres; `+∞` for one centre): the labels and distances are [`nearest`]'s bit
-/// for bit (the same sums, the same `>` on `fma(−½, q, 0)`), the second is carried beside
-/// them with a max.
+/// for bit (the same loop), the second is carried beside them with a max.
 ///
 /// # Safety
 /// As for [`nearest`]; `second` has `len` values too.
@@ -417,13 +363,30 @@ pub(super) unsafe fn nearest2(
     dists: &mut [f64],
     second: &mut [f64],
 ) {
+    debug_assert!(second.len() == labels.len());
+    nearest_tiles::<true>(xt, m, p, k, d, labels, dists, second)
+}
+
+/// The loop of [`nearest`] and [`nearest2`]: with `SECOND`, the runner-up's distance is
+/// tracked beside the best and written to `second` (unused otherwise).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn nearest_tiles<const SECOND: bool>(
+    xt: &[f64],
+    m: &[f64],
+    p: &[f64],
+    k: usize,
+    d: usize,
+    labels: &mut [usize],
+    dists: &mut [f64],
+    second: &mut [f64],
+) {
     let len = labels.len();
     debug_assert!(
         xt.len() >= d * TILE
             && m.len() >= k * d
             && p.len() >= k * d
             && dists.len() == len
-            && second.len() == len
             && len <= TILE
             && k >= 1
     );
@@ -456,9 +419,11 @@ pub(super) unsafe fn nearest2(
                 for u in 0..4 {
                     let v = _mm512_fmadd_pd(half, q[u], zero);
                     let gt = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, best[u]);
-                    // not nearer: the runner-up is the larger of it and v; nearer: the
-                    // old best
-                    next[u] = _mm512_mask_mov_pd(_mm512_max_pd(next[u], v), gt, best[u]);
+                    if SECOND {
+                        // not nearer: the runner-up is the larger of it and v; nearer:
+                        // the old best
+                        next[u] = _mm512_mask_mov_pd(_mm512_max_pd(next[u], v), gt, best[u]);
+                    }
                     best[u] = _mm512_mask_mov_pd(best[u], gt, v);
                     arg[u] = _mm512_mask_mov_pd(arg[u], gt, kf);
                 }
@@ -470,13 +435,17 @@ pub(super) unsafe fn nearest2(
         for u in 0..4 {
             _mm512_storeu_pd(b.as_mut_ptr().add(8 * u), best[u]);
             _mm512_storeu_pd(a.as_mut_ptr().add(8 * u), arg[u]);
-            _mm512_storeu_pd(s.as_mut_ptr().add(8 * u), next[u]);
+            if SECOND {
+                _mm512_storeu_pd(s.as_mut_ptr().add(8 * u), next[u]);
+            }
         }
         let n = 32.min(len - r0);
         for j in 0..n {
             *labels.get_unchecked_mut(r0 + j) = a[j] as usize;
             *dists.get_unchecked_mut(r0 + j) = -2.0 * b[j];
-            *second.get_unchecked_mut(r0 + j) = -2.0 * s[j];
+            if SECOND {
+                *second.get_unchecked_mut(r0 + j) = -2.0 * s[j];
+            }
         }
         r0 += 32;
     }
