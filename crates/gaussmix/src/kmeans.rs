@@ -434,6 +434,28 @@ fn add_centred<'a, T: Float + 'a>(
     }
 }
 
+/// `Σ_c ‖new_c − old_c‖²`: how far an iteration moved the centres (Lloyd's stopping
+/// test; the plain and the bounded iteration share it, so they stop alike).
+fn centre_shift(new: &Array2<f64>, old: &Array2<f64>) -> f64 {
+    (0..new.nrows())
+        .map(|c| {
+            let (a, b) = (new.row(c), old.row(c));
+            a.iter()
+                .zip(b.iter())
+                .map(|(u, v)| (u - v) * (u - v))
+                .sum::<f64>()
+        })
+        .sum()
+}
+
+/// The rows of positive weight, farthest from their centre first (ties by row), from
+/// which empty clusters are reseeded.
+fn farthest_first(dists: &[f64], positive: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..dists.len()).filter(|&i| positive(i)).collect();
+    order.sort_by(|&i, &j| dists[j].total_cmp(&dists[i]).then(i.cmp(&j)));
+    order
+}
+
 /// Weighted Lloyd iterations from the given centres until the centre shift falls below
 /// `tol` (scikit-learn's: `1e-4 ×` the mean feature variance) or labels stop changing.
 /// An empty cluster is moved to the row farthest from its centre.
@@ -800,8 +822,7 @@ fn lloyd_bounded<T: Float>(
                 .iter()
                 .zip(&st.labels)
                 .all(|(&p, &b)| p == b as usize));
-            let mut order: Vec<usize> = (0..n).filter(|&i| positive(i)).collect();
-            order.sort_by(|&i, &j| plain.dists[j].total_cmp(&plain.dists[i]).then(i.cmp(&j)));
+            let order = farthest_first(&plain.dists, positive);
             for (c, &i) in empty.iter().zip(order.iter()) {
                 new_centers.row_mut(*c).assign(&x.row(i).mapv(T::to_f64));
                 st.labels[i] = *c as u32;
@@ -810,15 +831,7 @@ fn lloyd_bounded<T: Float>(
             // labels set by hand: start the bounds afresh
             fresh = true;
         }
-        let shift: f64 = (0..k)
-            .map(|c| {
-                let (a, b) = (new_centers.row(c), centers.row(c));
-                a.iter()
-                    .zip(b.iter())
-                    .map(|(u, v)| (u - v) * (u - v))
-                    .sum::<f64>()
-            })
-            .sum();
+        let shift = centre_shift(&new_centers, &centers);
         bounds_at = Some(std::mem::replace(&mut centers, new_centers));
         std::mem::swap(&mut st.labels, &mut st.prev);
         have_prev = true;
@@ -867,22 +880,13 @@ fn lloyd_with<T: Float>(
         let empty: Vec<usize> = (0..k).filter(|&c| a.counts[c] <= 0.0).collect();
         if !empty.is_empty() {
             // a row of weight 0 is not in the data: it never becomes a centre
-            let mut order: Vec<usize> = (0..x.nrows()).filter(|&i| positive(i)).collect();
-            order.sort_by(|&i, &j| a.dists[j].total_cmp(&a.dists[i]).then(i.cmp(&j)));
+            let order = farthest_first(&a.dists, positive);
             for (c, &i) in empty.iter().zip(order.iter()) {
                 new_centers.row_mut(*c).assign(&x.row(i).mapv(T::to_f64));
                 new_labels[i] = *c;
             }
         }
-        let shift: f64 = (0..k)
-            .map(|c| {
-                let (a, b) = (new_centers.row(c), centers.row(c));
-                a.iter()
-                    .zip(b.iter())
-                    .map(|(u, v)| (u - v) * (u - v))
-                    .sum::<f64>()
-            })
-            .sum();
+        let shift = centre_shift(&new_centers, &centers);
         let same = labels.len() == new_labels.len()
             && (0..new_labels.len()).all(|i| !positive(i) || new_labels[i] == labels[i]);
         centers = new_centers;
