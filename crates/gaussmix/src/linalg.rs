@@ -808,11 +808,12 @@ mod tests {
 }
 
 #[cfg(test)]
-mod linalg_timing {
+pub(crate) mod linalg_timing {
     use super::*;
     use std::time::Instant;
 
-    fn best(mut f: impl FnMut(), reps: usize) -> f64 {
+    /// The fastest of `reps` runs of `f`, in seconds (the ignored timing tests' clock).
+    pub(crate) fn best(mut f: impl FnMut(), reps: usize) -> f64 {
         let mut b = f64::MAX;
         for _ in 0..reps {
             let t = Instant::now();

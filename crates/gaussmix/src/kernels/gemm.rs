@@ -524,19 +524,9 @@ mod tests {
 #[cfg(test)]
 mod timing {
     use super::super::Level;
+    use crate::linalg::linalg_timing::best;
     use faer::linalg::matmul::triangular::{self, BlockStructure};
     use faer::{Accum, Mat, Par};
-    use std::time::Instant;
-
-    fn best(mut f: impl FnMut(), reps: usize) -> f64 {
-        let mut b = f64::MAX;
-        for _ in 0..reps {
-            let t = Instant::now();
-            f();
-            b = b.min(t.elapsed().as_secs_f64());
-        }
-        b
-    }
 
     /// Not a test: prints the pieces' GFLOP/s on one thread (`cargo test --release -p
     /// gaussmix --lib timing -- --ignored --nocapture`).
